@@ -1,0 +1,40 @@
+# safe_column: PGXS build of the extension (make, make install, make installcheck).
+# The pure C++ core and its unit tests also build with CMake (CMakeLists.txt); test/run_all.sh runs
+# every test layer.
+
+MODULE_big = safe_column
+CORE_OBJS = src/core/sql_text.o src/core/lock_retry.o src/core/lock_report.o src/core/add_column_plan.o
+PG_OBJS = src/pg/module.o src/pg/guard.o src/pg/lock.o src/pg/jobs.o src/pg/add_column.o
+OBJS = $(CORE_OBJS) $(PG_OBJS)
+
+EXTENSION = safe_column
+DATA = safe_column--0.1.sql
+PGFILEDESC = "safe_column - add columns to big, busy tables without stalling the application"
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CXXFLAGS = -std=c++17 -Wno-register -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+SHLIB_LINK = -lstdc++
+
+# pg_regress and pg_isolation_regress each start a throw-away instance with the library preloaded,
+# so `make installcheck` needs no running server (it must run as a non-root user: initdb refuses root).
+REGRESS = setup guard add_column add_column_errors lock_budget
+REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/regress.conf
+ISOLATION = lock_queue
+ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation --temp-instance=tmp_check_iso \
+	--temp-config=$(srcdir)/test/regress.conf
+
+EXTRA_CLEAN = tmp_check_regress tmp_check_iso output_iso results regression.diffs regression.out \
+	src/core/*.bc src/pg/*.bc
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Debian builds LLVM bitcode with clang, which ignores PG_CXXFLAGS: give it the same language level.
+BITCODE_CXXFLAGS += -std=c++17 -Wno-register
+
+.PHONY: unit
+unit:
+	cmake -S $(srcdir) -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build -j2
+	cd build && ctest --output-on-failure

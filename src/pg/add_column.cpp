@@ -1,0 +1,447 @@
+// safe_add_column(): validate, classify with the server's own predicates, take the brief ACCESS
+// EXCLUSIVE lock without queueing the application behind it, change the catalog, record the job.
+#include <cctype>
+#include <string>
+
+#include "core/add_column_plan.hpp"
+#include "core/sql_text.hpp"
+#include "pg/add_column.hpp"
+#include "pg/guard.hpp"
+#include "pg/jobs.hpp"
+#include "pg/lock.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/catalog.h"
+#include "catalog/heap.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "nodes/nodeFuncs.h"
+#include "nodes/parsenodes.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_node.h"
+#include "parser/parse_type.h"
+#include "parser/parser.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+}
+
+namespace sc::pg {
+
+bool in_safe_column_ddl = false;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Errors raised while parsing a user's expression point into the statement safe_column generated:
+// move the cursor there (QUERY: ... in psql) instead of into the caller's own statement.
+struct ParseContext {
+    const char *sql;
+    const char *what;
+};
+
+void parse_error_callback(void *arg) {
+    auto *ctx = static_cast<ParseContext *>(arg);
+    int pos = geterrposition();
+    if (pos > 0) {
+        errposition(0);
+        internalerrposition(pos);
+        internalerrquery(ctx->sql);
+    }
+    errcontext("%s", ctx->what);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Calls into the pure core. Its C++ objects live only inside these scopes, and leave them as palloc'd
+// text through pg_call, so no PostgreSQL longjmp can cross a live C++ object.
+
+char *core_add_column_sql(const char *table, const char *column, const char *type, const char *default_expr,
+                          bool not_null) {
+    std::string text;
+    {
+        sc::sql::AddColumnSpec spec;
+        spec.table = table;
+        spec.column = column;
+        spec.type = type;
+        if (default_expr)
+            spec.default_expr = std::string(default_expr);
+        spec.not_null = not_null;
+        text = sc::sql::add_column(spec);
+    }
+    return pg_call([&] { return pstrdup(text.c_str()); });
+}
+
+struct Decision {
+    sc::AddColumnPath path;
+    int sqlerrcode;
+    char *reason;
+    char *hint;
+};
+
+Decision core_decide(const sc::AddColumnFacts &facts) {
+    sc::AddColumnDecision d = sc::decide_add_column(facts);
+    Decision out{};
+    out.path = d.path;
+    if (d.sqlstate.size() == 5)
+        out.sqlerrcode = MAKE_SQLSTATE(d.sqlstate[0], d.sqlstate[1], d.sqlstate[2], d.sqlstate[3], d.sqlstate[4]);
+    out.reason = pg_call([&] { return pstrdup(d.reason.c_str()); });
+    out.hint = pg_call([&] { return pstrdup(d.hint.c_str()); });
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct Request {
+    Oid relid;
+    char *relname;     // qualified and quoted, for SQL text
+    char *relname_msg; // as messages show it
+    const char *colname;
+    Oid typid;
+    int32 typmod;
+    char *type_text;   // canonical
+    char *default_expr;
+    char *backfill_expr;
+    bool not_null;
+    Node *default_cooked;  // NULL when no default, or DEFAULT NULL
+    bool default_volatile;
+    char *sql;         // the ALTER TABLE statement
+};
+
+char *arg_text_or_null(FunctionCallInfo fcinfo, int n, const char *argname) {
+    if (PG_ARGISNULL(n))
+        return nullptr;
+    char *s = text_to_cstring(PG_GETARG_TEXT_PP(n));
+    bool blank = true;
+    for (const char *p = s; *p; p++)
+        if (!isspace(static_cast<unsigned char>(*p)))
+            blank = false;
+    if (blank)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("%s must not be empty", argname),
+                        errhint("Pass NULL for none.")));
+    return s;
+}
+
+void require_not_null(FunctionCallInfo fcinfo, int n, const char *argname) {
+    if (PG_ARGISNULL(n))
+        ereport(ERROR,
+                (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be null", argname)));
+}
+
+// The table must be an ordinary or partitioned table that the caller owns and may alter.
+void check_relation(Oid relid) {
+    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tup))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("relation with OID %u does not exist", relid)));
+    Form_pg_class form = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup));
+    char relkind = form->relkind;
+    const char *name = NameStr(form->relname);
+
+    if (IsSystemClass(relid, form) || IsCatalogNamespace(form->relnamespace) ||
+        IsToastNamespace(form->relnamespace))
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("permission denied: \"%s\" is a system catalog", name)));
+    if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a table", name),
+                        errdetail_relkind_not_supported(relkind),
+                        errhint("safe_add_column adds columns to ordinary and partitioned tables.")));
+    if (form->relispartition)
+        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("cannot add column to a partition"),
+                        errdetail("\"%s\" is a partition; its columns are those of its partitioned table.", name),
+                        errhint("Add the column to the partitioned table.")));
+    if (form->relpersistence == RELPERSISTENCE_TEMP && !isTempOrTempToastNamespace(form->relnamespace))
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("cannot alter temporary tables of other sessions")));
+    if (!pg_class_ownercheck(relid, GetUserId()))
+        aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(relkind), name);
+    ReleaseSysCache(tup);
+}
+
+void parse_type(Request *r, const char *type_in) {
+    // serial is not a type but a shorthand that creates a sequence: say so instead of "type does not exist".
+    static const char *serials[] = {"serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"};
+    for (const char *s : serials)
+        if (pg_strcasecmp(type_in, s) == 0)
+            ereport(ERROR,
+                    (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                     errmsg("safe_add_column does not create serial columns"),
+                     errdetail("\"%s\" is a shorthand for an integer column whose default, nextval(), is volatile.",
+                               type_in),
+                     errhint("Create a sequence, then add the column with column_type \"bigint\" and default_expr "
+                             "\"nextval('the_sequence')\".")));
+    parseTypeString(type_in, &r->typid, &r->typmod, false);
+    Oid collation = get_typcollation(r->typid);
+    CheckAttributeType(r->colname, r->typid, collation, NIL, 0);
+    r->type_text = format_type_with_typemod(r->typid, r->typmod);
+}
+
+// Parse the generated ALTER TABLE and make sure it is exactly the one command safe_column meant:
+// a user expression that closes a parenthesis and adds a statement, a command or a constraint of its
+// own is refused here, before anything runs.
+ColumnDef *verified_column_def(const Request *r) {
+    ParseContext pctx{r->sql, "while parsing default_expr of safe_add_column"};
+    ErrorContextCallback cb;
+    cb.callback = parse_error_callback;
+    cb.arg = &pctx;
+    cb.previous = error_context_stack;
+    error_context_stack = &cb;
+    List *stmts = raw_parser(r->sql, RAW_PARSE_DEFAULT);
+    error_context_stack = cb.previous;
+
+    bool ok = list_length(stmts) == 1;
+    ColumnDef *def = nullptr;
+    if (ok) {
+        Node *stmt = linitial_node(RawStmt, stmts)->stmt;
+        ok = IsA(stmt, AlterTableStmt) && list_length(castNode(AlterTableStmt, stmt)->cmds) == 1;
+        if (ok) {
+            auto *cmd = linitial_node(AlterTableCmd, castNode(AlterTableStmt, stmt)->cmds);
+            ok = cmd->subtype == AT_AddColumn && IsA(cmd->def, ColumnDef);
+            if (ok)
+                def = castNode(ColumnDef, cmd->def);
+        }
+    }
+    if (ok) {
+        int defaults = 0, notnulls = 0, others = 0;
+        ListCell *lc;
+        foreach (lc, def->constraints) {
+            auto *con = lfirst_node(Constraint, lc);
+            if (con->contype == CONSTR_DEFAULT)
+                defaults++;
+            else if (con->contype == CONSTR_NOTNULL)
+                notnulls++;
+            else
+                others++;
+        }
+        ok = defaults == (r->default_expr ? 1 : 0) && notnulls == (r->not_null ? 1 : 0) && others == 0 &&
+             def->collClause == nullptr && strcmp(def->colname, r->colname) == 0;
+    }
+    if (!ok)
+        ereport(ERROR, (errcode(ERRCODE_SYNTAX_ERROR), errmsg("default_expr must be exactly one expression"),
+                        errdetail("With it, the statement would be: %s", r->sql),
+                        errhint("Pass a single expression such as 'active' or now(); no statement, clause or "
+                                "constraint of its own.")));
+    return def;
+}
+
+// Cook the default exactly as ALTER TABLE will (cookDefault), then ask the server's own question:
+// would the planned expression make ADD COLUMN rewrite the table?
+void cook_default(Request *r, ColumnDef *def) {
+    Node *raw = nullptr;
+    ListCell *lc;
+    foreach (lc, def->constraints) {
+        auto *con = lfirst_node(Constraint, lc);
+        if (con->contype == CONSTR_DEFAULT)
+            raw = con->raw_expr;
+    }
+    if (raw == nullptr)
+        return;
+    ParseContext pctx{r->sql, "while checking default_expr of safe_add_column"};
+    ErrorContextCallback cb;
+    cb.callback = parse_error_callback;
+    cb.arg = &pctx;
+    cb.previous = error_context_stack;
+    error_context_stack = &cb;
+    ParseState *pstate = make_parsestate(nullptr);
+    pstate->p_sourcetext = r->sql;
+    Node *cooked = cookDefault(pstate, raw, r->typid, r->typmod, r->colname, '\0');
+    Node *planned = cooked ? reinterpret_cast<Node *>(expression_planner(reinterpret_cast<Expr *>(cooked))) : nullptr;
+    error_context_stack = cb.previous;
+
+    if (cooked == nullptr || (IsA(cooked, Const) && castNode(Const, cooked)->constisnull))
+        return;  // DEFAULT NULL: no default at all, as for ALTER TABLE
+    r->default_cooked = cooked;
+    r->default_volatile = contain_volatile_functions(planned);
+}
+
+bool table_has_rows(const Request *r) {
+    char *query = psprintf("SELECT EXISTS (SELECT FROM %s)", r->relname);
+    int rc = SPI_execute(query, true, 1);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+    bool isnull;
+    return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+// The column's current default, as stored by ALTER TABLE (cooked, not planned); NULL when none.
+Node *stored_default(Oid relid, AttrNumber attnum) {
+    Oid argtypes[2] = {OIDOID, INT2OID};
+    Datum values[2] = {ObjectIdGetDatum(relid), Int16GetDatum(attnum)};
+    int rc = SPI_execute_with_args("SELECT adbin FROM pg_catalog.pg_attrdef WHERE adrelid = $1 AND adnum = $2",
+                                   2, argtypes, values, nullptr, true, 1);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+    if (SPI_processed == 0)
+        return nullptr;
+    char *text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+    return text ? static_cast<Node *>(stringToNode(text)) : nullptr;
+}
+
+bool same_text(const char *a, const char *b) {
+    if (a == nullptr || b == nullptr)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+// The column exists already. Same definition as a job recorded: that job's id, with a NOTICE.
+// Anything else: duplicate_column, with what differs.
+int64 existing_column(const Request *r, AttrNumber attnum) {
+    HeapTuple tup = SearchSysCacheAttNum(r->relid, attnum);
+    if (!HeapTupleIsValid(tup))
+        elog(ERROR, "cache lookup failed for attribute %d of relation %u", attnum, r->relid);
+    auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tup));
+    Oid atttypid = att->atttypid;
+    int32 atttypmod = att->atttypmod;
+    bool attnotnull = att->attnotnull;
+    ReleaseSysCache(tup);
+
+    JobRecord job{};
+    bool have_job = find_column_job(r->relid, attnum, &job);
+    bool job_done = have_job && strcmp(job.state, "complete") == 0;
+
+    StringInfoData diff;
+    initStringInfo(&diff);
+    if (atttypid != r->typid || atttypmod != r->typmod)
+        appendStringInfo(&diff, " Its type is %s, not %s.", format_type_with_typemod(atttypid, atttypmod),
+                         r->type_text);
+    Node *current = stored_default(r->relid, attnum);
+    if (!equal(current, r->default_cooked)) {
+        if (current == nullptr)
+            appendStringInfoString(&diff, " It has no default, and one was requested.");
+        else if (r->default_cooked == nullptr)
+            appendStringInfoString(&diff, " It has a default, and none was requested.");
+        else
+            appendStringInfoString(&diff, " Its default is another expression.");
+    }
+    bool notnull_now = (have_job && !job_done) ? job.not_null : attnotnull;
+    if (notnull_now != r->not_null)
+        appendStringInfo(&diff, " It is %s, and %s was requested.", notnull_now ? "NOT NULL" : "nullable",
+                         r->not_null ? "NOT NULL" : "nullable");
+    if (have_job && !same_text(job.backfill_expr, r->backfill_expr))
+        appendStringInfoString(&diff, " It was backfilled with another backfill_expr.");
+
+    if (diff.len > 0 || !have_job)
+        ereport(ERROR, (errcode(ERRCODE_DUPLICATE_COLUMN),
+                        errmsg("column \"%s\" of relation %s already exists", r->colname, r->relname),
+                        diff.len > 0 ? errdetail_internal("%s", diff.data + 1)
+                                     : errdetail("It was not added by safe_add_column."),
+                        errhint("Choose another column name, or drop the column first.")));
+    ereport(NOTICE, (errmsg("column \"%s\" of relation %s already exists as added by job %lld, skipping",
+                            r->colname, r->relname, static_cast<long long>(job.job_id))));
+    return job.job_id;
+}
+
+int64 run_ddl(const char *sql) {
+    in_safe_column_ddl = true;
+    int rc = SPI_execute(sql, false, 0);
+    in_safe_column_ddl = false;
+    if (rc != SPI_OK_UTILITY)
+        elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+    return 0;
+}
+
+Datum safe_add_column_impl(FunctionCallInfo fcinfo) {
+    require_not_null(fcinfo, 0, "tbl");
+    require_not_null(fcinfo, 1, "column_name");
+    require_not_null(fcinfo, 2, "column_type");
+    require_not_null(fcinfo, 4, "not_null");
+
+    Request r{};
+    r.relid = PG_GETARG_OID(0);
+    r.colname = pstrdup(NameStr(*PG_GETARG_NAME(1)));
+    char *type_in = text_to_cstring(PG_GETARG_TEXT_PP(2));
+    r.default_expr = arg_text_or_null(fcinfo, 3, "default_expr");
+    r.not_null = PG_GETARG_BOOL(4);
+    r.backfill_expr = arg_text_or_null(fcinfo, 5, "backfill_expr");
+
+    if (r.colname[0] == '\0')
+        ereport(ERROR, (errcode(ERRCODE_INVALID_NAME), errmsg("column_name must not be empty")));
+    check_relation(r.relid);
+    r.relname_msg = get_rel_name(r.relid);
+    r.relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(r.relid)), r.relname_msg);
+    parse_type(&r, type_in);
+    r.sql = core_add_column_sql(r.relname, quote_identifier(r.colname), r.type_text, r.default_expr, r.not_null);
+    ColumnDef *def = verified_column_def(&r);
+    cook_default(&r, def);
+
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+
+    AttrNumber attnum = get_attnum(r.relid, r.colname);
+    if (attnum != InvalidAttrNumber) {
+        int64 job_id = existing_column(&r, attnum);
+        SPI_finish();
+        PG_RETURN_INT64(job_id);
+    }
+
+    sc::AddColumnFacts facts;
+    facts.has_default = r.default_cooked != nullptr;
+    facts.default_volatile = r.default_volatile;
+    facts.domain_has_constraints = DomainHasConstraints(r.typid);
+    facts.not_null = r.not_null;
+    facts.has_backfill_expr = r.backfill_expr != nullptr;
+    facts.table_has_rows = true;
+    if (r.not_null && !facts.has_default && !facts.has_backfill_expr)
+        facts.table_has_rows = table_has_rows(&r);
+    Decision d = core_decide(facts);
+    if (d.path == sc::AddColumnPath::refuse)
+        ereport(ERROR, (errcode(d.sqlerrcode),
+                        errmsg("cannot add column \"%s\" to \"%s\" safely", r.colname, r.relname_msg),
+                        errdetail_internal("%s", d.reason), errhint("%s", d.hint)));
+    if (d.path == sc::AddColumnPath::backfill)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("adding column \"%s\" to \"%s\" needs a backfill, which this version of safe_column "
+                               "does not do yet",
+                               r.colname, r.relname_msg),
+                        errdetail_internal("%s", d.reason),
+                        errhint("Add the column without a default, or with a default that is not volatile.")));
+
+    char *what = psprintf("add column \"%s\"", r.colname);
+    LockOutcome lock = lock_queue_safe(r.relid, AccessExclusiveLock, true, what);
+
+    // The world may have changed while we waited: the owner, and the column itself.
+    check_relation(r.relid);
+    attnum = get_attnum(r.relid, r.colname);
+    if (attnum != InvalidAttrNumber) {
+        int64 job_id = existing_column(&r, attnum);
+        SPI_finish();
+        PG_RETURN_INT64(job_id);
+    }
+
+    run_ddl(r.sql);
+
+    NewJob job{};
+    job.relid = r.relid;
+    job.attnum = get_attnum(r.relid, r.colname);
+    job.column_name = r.colname;
+    job.column_type = r.type_text;
+    job.default_expr = r.default_expr;
+    job.backfill_expr = r.backfill_expr;
+    job.not_null = r.not_null;
+    job.state = "complete";
+    job.finished = true;
+    job.lock_attempts = lock.attempts;
+    job.lock_wait_ms = lock.waited_ms;
+    int64 job_id = insert_job(&job);
+    SPI_finish();
+    PG_RETURN_INT64(job_id);
+}
+
+}  // namespace
+
+}  // namespace sc::pg
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(safe_add_column);
+
+Datum safe_add_column(PG_FUNCTION_ARGS) {
+    return sc::pg::cpp_entry("safe_add_column", [&] { return sc::pg::safe_add_column_impl(fcinfo); });
+}
+
+}  // extern "C"

@@ -1,0 +1,143 @@
+#include "pg/jobs.hpp"
+
+extern "C" {
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+}
+
+namespace sc::pg {
+
+namespace {
+
+Oid extension_owner(char **schema_out) {
+    static const char *query =
+        "SELECT e.extowner, n.nspname FROM pg_catalog.pg_extension e"
+        "  JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
+        " WHERE e.extname = 'safe_column'";
+    int rc = SPI_execute(query, true, 1);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+    if (SPI_processed != 1)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("extension \"safe_column\" is not installed in database \"%s\"",
+                               get_database_name(MyDatabaseId)),
+                        errhint("Run CREATE EXTENSION safe_column.")));
+    bool isnull;
+    Oid owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    if (schema_out)
+        *schema_out = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+    return owner;
+}
+
+char *text_or_null(HeapTuple tup, TupleDesc desc, int col) {
+    bool isnull;
+    (void)SPI_getbinval(tup, desc, col, &isnull);
+    return isnull ? nullptr : SPI_getvalue(tup, desc, col);
+}
+
+}  // namespace
+
+void enter_owner_context(OwnerContext *ctx) {
+    GetUserIdAndSecContext(&ctx->save_user, &ctx->save_sec);
+    ctx->guc_nest = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                            true, 0, false);
+    Oid owner = extension_owner(nullptr);
+    SetUserIdAndSecContext(owner, ctx->save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+}
+
+void leave_owner_context(const OwnerContext *ctx) {
+    SetUserIdAndSecContext(ctx->save_user, ctx->save_sec);
+    AtEOXact_GUC(true, ctx->guc_nest);
+}
+
+char *extension_table(const char *name) {
+    char *schema;
+    (void)extension_owner(&schema);
+    return psprintf("%s.%s", quote_identifier(schema), quote_identifier(name));
+}
+
+bool find_column_job(Oid relid, AttrNumber attnum, JobRecord *out) {
+    OwnerContext ctx;
+    enter_owner_context(&ctx);
+    char *query = psprintf(
+        "SELECT job_id, state, column_type, default_expr, backfill_expr, not_null FROM %s"
+        " WHERE relid = $1 AND attnum = $2 ORDER BY job_id DESC LIMIT 1",
+        extension_table("safe_column_job_store"));
+    Oid argtypes[2] = {OIDOID, INT2OID};
+    Datum values[2] = {ObjectIdGetDatum(relid), Int16GetDatum(attnum)};
+    int rc = SPI_execute_with_args(query, 2, argtypes, values, nullptr, true, 1);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+    bool found = SPI_processed == 1;
+    if (found) {
+        HeapTuple tup = SPI_tuptable->vals[0];
+        TupleDesc desc = SPI_tuptable->tupdesc;
+        bool isnull;
+        out->job_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+        out->state = SPI_getvalue(tup, desc, 2);
+        out->column_type = SPI_getvalue(tup, desc, 3);
+        out->default_expr = text_or_null(tup, desc, 4);
+        out->backfill_expr = text_or_null(tup, desc, 5);
+        out->not_null = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+    }
+    leave_owner_context(&ctx);
+    return found;
+}
+
+int64 insert_job(const NewJob *job) {
+    Oid creator = GetUserId();
+    const char *search_path = GetConfigOption("search_path", false, false);
+    OwnerContext ctx;
+    enter_owner_context(&ctx);
+    char *nspname = get_namespace_name(get_rel_namespace(job->relid));
+    char *relname = get_rel_name(job->relid);
+    char *query = psprintf(
+        "INSERT INTO %s (relid, schema_name, table_name, attnum, column_name, column_type, default_expr,"
+        "                backfill_expr, not_null, state, created_by, search_path, lock_attempts, lock_wait_ms,"
+        "                started_at, finished_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
+        "         CASE WHEN $15 THEN pg_catalog.clock_timestamp() END,"
+        "         CASE WHEN $15 THEN pg_catalog.clock_timestamp() END)"
+        " RETURNING job_id",
+        extension_table("safe_column_job_store"));
+    Oid argtypes[15] = {OIDOID,  NAMEOID, NAMEOID, INT2OID, NAMEOID, TEXTOID,   TEXTOID, TEXTOID,
+                        BOOLOID, TEXTOID, OIDOID,  TEXTOID, INT4OID, FLOAT8OID, BOOLOID};
+    Datum values[15];
+    char nulls[15];
+    memset(nulls, ' ', sizeof nulls);
+    values[0] = ObjectIdGetDatum(job->relid);
+    values[1] = DirectFunctionCall1(namein, CStringGetDatum(nspname));
+    values[2] = DirectFunctionCall1(namein, CStringGetDatum(relname));
+    values[3] = Int16GetDatum(job->attnum);
+    values[4] = DirectFunctionCall1(namein, CStringGetDatum(job->column_name));
+    values[5] = CStringGetTextDatum(job->column_type);
+    if (job->default_expr)
+        values[6] = CStringGetTextDatum(job->default_expr);
+    else
+        nulls[6] = 'n';
+    if (job->backfill_expr)
+        values[7] = CStringGetTextDatum(job->backfill_expr);
+    else
+        nulls[7] = 'n';
+    values[8] = BoolGetDatum(job->not_null);
+    values[9] = CStringGetTextDatum(job->state);
+    values[10] = ObjectIdGetDatum(creator);
+    values[11] = CStringGetTextDatum(search_path);
+    values[12] = Int32GetDatum(job->lock_attempts);
+    values[13] = Float8GetDatum(job->lock_wait_ms);
+    values[14] = BoolGetDatum(job->finished);
+    int rc = SPI_execute_with_args(query, 15, argtypes, values, nulls, false, 1);
+    if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
+        elog(ERROR, "could not record the safe_column job: %s", SPI_result_code_string(rc));
+    bool isnull;
+    int64 job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    leave_owner_context(&ctx);
+    return job_id;
+}
+
+}  // namespace sc::pg

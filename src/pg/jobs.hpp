@@ -1,0 +1,53 @@
+// The job table: where every safe_add_column call is recorded, in the caller's transaction.
+#pragma once
+
+#include "pg/pg_includes.hpp"
+
+extern "C" {
+#include "access/attnum.h"
+}
+
+namespace sc::pg {
+
+// Internal SQL runs as the extension's owner with search_path pinned to pg_catalog, so that neither
+// the caller's rights nor objects the caller planted in its search_path affect the bookkeeping.
+struct OwnerContext {
+    Oid save_user;
+    int save_sec;
+    int guc_nest;
+};
+void enter_owner_context(OwnerContext *ctx);
+void leave_owner_context(const OwnerContext *ctx);
+
+// Qualified, quoted name of one of the extension's tables, e.g. public.safe_column_job_store.
+// Raises an error when the extension is not installed in this database. Call within SPI.
+char *extension_table(const char *name);
+
+struct JobRecord {
+    int64 job_id;
+    char *state;
+    char *column_type;
+    char *default_expr;   // NULL when none
+    char *backfill_expr;  // NULL when none
+    bool not_null;
+};
+
+// The newest job that added column attnum of relid; false when there is none.
+bool find_column_job(Oid relid, AttrNumber attnum, JobRecord *out);
+
+struct NewJob {
+    Oid relid;
+    AttrNumber attnum;
+    const char *column_name;
+    const char *column_type;
+    const char *default_expr;
+    const char *backfill_expr;
+    bool not_null;
+    const char *state;
+    bool finished;  // sets started_at and finished_at to now
+    int lock_attempts;
+    double lock_wait_ms;
+};
+int64 insert_job(const NewJob *job);
+
+}  // namespace sc::pg
