@@ -147,6 +147,11 @@ void check_relation(Oid relid) {
         IsToastNamespace(form->relnamespace))
         ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                         errmsg("permission denied: \"%s\" is a system catalog", name)));
+    char *nspname = get_namespace_name(form->relnamespace);
+    if (nspname != nullptr && strcmp(nspname, "information_schema") == 0)
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("permission denied: \"%s\" is a system table", name),
+                        errdetail("Tables in schema information_schema belong to the system.")));
     if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
         ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a table", name),
                         errdetail_relkind_not_supported(relkind),
@@ -327,12 +332,12 @@ int64 existing_column(const Request *r, AttrNumber attnum) {
 
     if (diff.len > 0 || !have_job)
         ereport(ERROR, (errcode(ERRCODE_DUPLICATE_COLUMN),
-                        errmsg("column \"%s\" of relation %s already exists", r->colname, r->relname),
-                        diff.len > 0 ? errdetail_internal("%s", diff.data + 1)
-                                     : errdetail("It was not added by safe_add_column."),
+                        errmsg("column \"%s\" of relation \"%s\" already exists", r->colname, r->relname_msg),
+                        !have_job ? errdetail("It was not added by safe_add_column.%s", diff.data)
+                                  : errdetail_internal("%s", diff.data + 1),
                         errhint("Choose another column name, or drop the column first.")));
-    ereport(NOTICE, (errmsg("column \"%s\" of relation %s already exists as added by job %lld, skipping",
-                            r->colname, r->relname, static_cast<long long>(job.job_id))));
+    ereport(NOTICE, (errmsg("column \"%s\" of relation \"%s\" already exists as added by job %lld, skipping",
+                            r->colname, r->relname_msg, static_cast<long long>(job.job_id))));
     return job.job_id;
 }
 

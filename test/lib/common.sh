@@ -1,0 +1,53 @@
+# Shared by demo.sh, test/run_all.sh and the benchmarks: install what is missing, build, install.
+# Source it; it defines functions and variables only.
+
+SC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PG_BIN=/usr/lib/postgresql/15/bin
+export PATH="$PG_BIN:$PATH"
+
+sc_log() { printf '\n=== %s\n' "$*"; }
+
+# Debian packages the project needs to build, test and run its demo.
+SC_PACKAGES=(
+    postgresql-15 postgresql-client-15 postgresql-server-dev-15
+    libboost-dev libipc-run-perl
+    g++ make cmake libgtest-dev
+)
+
+sc_ensure_packages() {
+    local missing=()
+    local p
+    for p in "${SC_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        sc_log "installing ${missing[*]}"
+        if [ "$(id -u)" -ne 0 ]; then
+            echo "missing packages (${missing[*]}): run as root, or install them first" >&2
+            return 1
+        fi
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    # Debian's postgresql package may have created and started the default cluster: not needed.
+    if command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q online; then
+        pg_ctlcluster 15 main stop 2>/dev/null || true
+    fi
+}
+
+sc_build_install() {
+    sc_log "building and installing safe_column"
+    make -C "$SC_ROOT" -j"$(nproc)" -s && make -C "$SC_ROOT" -s install
+}
+
+# A throw-away copy of the tree that the unprivileged postgres user can write to (initdb refuses root).
+sc_scratch_copy() {
+    local dir
+    dir=$(mktemp -d /tmp/safe_column.XXXXXX)
+    (cd "$SC_ROOT" && tar --exclude=./build --exclude=./.git -cf - .) | tar -C "$dir" -xf -
+    chown -R postgres: "$dir"
+    echo "$dir"
+}
+
+sc_as_postgres() { runuser -u postgres -- env PATH="$PATH" "$@"; }
