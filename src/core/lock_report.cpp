@@ -42,9 +42,11 @@ std::string blocker_detail(const std::vector<Blocker> &blockers, int attempts, d
         if (b.xact_age_s >= 0)
             text += (boost::format(", transaction open for %1$.1f s") % b.xact_age_s).str();
         text += ")";
-        if (!b.query.empty())
-            text += (boost::format(", query: %1%") % query_excerpt(b.query)).str();
-        text += ".";
+        std::string excerpt = query_excerpt(b.query);
+        if (!excerpt.empty())
+            text += (boost::format(", query: %1%") % excerpt).str();
+        if (excerpt.size() < 3 || excerpt.compare(excerpt.size() - 3, 3, "...") != 0)
+            text += ".";  // an excerpt that ends in an ellipsis ends the sentence already
     }
     return text;
 }

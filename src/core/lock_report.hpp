@@ -18,7 +18,8 @@ struct Blocker {
 // DETAIL: one sentence for each blocking process.
 std::string blocker_detail(const std::vector<Blocker> &blockers, int attempts, double waited_ms);
 
-// The query as shown in DETAIL: white space folded, cut to max_chars with an ellipsis.
+// The query as shown in DETAIL: white space folded, cut to at most max_chars bytes (never inside a
+// UTF-8 character) followed by an ellipsis.
 std::string query_excerpt(const std::string &query, std::size_t max_chars = 60);
 
 }  // namespace sc

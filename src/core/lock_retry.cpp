@@ -21,7 +21,9 @@ LockRetrySchedule::LockRetrySchedule(const LockRetryPolicy &policy, std::uint64_
 int LockRetrySchedule::attempt_timeout_ms(double elapsed_ms) const {
     double remaining = static_cast<double>(policy_.budget_ms) - elapsed_ms;
     double limit = std::min(static_cast<double>(policy_.attempt_timeout_ms), remaining);
-    return std::max(1, static_cast<int>(limit));
+    if (!(limit >= 1.0))  // also catches NaN and anything far past the budget before the cast
+        return 1;
+    return static_cast<int>(limit);
 }
 
 std::optional<int> LockRetrySchedule::next_delay_ms(int failed_attempts, double elapsed_ms) {
@@ -30,7 +32,7 @@ std::optional<int> LockRetrySchedule::next_delay_ms(int failed_attempts, double 
         return std::nullopt;
 
     // Exponential growth from the base, capped; the exponent is bounded so the shift cannot overflow.
-    int exponent = std::clamp(failed_attempts - 1, 0, 30);
+    int exponent = std::clamp(failed_attempts, 1, 31) - 1;
     double delay = std::min(static_cast<double>(policy_.max_delay_ms),
                             static_cast<double>(policy_.base_delay_ms) * std::ldexp(1.0, exponent));
     // "Equal jitter": half fixed, half random, so that retries of several sessions spread out but
