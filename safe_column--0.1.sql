@@ -26,10 +26,37 @@ CREATE TABLE safe_column_job_store (
     finished_at   timestamptz,
     lock_attempts integer NOT NULL DEFAULT 0,
     lock_wait_ms  double precision NOT NULL DEFAULT 0,
-    error         text
+    error         text,
+    -- the backfill (jobs that need one)
+    phase         text NOT NULL DEFAULT 'done'
+                  CHECK (phase IN ('backfill', 'sweep', 'add_check', 'final_sweep', 'validate', 'set_not_null',
+                                   'done')),
+    fill_expr     text,               -- what existing rows get, resolved at creation, schema-qualified
+    new_rows_get_value boolean NOT NULL DEFAULT true,
+    constraint_name name,             -- the temporary CHECK (col IS NOT NULL) of a NOT NULL job
+    rows_total    bigint,             -- estimate at creation
+    rows_done     bigint NOT NULL DEFAULT 0,
+    sweep_rows    bigint NOT NULL DEFAULT 0,
+    sweep_passes  integer NOT NULL DEFAULT 0,
+    pass_rows     bigint NOT NULL DEFAULT 0,
+    batches       bigint NOT NULL DEFAULT 0,
+    wal_bytes     bigint NOT NULL DEFAULT 0,
+    throttled_ms  double precision NOT NULL DEFAULT 0
 );
 CREATE INDEX safe_column_job_store_column ON safe_column_job_store (relid, attnum);
 REVOKE ALL ON safe_column_job_store FROM PUBLIC;
+
+-- One row per table a backfill job fills: the table itself, or each partition / inheritance child.
+-- next_block is the resume point, committed with each batch.
+CREATE TABLE safe_column_job_part (
+    job_id     bigint NOT NULL REFERENCES safe_column_job_store ON DELETE CASCADE,
+    relid      oid NOT NULL,
+    end_block  bigint NOT NULL,
+    next_block bigint NOT NULL DEFAULT 0,
+    done       boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (job_id, relid)
+);
+REVOKE ALL ON safe_column_job_part FROM PUBLIC;
 
 CREATE FUNCTION safe_add_column(tbl regclass, column_name name, column_type text,
                                 default_expr text DEFAULT NULL, not_null boolean DEFAULT false,
@@ -58,9 +85,76 @@ SELECT j.job_id,
        j.finished_at,
        j.lock_attempts,
        j.lock_wait_ms,
-       j.error
+       j.error,
+       j.phase,
+       j.rows_total,
+       j.rows_done,
+       j.sweep_rows,
+       j.batches,
+       j.wal_bytes,
+       j.throttled_ms
   FROM safe_column_job_store j
   LEFT JOIN pg_catalog.pg_class c ON c.oid = j.relid;
 
 COMMENT ON VIEW safe_column_jobs IS 'every safe_column job, its definition, state, timings and error';
 GRANT SELECT ON safe_column_jobs TO PUBLIC;
+
+CREATE FUNCTION safe_column_pause(job bigint) RETURNS text
+AS 'MODULE_PATHNAME', 'safe_column_pause' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION safe_column_pause(bigint) IS 'pause a backfill job after its current batch; returns the new state';
+
+CREATE FUNCTION safe_column_resume(job bigint) RETURNS text
+AS 'MODULE_PATHNAME', 'safe_column_resume' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION safe_column_resume(bigint) IS 'resume a paused or failed job where it stopped; returns the new state';
+
+CREATE FUNCTION safe_column_cancel(job bigint, drop_column boolean DEFAULT false) RETURNS text
+AS 'MODULE_PATHNAME', 'safe_column_cancel' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION safe_column_cancel(bigint, boolean) IS
+'stop a job for good and remove its helper objects; with drop_column, drop the column too';
+
+CREATE FUNCTION safe_column_wait(job bigint, timeout interval DEFAULT NULL) RETURNS text
+AS 'MODULE_PATHNAME', 'safe_column_wait' LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+COMMENT ON FUNCTION safe_column_wait(bigint, interval) IS
+'wait until a job ends, with a progress NOTICE every few seconds; returns the final state';
+
+-- Live progress of running jobs, from shared memory (empty without shared_preload_libraries).
+CREATE FUNCTION safe_column_live(OUT job_id bigint, OUT worker_pid integer, OUT phase text,
+                                 OUT blocks_done bigint, OUT blocks_total bigint, OUT batch_blocks integer,
+                                 OUT batch_rows bigint, OUT last_batch_ms double precision,
+                                 OUT rows_per_sec double precision, OUT blocks_per_sec double precision,
+                                 OUT throttled boolean, OUT throttle_reason text, OUT updated_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'safe_column_live' LANGUAGE C STRICT VOLATILE;
+
+CREATE VIEW safe_column_progress AS
+SELECT j.job_id,
+       j.table_name,
+       j.column_name,
+       j.state,
+       j.phase,
+       j.rows_done,
+       greatest(j.rows_total, j.rows_done) AS rows_total,
+       CASE WHEN j.state = 'complete' THEN 100.0
+            WHEN j.phase = 'backfill' THEN round(100.0 * p.blocks_done / greatest(p.blocks_total, 1), 1)
+            ELSE 99.9
+       END AS percent,
+       round(coalesce(l.rows_per_sec,
+                      j.rows_done / nullif(extract(epoch FROM pg_catalog.clock_timestamp() - j.started_at), 0))
+             ::numeric, 1) AS rows_per_sec,
+       CASE WHEN j.phase = 'backfill' AND j.state = 'backfilling' AND l.blocks_per_sec > 0
+            THEN make_interval(secs => round(((p.blocks_total - p.blocks_done) / l.blocks_per_sec)::numeric))
+       END AS eta,
+       l.batch_rows,
+       round(l.last_batch_ms::numeric, 1) AS last_batch_ms,
+       coalesce(l.throttled, false) AS throttled,
+       l.throttle_reason,
+       j.wal_bytes,
+       l.worker_pid,
+       j.error
+  FROM safe_column_jobs j
+  LEFT JOIN safe_column_live() l ON l.job_id = j.job_id
+  LEFT JOIN (SELECT job_id, sum(next_block)::bigint AS blocks_done, sum(end_block)::bigint AS blocks_total
+               FROM safe_column_job_part GROUP BY job_id) p ON p.job_id = j.job_id;
+
+COMMENT ON VIEW safe_column_progress IS 'every job with its live progress: phase, percent, rate, ETA, throttling';
+GRANT SELECT ON safe_column_progress TO PUBLIC;

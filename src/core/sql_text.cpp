@@ -13,6 +13,50 @@ std::string add_column(const AddColumnSpec &spec) {
     return text;
 }
 
+std::string add_column_staged(const std::string &table, const std::string &column, const std::string &type,
+                              const std::optional<std::string> &default_expr) {
+    std::string text = (boost::format("ALTER TABLE %1% ADD COLUMN %2% %3%") % table % column % type).str();
+    if (default_expr)
+        text += (boost::format(", ALTER COLUMN %1% SET DEFAULT (%2%)") % column % *default_expr).str();
+    return text;
+}
+
+std::string fill_batch(const std::string &table, const std::string &column, const std::string &expr,
+                       unsigned long first_block, unsigned long end_block) {
+    return (boost::format("UPDATE ONLY %1% SET %2% = (%3%)"
+                          " WHERE ctid = ANY (ARRAY(SELECT ctid FROM ONLY %1%"
+                          " WHERE ctid >= '(%4%,0)'::pg_catalog.tid AND ctid < '(%5%,0)'::pg_catalog.tid"
+                          " AND %2% IS NULL FOR UPDATE SKIP LOCKED)) AND %2% IS NULL") %
+            table % column % expr % first_block % end_block)
+        .str();
+}
+
+std::string nulls_left(const std::string &table, const std::string &column) {
+    return (boost::format("SELECT EXISTS (SELECT FROM ONLY %1% WHERE %2% IS NULL)") % table % column).str();
+}
+
+std::string add_not_null_check(const std::string &table, const std::string &constraint, const std::string &column) {
+    return (boost::format("ALTER TABLE %1% ADD CONSTRAINT %2% CHECK (%3% IS NOT NULL) NOT VALID") % table %
+            constraint % column)
+        .str();
+}
+
+std::string validate_constraint(const std::string &table, const std::string &constraint) {
+    return (boost::format("ALTER TABLE %1% VALIDATE CONSTRAINT %2%") % table % constraint).str();
+}
+
+std::string set_not_null(const std::string &table, const std::string &column) {
+    return (boost::format("ALTER TABLE %1% ALTER COLUMN %2% SET NOT NULL") % table % column).str();
+}
+
+std::string drop_constraint(const std::string &table, const std::string &constraint) {
+    return (boost::format("ALTER TABLE %1% DROP CONSTRAINT IF EXISTS %2%") % table % constraint).str();
+}
+
+std::string drop_column(const std::string &table, const std::string &column) {
+    return (boost::format("ALTER TABLE %1% DROP COLUMN IF EXISTS %2%") % table % column).str();
+}
+
 std::string literal(const std::string &value) {
     bool has_backslash = value.find('\\') != std::string::npos;
     std::string out;

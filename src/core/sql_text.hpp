@@ -21,6 +21,28 @@ struct AddColumnSpec {
 // ALTER TABLE <table> ADD COLUMN <column> <type> [DEFAULT (<expr>)] [NOT NULL]
 std::string add_column(const AddColumnSpec &spec);
 
+// ALTER TABLE <table> ADD COLUMN <column> <type>[, ALTER COLUMN <column> SET DEFAULT (<expr>)]
+// The first step of the staged addition: nullable, no default for existing rows (no rewrite), the
+// default for rows inserted from now on.
+std::string add_column_staged(const std::string &table, const std::string &column, const std::string &type,
+                              const std::optional<std::string> &default_expr);
+
+// One backfill batch over heap blocks [first_block, end_block) of one table (ONLY: partitions and
+// inheritance children are their own parts). It fills rows whose column is still NULL, skips rows
+// that the application has locked (a batch never waits on them; the sweep comes back for them), and
+// never overwrites a value the application wrote. The inner scan is a TID Range Scan.
+std::string fill_batch(const std::string &table, const std::string &column, const std::string &expr,
+                       unsigned long first_block, unsigned long end_block);
+
+// Whether any row of the table (ONLY) still has the column NULL.
+std::string nulls_left(const std::string &table, const std::string &column);
+
+std::string add_not_null_check(const std::string &table, const std::string &constraint, const std::string &column);
+std::string validate_constraint(const std::string &table, const std::string &constraint);
+std::string set_not_null(const std::string &table, const std::string &column);
+std::string drop_constraint(const std::string &table, const std::string &constraint);
+std::string drop_column(const std::string &table, const std::string &column);
+
 // A string literal in standard SQL syntax ('it''s'), safe with standard_conforming_strings on or off
 // because a backslash switches to the E'' form.
 std::string literal(const std::string &value);

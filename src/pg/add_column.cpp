@@ -1,6 +1,7 @@
 // safe_add_column(): validate, classify with the server's own predicates, take the brief ACCESS
 // EXCLUSIVE lock without queueing the application behind it, change the catalog, record the job.
 #include <cctype>
+#include <optional>
 #include <string>
 
 #include "core/add_column_plan.hpp"
@@ -9,9 +10,18 @@
 #include "pg/guard.hpp"
 #include "pg/jobs.hpp"
 #include "pg/lock.hpp"
+#include "pg/worker.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_inherits.h"
+#include "parser/parse_coerce.h"
+#include "parser/parse_collate.h"
+#include "parser/parse_expr.h"
+#include "parser/parse_relation.h"
+#include "utils/guc.h"
+#include "utils/ruleutils.h"
 #include "catalog/catalog.h"
 #include "catalog/heap.h"
 #include "catalog/namespace.h"
@@ -111,8 +121,19 @@ struct Request {
     bool not_null;
     Node *default_cooked;  // NULL when no default, or DEFAULT NULL
     bool default_volatile;
-    char *sql;         // the ALTER TABLE statement
+    char *sql;         // the ALTER TABLE statement of the catalog-only form
+    char *fill_expr;   // backfill: what existing rows get, deparsed schema-qualified
 };
+
+// Deparse an expression with every name that is not in pg_catalog schema-qualified, so that it means
+// the same objects wherever and whenever the worker runs it (search_path pinned to pg_catalog).
+char *deparse_qualified(Node *expr, List *dpcontext) {
+    int nest = NewGUCNestLevel();
+    (void)set_config_option("search_path", "", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    char *text = deparse_expression(expr, dpcontext, false, false);
+    AtEOXact_GUC(true, nest);
+    return text;
+}
 
 char *arg_text_or_null(FunctionCallInfo fcinfo, int n, const char *argname) {
     if (PG_ARGISNULL(n))
@@ -264,6 +285,98 @@ void cook_default(Request *r, ColumnDef *def) {
     r->default_volatile = contain_volatile_functions(planned);
 }
 
+// backfill_expr: one expression over the row's other columns, assigned to the column type.
+// Returns it deparsed, schema-qualified. Refuses anything but one plain expression: no statement,
+// clause, subquery, aggregate, window or set-returning function.
+char *cook_backfill_expr(const Request *r) {
+    char *sql = psprintf("SELECT (%s)", r->backfill_expr);
+    ParseContext pctx{sql, "while checking backfill_expr of safe_add_column"};
+    ErrorContextCallback cb;
+    cb.callback = parse_error_callback;
+    cb.arg = &pctx;
+    cb.previous = error_context_stack;
+    error_context_stack = &cb;
+    List *stmts = raw_parser(sql, RAW_PARSE_DEFAULT);
+    bool ok = list_length(stmts) == 1 && IsA(linitial_node(RawStmt, stmts)->stmt, SelectStmt);
+    SelectStmt *sel = ok ? castNode(SelectStmt, linitial_node(RawStmt, stmts)->stmt) : nullptr;
+    ok = ok && sel->op == SETOP_NONE && list_length(sel->targetList) == 1 && sel->fromClause == NIL &&
+         sel->whereClause == nullptr && sel->groupClause == NIL && sel->havingClause == nullptr &&
+         sel->windowClause == NIL && sel->distinctClause == NIL && sel->sortClause == NIL &&
+         sel->limitCount == nullptr && sel->limitOffset == nullptr && sel->lockingClause == NIL &&
+         sel->withClause == nullptr && sel->intoClause == nullptr && sel->valuesLists == NIL;
+    if (!ok)
+        ereport(ERROR, (errcode(ERRCODE_SYNTAX_ERROR), errmsg("backfill_expr must be exactly one expression"),
+                        errdetail("With it, the query would be: %s", sql),
+                        errhint("Pass a single expression over the row's columns, such as lower(email).")));
+    Node *raw = linitial_node(ResTarget, sel->targetList)->val;
+
+    ParseState *pstate = make_parsestate(nullptr);
+    pstate->p_sourcetext = sql;
+    Relation rel = table_open(r->relid, AccessShareLock);
+    ParseNamespaceItem *nsitem = addRangeTableEntryForRelation(pstate, rel, AccessShareLock, nullptr, false, true);
+    addNSItemToQuery(pstate, nsitem, true, true, true);
+    // The rules of a generated column: the row's own columns, no subquery, aggregate, window or
+    // set-returning function.
+    Node *expr = transformExpr(pstate, raw, EXPR_KIND_GENERATED_COLUMN);
+    Oid from = exprType(expr);
+    Node *coerced = coerce_to_target_type(pstate, expr, from, r->typid, r->typmod, COERCION_ASSIGNMENT,
+                                          COERCE_IMPLICIT_CAST, -1);
+    if (coerced == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                        errmsg("backfill_expr is of type %s, but column \"%s\" is of type %s", format_type_be(from),
+                               r->colname, r->type_text),
+                        errhint("Cast the expression to the column's type.")));
+    assign_expr_collations(pstate, coerced);
+    error_context_stack = cb.previous;
+    char *text = deparse_qualified(coerced, deparse_context_for(RelationGetRelationName(rel), r->relid));
+    table_close(rel, NoLock);
+    return text;
+}
+
+// The staged statement must also be exactly the commands safe_column meant.
+void verify_staged(const char *sql, bool with_default) {
+    List *stmts = raw_parser(sql, RAW_PARSE_DEFAULT);
+    bool ok = list_length(stmts) == 1 && IsA(linitial_node(RawStmt, stmts)->stmt, AlterTableStmt);
+    if (ok) {
+        auto *ats = castNode(AlterTableStmt, linitial_node(RawStmt, stmts)->stmt);
+        ok = list_length(ats->cmds) == (with_default ? 2 : 1);
+        if (ok) {
+            auto *add = linitial_node(AlterTableCmd, ats->cmds);
+            ok = add->subtype == AT_AddColumn && IsA(add->def, ColumnDef) &&
+                 castNode(ColumnDef, add->def)->constraints == NIL;
+            if (ok && with_default)
+                ok = lsecond_node(AlterTableCmd, ats->cmds)->subtype == AT_ColumnDefault;
+        }
+    }
+    if (!ok)
+        ereport(ERROR, (errcode(ERRCODE_SYNTAX_ERROR), errmsg("default_expr must be exactly one expression"),
+                        errdetail("With it, the statement would be: %s", sql)));
+}
+
+char *core_add_column_staged_sql(const char *table, const char *column, const char *type, const char *default_expr) {
+    std::string text;
+    {
+        std::optional<std::string> def;
+        if (default_expr)
+            def = std::string(default_expr);
+        text = sc::sql::add_column_staged(table, column, type, def);
+    }
+    return pg_call([&] { return pstrdup(text.c_str()); });
+}
+
+// The tables a backfill fills: the table itself if it has storage, and every partition or
+// inheritance child that has (the caller holds their locks).
+List *fill_parts(Oid relid) {
+    List *parts = NIL;
+    ListCell *lc;
+    foreach (lc, find_all_inheritors(relid, NoLock, nullptr)) {
+        Oid part = lfirst_oid(lc);
+        if (get_rel_relkind(part) == RELKIND_RELATION)
+            parts = lappend_oid(parts, part);
+    }
+    return parts;
+}
+
 bool table_has_rows(const Request *r) {
     char *query = psprintf("SELECT EXISTS (SELECT FROM %s)", r->relname);
     int rc = SPI_execute(query, true, 1);
@@ -398,13 +511,13 @@ Datum safe_add_column_impl(FunctionCallInfo fcinfo) {
         ereport(ERROR, (errcode(d.sqlerrcode),
                         errmsg("cannot add column \"%s\" to \"%s\" safely", r.colname, r.relname_msg),
                         errdetail_internal("%s", d.reason), errhint("%s", d.hint)));
-    if (d.path == sc::AddColumnPath::backfill)
-        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("adding column \"%s\" to \"%s\" needs a backfill, which this version of safe_column "
-                               "does not do yet",
-                               r.colname, r.relname_msg),
-                        errdetail_internal("%s", d.reason),
-                        errhint("Add the column without a default, or with a default that is not volatile.")));
+    bool backfill = d.path == sc::AddColumnPath::backfill;
+    char *staged_sql = nullptr;
+    if (backfill) {
+        r.fill_expr = r.backfill_expr ? cook_backfill_expr(&r) : deparse_qualified(r.default_cooked, NIL);
+        staged_sql = core_add_column_staged_sql(r.relname, quote_identifier(r.colname), r.type_text, r.default_expr);
+        verify_staged(staged_sql, r.default_expr != nullptr);
+    }
 
     char *what = psprintf("add column \"%s\"", r.colname);
     LockOutcome lock = lock_queue_safe(r.relid, AccessExclusiveLock, true, what);
@@ -418,7 +531,7 @@ Datum safe_add_column_impl(FunctionCallInfo fcinfo) {
         PG_RETURN_INT64(job_id);
     }
 
-    run_ddl(r.sql);
+    run_ddl(backfill ? staged_sql : r.sql);
 
     NewJob job{};
     job.relid = r.relid;
@@ -428,11 +541,17 @@ Datum safe_add_column_impl(FunctionCallInfo fcinfo) {
     job.default_expr = r.default_expr;
     job.backfill_expr = r.backfill_expr;
     job.not_null = r.not_null;
-    job.state = "complete";
-    job.finished = true;
+    job.state = backfill ? "queued" : "complete";
+    job.finished = !backfill;
     job.lock_attempts = lock.attempts;
     job.lock_wait_ms = lock.waited_ms;
+    job.phase = backfill ? "backfill" : "done";
+    job.fill_expr = backfill ? r.fill_expr : nullptr;
+    job.new_rows_get_value = r.default_cooked != nullptr;
+    job.parts = backfill ? fill_parts(r.relid) : NIL;
     int64 job_id = insert_job(&job);
+    if (backfill)
+        start_worker_at_commit();
     SPI_finish();
     PG_RETURN_INT64(job_id);
 }

@@ -1,12 +1,16 @@
 #include "pg/jobs.hpp"
 
 extern "C" {
+#include "access/table.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "storage/bufmgr.h"
+#include "optimizer/plancat.h"
 }
 
 namespace sc::pg {
@@ -99,16 +103,16 @@ int64 insert_job(const NewJob *job) {
     char *query = psprintf(
         "INSERT INTO %s (relid, schema_name, table_name, attnum, column_name, column_type, default_expr,"
         "                backfill_expr, not_null, state, created_by, search_path, lock_attempts, lock_wait_ms,"
-        "                started_at, finished_at)"
+        "                started_at, finished_at, phase, fill_expr, new_rows_get_value)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
         "         CASE WHEN $15 THEN pg_catalog.clock_timestamp() END,"
-        "         CASE WHEN $15 THEN pg_catalog.clock_timestamp() END)"
+        "         CASE WHEN $15 THEN pg_catalog.clock_timestamp() END, $16, $17, $18)"
         " RETURNING job_id",
         extension_table("safe_column_job_store"));
-    Oid argtypes[15] = {OIDOID,  NAMEOID, NAMEOID, INT2OID, NAMEOID, TEXTOID,   TEXTOID, TEXTOID,
-                        BOOLOID, TEXTOID, OIDOID,  TEXTOID, INT4OID, FLOAT8OID, BOOLOID};
-    Datum values[15];
-    char nulls[15];
+    Oid argtypes[18] = {OIDOID,  NAMEOID, NAMEOID, INT2OID, NAMEOID,   TEXTOID, TEXTOID, TEXTOID, BOOLOID,
+                        TEXTOID, OIDOID,  TEXTOID, INT4OID, FLOAT8OID, BOOLOID, TEXTOID, TEXTOID, BOOLOID};
+    Datum values[18];
+    char nulls[18];
     memset(nulls, ' ', sizeof nulls);
     values[0] = ObjectIdGetDatum(job->relid);
     values[1] = DirectFunctionCall1(namein, CStringGetDatum(nspname));
@@ -131,13 +135,69 @@ int64 insert_job(const NewJob *job) {
     values[12] = Int32GetDatum(job->lock_attempts);
     values[13] = Float8GetDatum(job->lock_wait_ms);
     values[14] = BoolGetDatum(job->finished);
-    int rc = SPI_execute_with_args(query, 15, argtypes, values, nulls, false, 1);
+    values[15] = CStringGetTextDatum(job->phase ? job->phase : "done");
+    if (job->fill_expr)
+        values[16] = CStringGetTextDatum(job->fill_expr);
+    else
+        nulls[16] = 'n';
+    values[17] = BoolGetDatum(job->new_rows_get_value);
+    int rc = SPI_execute_with_args(query, 18, argtypes, values, nulls, false, 1);
     if (rc != SPI_OK_INSERT_RETURNING || SPI_processed != 1)
         elog(ERROR, "could not record the safe_column job: %s", SPI_result_code_string(rc));
     bool isnull;
     int64 job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+    if (job->fill_expr != nullptr) {
+        // The parts, each bounded by its size now (the caller holds ACCESS EXCLUSIVE on all of them):
+        // rows that exist now are all below end_block.
+        char *part_sql = psprintf("INSERT INTO %s (job_id, relid, end_block, done) VALUES ($1, $2, $3, $3 = 0)",
+                                  extension_table("safe_column_job_part"));
+        ListCell *lc;
+        double tuples = 0;
+        foreach (lc, job->parts) {
+            Oid part = lfirst_oid(lc);
+            Relation rel = table_open(part, NoLock);
+            int64 nblocks = static_cast<int64>(RelationGetNumberOfBlocks(rel));
+            // The planner's estimate: good without ANALYZE too (it scales reltuples to the size now).
+            BlockNumber pages;
+            double reltuples, allvisfrac;
+            estimate_rel_size(rel, nullptr, &pages, &reltuples, &allvisfrac);
+            if (reltuples > 0)
+                tuples += reltuples;
+            table_close(rel, NoLock);
+            Oid pt[3] = {INT8OID, OIDOID, INT8OID};
+            Datum pv[3] = {Int64GetDatum(job_id), ObjectIdGetDatum(part), Int64GetDatum(nblocks)};
+            rc = SPI_execute_with_args(part_sql, 3, pt, pv, nullptr, false, 0);
+            if (rc != SPI_OK_INSERT)
+                elog(ERROR, "could not record the parts of the safe_column job: %s", SPI_result_code_string(rc));
+        }
+        char *upd = psprintf(
+            "UPDATE %s SET rows_total = CASE WHEN $2 > 0 THEN $2::bigint END,"
+            "       constraint_name = CASE WHEN not_null THEN pg_catalog.format('safe_column_%%s_not_null', job_id) END"
+            " WHERE job_id = $1",
+            extension_table("safe_column_job_store"));
+        Oid ut[2] = {INT8OID, FLOAT8OID};
+        Datum uv[2] = {Int64GetDatum(job_id), Float8GetDatum(tuples)};
+        rc = SPI_execute_with_args(upd, 2, ut, uv, nullptr, false, 0);
+        if (rc != SPI_OK_UPDATE)
+            elog(ERROR, "could not record the safe_column job: %s", SPI_result_code_string(rc));
+        notify_job(job_id, extension_table("safe_column_jobs"));
+    }
     leave_owner_context(&ctx);
     return job_id;
+}
+
+void notify_job(int64 job_id, const char *jobs_view) {
+    char *sql = psprintf(
+        "SELECT pg_catalog.pg_notify('safe_column', pg_catalog.json_build_object("
+        "'job_id', job_id, 'table', table_name, 'column', column_name, 'state', state, 'phase', phase,"
+        "'error', error)::text) FROM %s WHERE job_id = $1",
+        jobs_view);
+    Oid types[1] = {INT8OID};
+    Datum values[1] = {Int64GetDatum(job_id)};
+    int rc = SPI_execute_with_args(sql, 1, types, values, nullptr, false, 0);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "could not notify: %s", SPI_result_code_string(rc));
 }
 
 }  // namespace sc::pg

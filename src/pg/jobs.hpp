@@ -5,6 +5,7 @@
 
 extern "C" {
 #include "access/attnum.h"
+#include "nodes/pg_list.h"
 }
 
 namespace sc::pg {
@@ -47,7 +48,16 @@ struct NewJob {
     bool finished;  // sets started_at and finished_at to now
     int lock_attempts;
     double lock_wait_ms;
+    // backfill jobs
+    const char *phase;            // "done" for catalog-only jobs
+    const char *fill_expr;        // NULL for catalog-only jobs
+    bool new_rows_get_value;
+    List *parts;                  // relids of the tables to fill (plain table, or each partition/child)
 };
 int64 insert_job(const NewJob *job);
+
+// NOTIFY safe_column with the job's state as JSON (delivered when the transaction commits).
+// jobs_view: the qualified safe_column_jobs view (extension_table("safe_column_jobs")). SPI connected.
+void notify_job(int64 job_id, const char *jobs_view);
 
 }  // namespace sc::pg

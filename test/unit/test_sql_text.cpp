@@ -3,13 +3,32 @@
 
 #include <gtest/gtest.h>
 
+#include <cstddef>
+#include <optional>
 #include <string>
 
 namespace {
 
 using sc::sql::AddColumnSpec;
 using sc::sql::add_column;
+using sc::sql::add_column_staged;
+using sc::sql::add_not_null_check;
+using sc::sql::drop_column;
+using sc::sql::drop_constraint;
+using sc::sql::fill_batch;
 using sc::sql::literal;
+using sc::sql::nulls_left;
+using sc::sql::set_not_null;
+using sc::sql::validate_constraint;
+
+// How many times `needle` occurs in `haystack` (non-overlapping).
+std::size_t count_of(const std::string &haystack, const std::string &needle) {
+    std::size_t n = 0;
+    for (std::size_t pos = haystack.find(needle); pos != std::string::npos;
+         pos = haystack.find(needle, pos + needle.size()))
+        ++n;
+    return n;
+}
 
 AddColumnSpec users_status() {
     AddColumnSpec spec;
@@ -136,6 +155,117 @@ TEST(SqlTextLiteral, RoundTripsThroughUnquoting) {
         }
         EXPECT_EQ(decoded, value) << out;
     }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The staged addition: add_column_staged, fill_batch, nulls_left and the NOT NULL steps
+
+TEST(SqlTextAddColumnStaged, WithoutDefault) {
+    EXPECT_EQ(add_column_staged("public.users", "status", "text", std::nullopt),
+              "ALTER TABLE public.users ADD COLUMN status text");
+}
+
+// The default is set for new rows only, in the same statement, and never as ADD COLUMN ... DEFAULT
+// (which would give existing rows the value too, with a rewrite for a volatile expression).
+TEST(SqlTextAddColumnStaged, WithDefaultSetsItForNewRowsOnly) {
+    const std::string sql = add_column_staged("public.users", "status", "text", std::string("'active'"));
+    EXPECT_EQ(sql, "ALTER TABLE public.users ADD COLUMN status text, ALTER COLUMN status SET DEFAULT ('active')");
+    EXPECT_EQ(sql.find(" text DEFAULT"), std::string::npos);
+    EXPECT_EQ(sql.find("NOT NULL"), std::string::npos);
+}
+
+TEST(SqlTextAddColumnStaged, QuotedIdentifiersExpressionsAndPercentSignsPassThrough) {
+    EXPECT_EQ(add_column_staged("\"My Schema\".\"Users\"", "\"Order\"", "character varying(20)",
+                                std::string("'%1% ' || 1 + 1")),
+              "ALTER TABLE \"My Schema\".\"Users\" ADD COLUMN \"Order\" character varying(20), "
+              "ALTER COLUMN \"Order\" SET DEFAULT ('%1% ' || 1 + 1)");
+}
+
+TEST(SqlTextFillBatch, ExactText) {
+    EXPECT_EQ(fill_batch("public.users", "status", "'active'", 10, 20),
+              "UPDATE ONLY public.users SET status = ('active')"
+              " WHERE ctid = ANY (ARRAY(SELECT ctid FROM ONLY public.users"
+              " WHERE ctid >= '(10,0)'::pg_catalog.tid AND ctid < '(20,0)'::pg_catalog.tid"
+              " AND status IS NULL FOR UPDATE SKIP LOCKED)) AND status IS NULL");
+}
+
+// The parts that make a batch safe, checked one by one so that a failure says which one is missing.
+TEST(SqlTextFillBatch, HasEverySafetyPart) {
+    const std::string sql = fill_batch("public.users", "status", "now()", 128, 256);
+    const std::size_t inner_start = sql.find("(SELECT ");
+    const std::size_t inner_end = sql.find("))", inner_start);
+    ASSERT_NE(inner_start, std::string::npos) << sql;
+    ASSERT_NE(inner_end, std::string::npos) << sql;
+    const std::string inner = sql.substr(inner_start, inner_end - inner_start);
+    const std::string outer = sql.substr(inner_end);
+
+    // ONLY on both the updated table and the scanned one: parts and children are their own jobs.
+    EXPECT_EQ(sql.rfind("UPDATE ONLY public.users ", 0), 0u) << sql;
+    EXPECT_NE(inner.find("FROM ONLY public.users "), std::string::npos) << sql;
+    // The TID range of blocks [128, 256), half open, as a TID Range Scan can use it.
+    EXPECT_NE(inner.find("ctid >= '(128,0)'::pg_catalog.tid"), std::string::npos) << sql;
+    EXPECT_NE(inner.find("ctid < '(256,0)'::pg_catalog.tid"), std::string::npos) << sql;
+    EXPECT_EQ(sql.find("<="), std::string::npos) << sql;
+    // Rows locked by the application are skipped, not waited on.
+    EXPECT_NE(inner.find("FOR UPDATE SKIP LOCKED"), std::string::npos) << sql;
+    // IS NULL inside (only lock and collect rows still to fill) and outside (never overwrite a value
+    // written between the scan and the update).
+    EXPECT_NE(inner.find("status IS NULL"), std::string::npos) << sql;
+    EXPECT_NE(outer.find("status IS NULL"), std::string::npos) << sql;
+    EXPECT_EQ(count_of(sql, "status IS NULL"), 2u) << sql;
+    // The expression is one parenthesised a_expr.
+    EXPECT_NE(sql.find("SET status = (now())"), std::string::npos) << sql;
+}
+
+TEST(SqlTextFillBatch, BlockNumbersAreDecimalWithoutGrouping) {
+    const std::string sql = fill_batch("t", "c", "1", 0, 4294967295UL);
+    EXPECT_NE(sql.find("ctid >= '(0,0)'::pg_catalog.tid"), std::string::npos) << sql;
+    EXPECT_NE(sql.find("ctid < '(4294967295,0)'::pg_catalog.tid"), std::string::npos) << sql;
+    const std::string sql2 = fill_batch("t", "c", "1", 1000000, 1048576);
+    EXPECT_NE(sql2.find("ctid >= '(1000000,0)'::pg_catalog.tid AND ctid < '(1048576,0)'::pg_catalog.tid"),
+              std::string::npos)
+        << sql2;
+}
+
+TEST(SqlTextFillBatch, QuotedIdentifiersAndPercentSignsPassThrough) {
+    EXPECT_EQ(fill_batch("\"S\".\"T 1\"", "\"Col\"", "'%1%%2%'", 3, 4),
+              "UPDATE ONLY \"S\".\"T 1\" SET \"Col\" = ('%1%%2%')"
+              " WHERE ctid = ANY (ARRAY(SELECT ctid FROM ONLY \"S\".\"T 1\""
+              " WHERE ctid >= '(3,0)'::pg_catalog.tid AND ctid < '(4,0)'::pg_catalog.tid"
+              " AND \"Col\" IS NULL FOR UPDATE SKIP LOCKED)) AND \"Col\" IS NULL");
+}
+
+TEST(SqlTextNullsLeft, ExactText) {
+    EXPECT_EQ(nulls_left("public.users", "status"),
+              "SELECT EXISTS (SELECT FROM ONLY public.users WHERE status IS NULL)");
+    EXPECT_EQ(nulls_left("\"S\".\"T\"", "\"C\""), "SELECT EXISTS (SELECT FROM ONLY \"S\".\"T\" WHERE \"C\" IS NULL)");
+}
+
+TEST(SqlTextNotNullSteps, AddNotNullCheckIsNotValid) {
+    EXPECT_EQ(add_not_null_check("public.users", "users_status_not_null", "status"),
+              "ALTER TABLE public.users ADD CONSTRAINT users_status_not_null CHECK (status IS NOT NULL) NOT VALID");
+    EXPECT_EQ(add_not_null_check("\"S\".\"T\"", "\"c k\"", "\"C\""),
+              "ALTER TABLE \"S\".\"T\" ADD CONSTRAINT \"c k\" CHECK (\"C\" IS NOT NULL) NOT VALID");
+}
+
+TEST(SqlTextNotNullSteps, ValidateConstraint) {
+    EXPECT_EQ(validate_constraint("public.users", "users_status_not_null"),
+              "ALTER TABLE public.users VALIDATE CONSTRAINT users_status_not_null");
+}
+
+TEST(SqlTextNotNullSteps, SetNotNull) {
+    EXPECT_EQ(set_not_null("public.users", "status"), "ALTER TABLE public.users ALTER COLUMN status SET NOT NULL");
+    EXPECT_EQ(set_not_null("\"S\".\"T\"", "\"C\""), "ALTER TABLE \"S\".\"T\" ALTER COLUMN \"C\" SET NOT NULL");
+}
+
+TEST(SqlTextNotNullSteps, DropConstraintIfExists) {
+    EXPECT_EQ(drop_constraint("public.users", "users_status_not_null"),
+              "ALTER TABLE public.users DROP CONSTRAINT IF EXISTS users_status_not_null");
+}
+
+TEST(SqlTextDropColumn, IfExists) {
+    EXPECT_EQ(drop_column("public.users", "status"), "ALTER TABLE public.users DROP COLUMN IF EXISTS status");
+    EXPECT_EQ(drop_column("\"S\".\"T\"", "\"Order\""), "ALTER TABLE \"S\".\"T\" DROP COLUMN IF EXISTS \"Order\"");
 }
 
 }  // namespace

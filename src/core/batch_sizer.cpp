@@ -1,0 +1,49 @@
+#include "batch_sizer.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace sc {
+
+namespace {
+bool target_ms_ok(double ms) { return ms > 0.0 && std::isfinite(ms); }
+
+BatchSizerConfig sanitize(BatchSizerConfig c) {
+    if (!(c.target_ms > 0.0))
+        c.target_ms = 100.0;
+    c.min_blocks = std::max(1, c.min_blocks);
+    c.max_blocks = std::max(c.min_blocks, c.max_blocks);
+    c.initial_blocks = std::clamp(c.initial_blocks, c.min_blocks, c.max_blocks);
+    return c;
+}
+}  // namespace
+
+BatchSizer::BatchSizer(const BatchSizerConfig &config) : config_(sanitize(config)), blocks_(config_.initial_blocks) {}
+
+void BatchSizer::observe(int blocks, double elapsed_ms) {
+    if (blocks <= 0 || !std::isfinite(elapsed_ms) || elapsed_ms < 0.0)
+        return;
+    double sample = std::max(elapsed_ms, 0.01) / blocks;
+    ms_per_block_ = ms_per_block_ < 0.0 ? sample : 0.5 * ms_per_block_ + 0.5 * sample;
+    double wanted = config_.target_ms / ms_per_block_;
+    double lo = std::max(1.0, std::ceil(blocks_ * 0.25));
+    double hi = std::max(2.0, blocks_ * 2.0);
+    wanted = std::clamp(wanted, lo, hi);
+    wanted = std::clamp(wanted, static_cast<double>(config_.min_blocks), static_cast<double>(config_.max_blocks));
+    blocks_ = static_cast<int>(wanted);
+}
+
+void BatchSizer::failed() { blocks_ = std::max(config_.min_blocks, blocks_ / 2); }
+
+void BatchSizer::set_target_ms(double target_ms) {
+    if (target_ms_ok(target_ms))
+        config_.target_ms = target_ms;
+}
+
+double pause_after_batch_ms(double batch_ms, double sleep_ratio) {
+    if (!(batch_ms > 0.0) || !(sleep_ratio > 0.0) || !std::isfinite(batch_ms) || !std::isfinite(sleep_ratio))
+        return 0.0;
+    return std::min(batch_ms * sleep_ratio, 60000.0);
+}
+
+}  // namespace sc

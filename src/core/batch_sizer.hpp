@@ -1,0 +1,44 @@
+// How many heap blocks the next backfill batch covers, so that each batch takes about the target
+// duration: short enough that application transactions never wait long on a batch's row locks, long
+// enough that per-batch overhead stays small.
+#pragma once
+
+namespace sc {
+
+struct BatchSizerConfig {
+    double target_ms = 100.0;  // wanted duration of one batch
+    int min_blocks = 1;
+    int max_blocks = 8192;     // 64 MB of heap with 8 kB blocks
+    int initial_blocks = 4;
+};
+
+class BatchSizer {
+public:
+    explicit BatchSizer(const BatchSizerConfig &config);
+
+    int next_blocks() const noexcept { return blocks_; }
+
+    // A batch of `blocks` blocks took elapsed_ms: move towards the size that takes target_ms, at most
+    // doubling or quartering per step (one slow batch, e.g. behind a checkpoint, does not collapse it).
+    void observe(int blocks, double elapsed_ms);
+
+    // A batch failed (lock timeout, statement timeout): halve.
+    void failed();
+
+    // A new target (the GUC was reloaded).
+    void set_target_ms(double target_ms);
+
+    double ms_per_block() const noexcept { return ms_per_block_; }
+
+private:
+    BatchSizerConfig config_;
+    int blocks_;
+    double ms_per_block_ = -1.0;  // smoothed; negative until the first observation
+};
+
+// Pause after a batch that took batch_ms, for a sleep ratio r: the worker then spends at most
+// 1 / (1 + r) of its time in batches. The pause is capped at 60 s, so that a pathological batch
+// cannot put a job to sleep for hours.
+double pause_after_batch_ms(double batch_ms, double sleep_ratio);
+
+}  // namespace sc

@@ -1,0 +1,87 @@
+#include "job_phase.hpp"
+
+namespace sc {
+
+namespace {
+struct Named {
+    JobPhase phase;
+    const char *name;
+};
+constexpr Named names[] = {
+    {JobPhase::backfill, "backfill"},         {JobPhase::sweep, "sweep"},
+    {JobPhase::add_check, "add_check"},       {JobPhase::final_sweep, "final_sweep"},
+    {JobPhase::validate, "validate"},         {JobPhase::set_not_null, "set_not_null"},
+    {JobPhase::done, "done"},
+};
+}  // namespace
+
+const char *phase_name(JobPhase phase) {
+    for (const Named &n : names)
+        if (n.phase == phase)
+            return n.name;
+    return "unknown";
+}
+
+bool phase_from_name(const std::string &name, JobPhase *out) {
+    for (const Named &n : names)
+        if (name == n.name) {
+            *out = n.phase;
+            return true;
+        }
+    return false;
+}
+
+const char *state_for_phase(JobPhase phase) {
+    switch (phase) {
+    case JobPhase::backfill:
+    case JobPhase::sweep:
+        return "backfilling";
+    case JobPhase::add_check:
+    case JobPhase::final_sweep:
+    case JobPhase::validate:
+    case JobPhase::set_not_null:
+        return "validating";
+    case JobPhase::done:
+        return "complete";
+    }
+    return "backfilling";
+}
+
+SweepNext after_sweep(JobPhase phase, const SweepOutcome &outcome, const PhaseInputs &in) {
+    if (!outcome.nulls_left)
+        return SweepNext::next_phase;
+    // A nullable column whose new rows get no value: NULLs keep arriving from the application's
+    // inserts, so one pass over what existed is the whole sweep.
+    if (phase == JobPhase::sweep && !in.not_null && !in.new_rows_get_value)
+        return SweepNext::next_phase;
+    // Rows are left but this pass filled none: every one left is locked by another transaction.
+    if (outcome.rows_filled == 0)
+        return SweepNext::wait_and_pass;
+    // Passes keep finding rows (the application writes NULLs, or moves rows faster than we pass):
+    // a nullable column is done; NOT NULL goes on to its CHECK, which stops new NULLs, and the final
+    // sweep, which has no cap, finishes.
+    if (phase == JobPhase::sweep && in.sweep_passes >= in.max_sweep_passes)
+        return SweepNext::next_phase;
+    return SweepNext::another_pass;
+}
+
+JobPhase next_phase(JobPhase phase, bool not_null) {
+    switch (phase) {
+    case JobPhase::backfill:
+        return JobPhase::sweep;
+    case JobPhase::sweep:
+        return not_null ? JobPhase::add_check : JobPhase::done;
+    case JobPhase::add_check:
+        return JobPhase::final_sweep;
+    case JobPhase::final_sweep:
+        return JobPhase::validate;
+    case JobPhase::validate:
+        return JobPhase::set_not_null;
+    case JobPhase::set_not_null:
+    case JobPhase::done:
+        return JobPhase::done;
+    }
+    return JobPhase::done;
+}
+
+}  // namespace sc

@@ -1,0 +1,370 @@
+// Operator control of jobs: pause, resume, cancel, wait, and the live progress function.
+#include <cstring>
+
+#include "core/sql_text.hpp"
+#include "pg/add_column.hpp"
+#include "pg/guard.hpp"
+#include "pg/jobs.hpp"
+#include "pg/lock.hpp"
+#include "pg/shmem.hpp"
+#include "pg/worker.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+}
+
+namespace sc::pg {
+
+namespace {
+
+struct JobRow {
+    int64 id;
+    Oid relid;
+    AttrNumber attnum;
+    Oid creator;
+    char *state;
+    char *phase;
+    char *constraint_name;
+    char *error;
+    bool created_here;  // inserted by the current transaction
+};
+
+// Load the job as the extension owner (SPI connected).
+void load_job_row(int64 job_id, JobRow *out) {
+    OwnerContext ctx;
+    enter_owner_context(&ctx);
+    char *sql = psprintf("SELECT relid, attnum, created_by, state, phase, constraint_name, error, xmin::text::bigint"
+                         "  FROM %s WHERE job_id = $1",
+                         extension_table("safe_column_job_store"));
+    Oid types[1] = {INT8OID};
+    Datum values[1] = {Int64GetDatum(job_id)};
+    int rc = SPI_execute_with_args(sql, 1, types, values, nullptr, false, 1);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+    if (SPI_processed != 1)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("safe_column job " INT64_FORMAT " does not exist",
+                                                                  job_id)));
+    HeapTuple tup = SPI_tuptable->vals[0];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    bool isnull;
+    out->id = job_id;
+    out->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+    out->attnum = DatumGetInt16(SPI_getbinval(tup, desc, 2, &isnull));
+    out->creator = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+    out->state = SPI_getvalue(tup, desc, 4);
+    out->phase = SPI_getvalue(tup, desc, 5);
+    out->constraint_name = SPI_getvalue(tup, desc, 6);
+    out->error = SPI_getvalue(tup, desc, 7);
+    TransactionId xmin = static_cast<TransactionId>(DatumGetInt64(SPI_getbinval(tup, desc, 8, &isnull)));
+    out->created_here = TransactionIdIsCurrentTransactionId(xmin);
+    leave_owner_context(&ctx);
+}
+
+// Only the job's creator (or a member of it), the table's owner, or a superuser controls a job.
+void check_control(const JobRow *job, const char *action) {
+    Oid me = GetUserId();
+    if (superuser() || has_privs_of_role(me, job->creator))
+        return;
+    if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(job->relid)) && pg_class_ownercheck(job->relid, me))
+        return;
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("permission denied to %s safe_column job " INT64_FORMAT, action, job->id),
+                    errdetail("Only the role that created the job, the owner of its table, or a superuser may."),
+                    errhint("Ask the job's creator, or the table's owner.")));
+}
+
+bool is_running_state(const char *state) {
+    return strcmp(state, "queued") == 0 || strcmp(state, "backfilling") == 0 || strcmp(state, "validating") == 0;
+}
+
+void set_state(int64 job_id, const char *state, bool clear_error, bool finished) {
+    OwnerContext ctx;
+    enter_owner_context(&ctx);
+    char *sql = psprintf("UPDATE %s SET state = $2,"
+                         "       error = CASE WHEN $3 THEN NULL ELSE error END,"
+                         "       finished_at = CASE WHEN $4 THEN pg_catalog.clock_timestamp() END"
+                         " WHERE job_id = $1",
+                         extension_table("safe_column_job_store"));
+    Oid types[4] = {INT8OID, TEXTOID, BOOLOID, BOOLOID};
+    Datum values[4] = {Int64GetDatum(job_id), CStringGetTextDatum(state), BoolGetDatum(clear_error),
+                       BoolGetDatum(finished)};
+    int rc = SPI_execute_with_args(sql, 4, types, values, nullptr, false, 0);
+    if (rc != SPI_OK_UPDATE)
+        elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+    notify_job(job_id, extension_table("safe_column_jobs"));
+    leave_owner_context(&ctx);
+}
+
+[[noreturn]] void not_in_state(const JobRow *job, const char *action) {
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("cannot %s safe_column job " INT64_FORMAT " because it is %s", action, job->id,
+                           job->state)));
+}
+
+// Run a DDL statement on the job's table queue-safely, as the table's owner (the caller is allowed to
+// control the job; the table's owner is who may change it).
+void job_ddl(const JobRow *job, LOCKMODE mode, const char *sql, const char *what) {
+    (void)lock_queue_safe(job->relid, mode, true, what);
+    Oid save_user;
+    int save_sec;
+    GetUserIdAndSecContext(&save_user, &save_sec);
+    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(job->relid));
+    if (!HeapTupleIsValid(tup))
+        return;
+    Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->relowner;
+    ReleaseSysCache(tup);
+    SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+    in_safe_column_ddl = true;
+    int rc = SPI_execute(sql, false, 0);
+    in_safe_column_ddl = false;
+    SetUserIdAndSecContext(save_user, save_sec);
+    if (rc != SPI_OK_UTILITY)
+        elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+}
+
+char *core_text_drop_constraint(const char *table, const char *constraint) {
+    std::string text = sc::sql::drop_constraint(table, constraint);
+    return pg_call([&] { return pstrdup(text.c_str()); });
+}
+
+char *core_text_drop_column(const char *table, const char *column) {
+    std::string text = sc::sql::drop_column(table, column);
+    return pg_call([&] { return pstrdup(text.c_str()); });
+}
+
+Datum pause_impl(FunctionCallInfo fcinfo) {
+    int64 job_id = PG_GETARG_INT64(0);
+    SPI_connect();
+    JobRow job;
+    load_job_row(job_id, &job);
+    check_control(&job, "pause");
+    if (strcmp(job.state, "paused") == 0) {
+        ereport(NOTICE, (errmsg("safe_column job " INT64_FORMAT " is already paused", job_id)));
+    } else if (!is_running_state(job.state)) {
+        not_in_state(&job, "pause");
+    } else {
+        set_state(job_id, "paused", false, false);
+    }
+    SPI_finish();
+    PG_RETURN_TEXT_P(cstring_to_text("paused"));
+}
+
+Datum resume_impl(FunctionCallInfo fcinfo) {
+    int64 job_id = PG_GETARG_INT64(0);
+    SPI_connect();
+    JobRow job;
+    load_job_row(job_id, &job);
+    check_control(&job, "resume");
+    const char *state = job.state;
+    if (strcmp(job.state, "paused") == 0 || strcmp(job.state, "failed") == 0) {
+        state = strcmp(job.phase, "backfill") == 0 || strcmp(job.phase, "sweep") == 0 ? "backfilling" : "validating";
+        set_state(job_id, state, true, false);
+    } else if (is_running_state(job.state)) {
+        ereport(NOTICE, (errmsg("safe_column job " INT64_FORMAT " is already %s", job_id, job.state)));
+    } else {
+        not_in_state(&job, "resume");
+    }
+    // Also when it was running: its worker may be gone (a restart without shared_preload_libraries).
+    start_worker_at_commit();
+    SPI_finish();
+    PG_RETURN_TEXT_P(cstring_to_text(state));
+}
+
+Datum cancel_impl(FunctionCallInfo fcinfo) {
+    int64 job_id = PG_GETARG_INT64(0);
+    bool drop = PG_GETARG_BOOL(1);
+    SPI_connect();
+    JobRow job;
+    load_job_row(job_id, &job);
+    check_control(&job, "cancel");
+    if (strcmp(job.state, "complete") == 0)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("cannot cancel safe_column job " INT64_FORMAT " because it is complete", job_id),
+                        errhint("To remove the column, use ALTER TABLE ... DROP COLUMN.")));
+    if (strcmp(job.state, "cancelled") == 0 && !drop) {
+        ereport(NOTICE, (errmsg("safe_column job " INT64_FORMAT " is already cancelled", job_id)));
+        SPI_finish();
+        PG_RETURN_TEXT_P(cstring_to_text("cancelled"));
+    }
+    // The state first: the worker's current batch commits before this row can be updated, and the
+    // worker stops at its next step.
+    set_state(job_id, "cancelled", false, true);
+    char *table = nullptr;
+    if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(job.relid)))
+        table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(job.relid)), get_rel_name(job.relid));
+    if (table != nullptr && job.constraint_name != nullptr)
+        job_ddl(&job, AccessExclusiveLock, core_text_drop_constraint(table, quote_identifier(job.constraint_name)),
+                "remove the helper constraint of a cancelled job");
+    if (table != nullptr && drop) {
+        char *column = get_attname(job.relid, job.attnum, true);
+        if (column != nullptr)
+            job_ddl(&job, AccessExclusiveLock, core_text_drop_column(table, quote_identifier(column)),
+                    "drop the column of a cancelled job");
+    }
+    SPI_finish();
+    PG_RETURN_TEXT_P(cstring_to_text("cancelled"));
+}
+
+struct Progress {
+    char *state;
+    char *phase;
+    char *error;
+    char *line;  // for the NOTICE
+};
+
+void read_progress(int64 job_id, Progress *p) {
+    OwnerContext ctx;
+    enter_owner_context(&ctx);
+    char *sql = psprintf(
+        "SELECT state, phase, error,"
+        "       pg_catalog.format('safe_column job %%s: %%s, phase %%s, %%s%%%%, %%s of %%s rows, %%s rows/s, ETA %%s',"
+        "              job_id, state, phase, percent, rows_done, coalesce(rows_total::text, '?'),"
+        "              coalesce(rows_per_sec::text, '?'), coalesce(eta::text, '?'))"
+        "  FROM %s WHERE job_id = $1",
+        extension_table("safe_column_progress"));
+    Oid types[1] = {INT8OID};
+    Datum values[1] = {Int64GetDatum(job_id)};
+    // Not read-only: each call takes a new snapshot and sees what the worker committed since.
+    int rc = SPI_execute_with_args(sql, 1, types, values, nullptr, false, 1);
+    if (rc != SPI_OK_SELECT || SPI_processed != 1)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("safe_column job " INT64_FORMAT " does not exist",
+                                                                  job_id)));
+    HeapTuple tup = SPI_tuptable->vals[0];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    p->state = SPI_getvalue(tup, desc, 1);
+    p->phase = SPI_getvalue(tup, desc, 2);
+    p->error = SPI_getvalue(tup, desc, 3);
+    p->line = SPI_getvalue(tup, desc, 4);
+    leave_owner_context(&ctx);
+}
+
+Datum wait_impl(FunctionCallInfo fcinfo) {
+    if (PG_ARGISNULL(0))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("job must not be null")));
+    int64 job_id = PG_GETARG_INT64(0);
+    long timeout_ms = -1;
+    if (!PG_ARGISNULL(1)) {
+        Interval *iv = PG_GETARG_INTERVAL_P(1);
+        double secs = static_cast<double>(iv->time) / USECS_PER_SEC +
+                      (static_cast<double>(iv->day) + iv->month * 30.0) * SECS_PER_DAY;
+        if (secs < 0)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("timeout must not be negative")));
+        timeout_ms = static_cast<long>(secs * 1000.0);
+    }
+    if (IsolationUsesXactSnapshot())
+        ereport(ERROR, (errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+                        errmsg("safe_column_wait cannot run in a REPEATABLE READ or SERIALIZABLE transaction"),
+                        errdetail("Such a transaction would never see the job's progress."),
+                        errhint("Call it outside an explicit transaction, or in READ COMMITTED.")));
+    SPI_connect();
+    JobRow job;
+    load_job_row(job_id, &job);
+    if (job.created_here && is_running_state(job.state))
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("safe_column job " INT64_FORMAT " was created by the current transaction", job_id),
+                        errdetail("Its worker starts when the transaction commits."),
+                        errhint("Commit first, then call safe_column_wait.")));
+    TimestampTz start = GetCurrentTimestamp();
+    TimestampTz last_notice = 0;
+    Progress p;
+    for (;;) {
+        read_progress(job_id, &p);
+        if (!is_running_state(p.state))
+            break;
+        TimestampTz now = GetCurrentTimestamp();
+        if (last_notice == 0 || TimestampDifferenceExceeds(last_notice, now, 5000)) {
+            ereport(NOTICE, (errmsg("%s", p.line)));
+            last_notice = now;
+        }
+        if (timeout_ms >= 0 && TimestampDifferenceExceeds(start, now, static_cast<int>(timeout_ms))) {
+            ereport(NOTICE, (errmsg("safe_column job " INT64_FORMAT " is still %s after the timeout", job_id,
+                                    p.state)));
+            break;
+        }
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 200L, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    }
+    if (strcmp(p.state, "failed") == 0)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("safe_column job " INT64_FORMAT " failed: %s", job_id, p.error ? p.error : "?"),
+                        errhint("Fix the cause, then call safe_column_resume(" INT64_FORMAT ").", job_id)));
+    char *state = pstrdup(p.state);
+    SPI_finish();
+    PG_RETURN_TEXT_P(cstring_to_text(state));
+}
+
+Datum live_impl(FunctionCallInfo fcinfo) {
+    InitMaterializedSRF(fcinfo, 0);
+    ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    static LiveJob snapshot[max_live_jobs];
+    int n = live_snapshot(snapshot, max_live_jobs);
+    for (int i = 0; i < n; i++) {
+        const LiveJob &j = snapshot[i];
+        Datum values[13];
+        bool nulls[13] = {false};
+        values[0] = Int64GetDatum(j.job_id);
+        values[1] = Int32GetDatum(j.pid);
+        values[2] = CStringGetTextDatum(j.phase);
+        values[3] = Int64GetDatum(j.blocks_done);
+        values[4] = Int64GetDatum(j.blocks_total);
+        values[5] = Int32GetDatum(j.batch_blocks);
+        values[6] = Int64GetDatum(j.batch_rows);
+        values[7] = Float8GetDatum(j.last_batch_ms);
+        values[8] = Float8GetDatum(j.rows_per_sec);
+        nulls[8] = j.rows_per_sec < 0;
+        values[9] = Float8GetDatum(j.blocks_per_sec);
+        nulls[9] = j.blocks_per_sec < 0;
+        values[10] = BoolGetDatum(j.throttled);
+        values[11] = CStringGetTextDatum(j.throttle_reason);
+        nulls[11] = j.throttle_reason[0] == '\0';
+        values[12] = TimestampTzGetDatum(j.updated_at);
+        nulls[12] = j.updated_at == 0;
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    }
+    return static_cast<Datum>(0);
+}
+
+}  // namespace
+
+}  // namespace sc::pg
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(safe_column_pause);
+PG_FUNCTION_INFO_V1(safe_column_resume);
+PG_FUNCTION_INFO_V1(safe_column_cancel);
+PG_FUNCTION_INFO_V1(safe_column_wait);
+PG_FUNCTION_INFO_V1(safe_column_live);
+
+Datum safe_column_pause(PG_FUNCTION_ARGS) {
+    return sc::pg::cpp_entry("safe_column_pause", [&] { return sc::pg::pause_impl(fcinfo); });
+}
+Datum safe_column_resume(PG_FUNCTION_ARGS) {
+    return sc::pg::cpp_entry("safe_column_resume", [&] { return sc::pg::resume_impl(fcinfo); });
+}
+Datum safe_column_cancel(PG_FUNCTION_ARGS) {
+    return sc::pg::cpp_entry("safe_column_cancel", [&] { return sc::pg::cancel_impl(fcinfo); });
+}
+Datum safe_column_wait(PG_FUNCTION_ARGS) {
+    return sc::pg::cpp_entry("safe_column_wait", [&] { return sc::pg::wait_impl(fcinfo); });
+}
+Datum safe_column_live(PG_FUNCTION_ARGS) {
+    return sc::pg::cpp_entry("safe_column_live", [&] { return sc::pg::live_impl(fcinfo); });
+}
+
+}  // extern "C"

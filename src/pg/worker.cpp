@@ -1,0 +1,1033 @@
+// The launcher and the per-database worker that runs backfill jobs.
+//
+// Start-up: a job that is queued or resumed asks, at commit, for its database's worker (a dynamic
+// background worker; works without shared_preload_libraries). With the library preloaded, a launcher
+// also starts a worker for every database at server start (after a crash too): each exits at once
+// when its database has no unfinished job. One worker per database at a time: a session-level
+// advisory lock decides.
+//
+// Each batch is one transaction that fills rows and commits the resume point and counters with them,
+// so a worker killed at any moment resumes exactly where the last commit left it.
+//
+// The code here is C-like on purpose: no C++ object with a destructor lives across a PostgreSQL call.
+// The pure core (batch size, rate, phases, SQL text) is used through small wrappers that keep its
+// C++ objects inside (see core_* below); all its classes used here are trivially destructible.
+#include <cmath>
+#include <new>
+#include <cstring>
+#include <string>
+#include <type_traits>
+
+#include "core/batch_sizer.hpp"
+#include "core/job_phase.hpp"
+#include "core/rate_meter.hpp"
+#include "core/sql_text.hpp"
+#include "pg/add_column.hpp"
+#include "pg/guard.hpp"
+#include "pg/guc.hpp"
+#include "pg/jobs.hpp"
+#include "pg/lock.hpp"
+#include "pg/shmem.hpp"
+#include "pg/worker.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "executor/spi.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/bufmgr.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/ps_status.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+}
+
+static_assert(std::is_trivially_destructible_v<sc::BatchSizer>, "lives across PostgreSQL calls");
+static_assert(std::is_trivially_destructible_v<sc::RateMeter>, "lives across PostgreSQL calls");
+
+namespace sc::pg {
+
+bool throttle_enabled = true;
+int batch_target_ms = 100;
+double batch_sleep_ratio = 0.5;
+
+namespace {
+
+// Key of the session-level advisory lock that makes one worker per database.
+constexpr int64 worker_lock_key = 0x5afec01a;
+
+// ---------------------------------------------------------------------------------------------
+// Starting workers
+
+bool wake_at_commit = false;
+int wake_nest_level = 0;
+
+void xact_callback(XactEvent event, void *) {
+    if (event == XACT_EVENT_COMMIT && wake_at_commit) {
+        wake_at_commit = false;
+        // After commit nothing may raise an error: start_db_worker reports failure by its result.
+        if (!start_db_worker(MyDatabaseId))
+            want_database(MyDatabaseId);
+    } else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
+        wake_at_commit = false;
+    }
+}
+
+void subxact_callback(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
+    if (event == SUBXACT_EVENT_ABORT_SUB && wake_at_commit && GetCurrentTransactionNestLevel() <= wake_nest_level)
+        wake_at_commit = false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small SPI helpers (inside a transaction with SPI connected)
+
+void spi_exec(const char *sql, int expected) {
+    int rc = SPI_execute(sql, false, 0);
+    if (rc != expected)
+        elog(ERROR, "SPI_execute failed (%s): %s", SPI_result_code_string(rc), sql);
+}
+
+void spi_exec_args(const char *sql, int nargs, Oid *types, Datum *values, int expected) {
+    int rc = SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
+    if (rc != expected)
+        elog(ERROR, "SPI_execute_with_args failed (%s): %s", SPI_result_code_string(rc), sql);
+}
+
+bool extension_installed() {
+    int rc = SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'safe_column'", true, 1);
+    return rc == SPI_OK_SELECT && SPI_processed == 1;
+}
+
+char *qualified_name(Oid relid) {
+    char *rel = get_rel_name(relid);
+    if (rel == nullptr)
+        return nullptr;
+    return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), rel);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transactions of the worker
+
+void begin_txn(const char *activity) {
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    PushActiveSnapshot(GetTransactionSnapshot());
+    pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+void commit_txn() {
+    PopActiveSnapshot();
+    SPI_finish();
+    CommitTransactionCommand();
+    pgstat_report_activity(STATE_IDLE, nullptr);
+}
+
+// Run SQL as the role that created the job, with search_path pinned: the job's expressions were
+// resolved and schema-qualified when the job was created, so nothing planted in a schema later can
+// take their place, and they never run with the worker's superuser rights.
+struct RoleSwitch {
+    Oid save_user;
+    int save_sec;
+    int nest;
+};
+
+void as_creator(Oid creator, RoleSwitch *rs) {
+    GetUserIdAndSecContext(&rs->save_user, &rs->save_sec);
+    rs->nest = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                            true, 0, false);
+    SetUserIdAndSecContext(creator, rs->save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+}
+
+void back_from_creator(const RoleSwitch *rs) {
+    SetUserIdAndSecContext(rs->save_user, rs->save_sec);
+    AtEOXact_GUC(true, rs->nest);
+}
+
+void set_local(const char *name, const char *value) {
+    (void)set_config_option(name, value, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The job
+
+struct Job {
+    int64 id;
+    Oid relid;
+    AttrNumber attnum;
+    Oid creator;
+    bool not_null;
+    bool new_rows_get_value;
+    char *fill_expr;
+    char *constraint_name;
+    sc::JobPhase phase;
+    int sweep_passes;
+    int64 pass_rows;
+    char *state;
+};
+
+// The job store tables, qualified; looked up once per worker (the extension's schema is fixed).
+char *cached_table(char **cache, const char *name) {
+    if (*cache == nullptr) {
+        char *found = extension_table(name);
+        *cache = MemoryContextStrdup(TopMemoryContext, found);
+    }
+    return *cache;
+}
+char *store_cache = nullptr;
+char *part_cache = nullptr;
+char *jobs_view_cache = nullptr;
+char *store_table() { return cached_table(&store_cache, "safe_column_job_store"); }
+char *part_table() { return cached_table(&part_cache, "safe_column_job_part"); }
+
+void notify(int64 job_id) { notify_job(job_id, cached_table(&jobs_view_cache, "safe_column_jobs")); }
+
+bool load_job(int64 job_id, Job *job) {
+    char *sql = psprintf(
+        "SELECT relid, attnum, created_by, not_null, new_rows_get_value, fill_expr, constraint_name, phase,"
+        "       sweep_passes, pass_rows, state"
+        "  FROM %s WHERE job_id = $1",
+        store_table());
+    Oid types[1] = {INT8OID};
+    Datum values[1] = {Int64GetDatum(job_id)};
+    spi_exec_args(sql, 1, types, values, SPI_OK_SELECT);
+    if (SPI_processed != 1)
+        return false;
+    HeapTuple tup = SPI_tuptable->vals[0];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    bool isnull;
+    job->id = job_id;
+    job->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+    job->attnum = DatumGetInt16(SPI_getbinval(tup, desc, 2, &isnull));
+    job->creator = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+    job->not_null = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+    job->new_rows_get_value = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+    job->fill_expr = SPI_getvalue(tup, desc, 6);
+    job->constraint_name = SPI_getvalue(tup, desc, 7);
+    char *phase = SPI_getvalue(tup, desc, 8);
+    job->phase = sc::JobPhase::done;
+    {
+        sc::JobPhase p;
+        if (sc::phase_from_name(phase, &p))
+            job->phase = p;
+    }
+    job->sweep_passes = DatumGetInt32(SPI_getbinval(tup, desc, 9, &isnull));
+    job->pass_rows = DatumGetInt64(SPI_getbinval(tup, desc, 10, &isnull));
+    job->state = SPI_getvalue(tup, desc, 11);
+    return true;
+}
+
+// Copy a job loaded inside a transaction into the worker's job memory context.
+void keep_job(Job *job, MemoryContext cxt) {
+    MemoryContext old = MemoryContextSwitchTo(cxt);
+    job->fill_expr = job->fill_expr ? pstrdup(job->fill_expr) : nullptr;
+    job->constraint_name = job->constraint_name ? pstrdup(job->constraint_name) : nullptr;
+    job->state = pstrdup(job->state);
+    MemoryContextSwitchTo(old);
+}
+
+void set_phase(Job *job, sc::JobPhase phase) {
+    const char *state = sc::state_for_phase(phase);
+    char *sql = psprintf(
+        "UPDATE %s SET phase = $2, state = $3,"
+        "       finished_at = CASE WHEN $3 = 'complete' THEN pg_catalog.clock_timestamp() END"
+        " WHERE job_id = $1",
+        store_table());
+    Oid types[3] = {INT8OID, TEXTOID, TEXTOID};
+    Datum values[3] = {Int64GetDatum(job->id), CStringGetTextDatum(sc::phase_name(phase)),
+                       CStringGetTextDatum(state)};
+    spi_exec_args(sql, 3, types, values, SPI_OK_UPDATE);
+    bool state_changed = strcmp(state, job->state) != 0;
+    job->phase = phase;
+    if (state_changed)
+        notify(job->id);
+}
+
+// Start a (new) sweep pass: every part from block 0 to its current end.
+void reset_parts(const Job *job, int passes) {
+    char *sql = psprintf("SELECT relid FROM %s WHERE job_id = $1", part_table());
+    Oid types[2] = {INT8OID, INT4OID};
+    Datum values[2] = {Int64GetDatum(job->id), Int32GetDatum(passes)};
+    spi_exec_args(sql, 1, types, values, SPI_OK_SELECT);
+    int n = static_cast<int>(SPI_processed);
+    Oid *parts = static_cast<Oid *>(palloc(sizeof(Oid) * (n + 1)));
+    for (int i = 0; i < n; i++) {
+        bool isnull;
+        parts[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+    }
+    char *upd = psprintf("UPDATE %s SET next_block = 0, end_block = $3, done = $4 WHERE job_id = $1 AND relid = $2",
+                         part_table());
+    for (int i = 0; i < n; i++) {
+        bool exists = SearchSysCacheExists1(RELOID, ObjectIdGetDatum(parts[i]));
+        BlockNumber nblocks = 0;
+        if (exists) {
+            Relation rel = table_open(parts[i], AccessShareLock);
+            nblocks = RelationGetNumberOfBlocks(rel);
+            table_close(rel, NoLock);
+        }
+        Oid t[4] = {INT8OID, OIDOID, INT8OID, BOOLOID};
+        Datum v[4] = {Int64GetDatum(job->id), ObjectIdGetDatum(parts[i]), Int64GetDatum(static_cast<int64>(nblocks)),
+                      BoolGetDatum(!exists || nblocks == 0)};
+        spi_exec_args(upd, 4, t, v, SPI_OK_UPDATE);
+    }
+    char *job_sql = psprintf("UPDATE %s SET sweep_passes = $2, pass_rows = 0 WHERE job_id = $1", store_table());
+    spi_exec_args(job_sql, 2, types, values, SPI_OK_UPDATE);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live progress
+
+struct Live {
+    LiveJob *slot;
+    LiveJob values;
+    sc::RateMeter rows_rate;
+    sc::RateMeter blocks_rate;
+};
+
+void live_set_throttle(Live *live, const char *reason) {
+    live->values.throttled = reason != nullptr;
+    strlcpy(live->values.throttle_reason, reason ? reason : "", sizeof live->values.throttle_reason);
+    live->values.updated_at = GetCurrentTimestamp();
+    live_publish(live->slot, &live->values);
+}
+
+void live_set_phase(Live *live, sc::JobPhase phase) {
+    strlcpy(live->values.phase, sc::phase_name(phase), sizeof live->values.phase);
+    live->values.updated_at = GetCurrentTimestamp();
+    live_publish(live->slot, &live->values);
+}
+
+// Sleep on the latch, answering SIGHUP and SIGTERM.
+void nap(long ms) {
+    if (ms <= 0)
+        return;
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms, PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    CHECK_FOR_INTERRUPTS();
+    if (ConfigReloadPending) {
+        ConfigReloadPending = false;
+        ProcessConfigFile(PGC_SIGHUP);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Steps. Each runs inside one transaction (begun by the caller) and says what comes next.
+
+enum class Step { more, stop };
+
+struct PartCursor {
+    Oid relid;
+    int64 next_block;
+    int64 end_block;
+};
+
+bool next_part(const Job *job, PartCursor *out) {
+    char *sql = psprintf(
+        "SELECT relid, next_block, end_block FROM %s WHERE job_id = $1 AND NOT done ORDER BY relid LIMIT 1",
+        part_table());
+    Oid types[1] = {INT8OID};
+    Datum values[1] = {Int64GetDatum(job->id)};
+    spi_exec_args(sql, 1, types, values, SPI_OK_SELECT);
+    if (SPI_processed == 0)
+        return false;
+    bool isnull;
+    HeapTuple tup = SPI_tuptable->vals[0];
+    out->relid = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+    out->next_block = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+    out->end_block = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+    return true;
+}
+
+char *core_fill_batch(const char *table, const char *column, const char *expr, int64 first, int64 end) {
+    std::string text = sc::sql::fill_batch(table, column, expr, static_cast<unsigned long>(first),
+                                           static_cast<unsigned long>(end));
+    return pg_call([&] { return pstrdup(text.c_str()); });
+}
+
+char *core_nulls_left(const char *table, const char *column) {
+    std::string text = sc::sql::nulls_left(table, column);
+    return pg_call([&] { return pstrdup(text.c_str()); });
+}
+
+enum class Ddl { add_check, validate, set_not_null, drop_constraint };
+
+char *core_ddl(Ddl which, const char *table, const char *column, const char *constraint) {
+    std::string text;
+    switch (which) {
+    case Ddl::add_check:
+        text = sc::sql::add_not_null_check(table, constraint, column);
+        break;
+    case Ddl::validate:
+        text = sc::sql::validate_constraint(table, constraint);
+        break;
+    case Ddl::set_not_null:
+        text = sc::sql::set_not_null(table, column);
+        break;
+    case Ddl::drop_constraint:
+        text = sc::sql::drop_constraint(table, constraint);
+        break;
+    }
+    return pg_call([&] { return pstrdup(text.c_str()); });
+}
+
+struct BatchResult {
+    int blocks;
+    int64 rows;
+    double ms;
+};
+
+// One batch of the backfill or a sweep pass. Returns false when the phase has no part left.
+bool run_batch(Job *job, const char *column, int blocks, BatchResult *res) {
+    PartCursor part;
+    if (!next_part(job, &part))
+        return false;
+    char *table = qualified_name(part.relid);
+    if (table == nullptr) {
+        // The partition was dropped or detached: nothing left to fill there.
+        char *sql = psprintf("UPDATE %s SET done = true WHERE job_id = $1 AND relid = $2", part_table());
+        Oid types[2] = {INT8OID, OIDOID};
+        Datum values[2] = {Int64GetDatum(job->id), ObjectIdGetDatum(part.relid)};
+        spi_exec_args(sql, 2, types, values, SPI_OK_UPDATE);
+        res->blocks = 0;
+        res->rows = 0;
+        res->ms = 0;
+        return true;
+    }
+    int64 end = part.next_block + blocks;
+    if (end > part.end_block)
+        end = part.end_block;
+    char *sql = core_fill_batch(table, column, job->fill_expr, part.next_block, end);
+
+    pgstat_report_activity(STATE_RUNNING, psprintf("safe_column job " INT64_FORMAT ": %s %s blocks " INT64_FORMAT
+                                                   "-" INT64_FORMAT " of %s",
+                                                   job->id, sc::phase_name(job->phase), column, part.next_block,
+                                                   end, table));
+    // Only the TID Range Scan: no index or sequential scan of the whole table per batch. A lock on the
+    // table that the batch cannot get quickly fails the batch (it is retried), never queues others.
+    set_local("enable_seqscan", "off");
+    set_local("enable_indexscan", "off");
+    set_local("enable_bitmapscan", "off");
+    set_local("enable_indexonlyscan", "off");
+    char timeout[32];
+    snprintf(timeout, sizeof timeout, "%dms", lock_timeout_ms);
+    set_local("lock_timeout", timeout);
+
+    XLogRecPtr wal0 = GetXLogInsertRecPtr();
+    instr_time t0, t1;
+    INSTR_TIME_SET_CURRENT(t0);
+    RoleSwitch rs;
+    as_creator(job->creator, &rs);
+    int rc = SPI_execute(sql, false, 0);
+    back_from_creator(&rs);
+    if (rc != SPI_OK_UPDATE)
+        elog(ERROR, "backfill batch failed: %s", SPI_result_code_string(rc));
+    int64 rows = static_cast<int64>(SPI_processed);
+    INSTR_TIME_SET_CURRENT(t1);
+    INSTR_TIME_SUBTRACT(t1, t0);
+    int64 wal = static_cast<int64>(GetXLogInsertRecPtr() - wal0);
+
+    // The resume point and the counters, in the same transaction as the rows.
+    char *upd_part = psprintf("UPDATE %s SET next_block = $3, done = $3 >= end_block WHERE job_id = $1 AND relid = $2",
+                              part_table());
+    Oid pt[3] = {INT8OID, OIDOID, INT8OID};
+    Datum pv[3] = {Int64GetDatum(job->id), ObjectIdGetDatum(part.relid), Int64GetDatum(end)};
+    spi_exec_args(upd_part, 3, pt, pv, SPI_OK_UPDATE);
+    bool backfill = job->phase == sc::JobPhase::backfill;
+    char *upd_job = psprintf(
+        "UPDATE %s SET rows_done = rows_done + CASE WHEN $3 THEN $2 ELSE 0 END,"
+        "              sweep_rows = sweep_rows + CASE WHEN $3 THEN 0 ELSE $2 END,"
+        "              pass_rows = pass_rows + $2, batches = batches + 1, wal_bytes = wal_bytes + $4"
+        " WHERE job_id = $1",
+        store_table());
+    Oid jt[4] = {INT8OID, INT8OID, BOOLOID, INT8OID};
+    Datum jv[4] = {Int64GetDatum(job->id), Int64GetDatum(rows), BoolGetDatum(backfill), Int64GetDatum(wal)};
+    spi_exec_args(upd_job, 4, jt, jv, SPI_OK_UPDATE);
+    job->pass_rows += rows;
+
+    res->blocks = static_cast<int>(end - part.next_block);
+    res->rows = rows;
+    res->ms = INSTR_TIME_GET_MILLISEC(t1);
+    return true;
+}
+
+// Whether any part still has NULLs in the column (as the creator).
+bool any_nulls_left(const Job *job, const char *column) {
+    char *sql = psprintf("SELECT relid FROM %s WHERE job_id = $1", part_table());
+    Oid types[1] = {INT8OID};
+    Datum values[1] = {Int64GetDatum(job->id)};
+    spi_exec_args(sql, 1, types, values, SPI_OK_SELECT);
+    int n = static_cast<int>(SPI_processed);
+    Oid *parts = static_cast<Oid *>(palloc(sizeof(Oid) * (n + 1)));
+    for (int i = 0; i < n; i++) {
+        bool isnull;
+        parts[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+    }
+    bool left = false;
+    for (int i = 0; i < n && !left; i++) {
+        char *table = qualified_name(parts[i]);
+        if (table == nullptr)
+            continue;
+        RoleSwitch rs;
+        as_creator(job->creator, &rs);
+        int rc = SPI_execute(core_nulls_left(table, column), true, 1);
+        back_from_creator(&rs);
+        if (rc != SPI_OK_SELECT)
+            elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+        bool isnull;
+        left = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    }
+    return left;
+}
+
+bool constraint_exists(Oid relid, const char *name, bool *validated) {
+    Oid types[2] = {OIDOID, NAMEOID};
+    Datum values[2] = {ObjectIdGetDatum(relid), DirectFunctionCall1(namein, CStringGetDatum(name))};
+    spi_exec_args("SELECT convalidated FROM pg_catalog.pg_constraint WHERE conrelid = $1 AND conname = $2", 2, types,
+                  values, SPI_OK_SELECT);
+    if (SPI_processed == 0)
+        return false;
+    bool isnull;
+    *validated = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    return true;
+}
+
+// One DDL step of the NOT NULL sequence, with the queue-safe lock, as the creator.
+void run_ddl_step(Job *job, const char *column) {
+    char *table = qualified_name(job->relid);
+    const char *con = quote_identifier(job->constraint_name);
+    char *what = psprintf("%s of safe_column job " INT64_FORMAT, sc::phase_name(job->phase), job->id);
+    bool validated = false;
+    bool exists = constraint_exists(job->relid, job->constraint_name, &validated);
+    RoleSwitch rs;
+    switch (job->phase) {
+    case sc::JobPhase::add_check:
+        if (!exists) {
+            (void)lock_queue_safe(job->relid, AccessExclusiveLock, true, what);
+            as_creator(job->creator, &rs);
+            in_safe_column_ddl = true;
+            spi_exec(core_ddl(Ddl::add_check, table, column, con), SPI_OK_UTILITY);
+            in_safe_column_ddl = false;
+            back_from_creator(&rs);
+        }
+        break;
+    case sc::JobPhase::validate:
+        if (exists && !validated) {
+            (void)lock_queue_safe(job->relid, ShareUpdateExclusiveLock, true, what);
+            as_creator(job->creator, &rs);
+            in_safe_column_ddl = true;
+            spi_exec(core_ddl(Ddl::validate, table, column, con), SPI_OK_UTILITY);
+            in_safe_column_ddl = false;
+            back_from_creator(&rs);
+        }
+        break;
+    case sc::JobPhase::set_not_null:
+        (void)lock_queue_safe(job->relid, AccessExclusiveLock, true, what);
+        as_creator(job->creator, &rs);
+        in_safe_column_ddl = true;
+        spi_exec(core_ddl(Ddl::set_not_null, table, column, con), SPI_OK_UTILITY);
+        spi_exec(core_ddl(Ddl::drop_constraint, table, column, con), SPI_OK_UTILITY);
+        in_safe_column_ddl = false;
+        back_from_creator(&rs);
+        break;
+    default:
+        break;
+    }
+}
+
+// Mark the job failed (in its own transaction).
+void fail_job(int64 job_id, const char *message) {
+    begin_txn("safe_column: recording a failed job");
+    char *sql = psprintf(
+        "UPDATE %s SET state = 'failed', error = $2, finished_at = pg_catalog.clock_timestamp() WHERE job_id = $1",
+        store_table());
+    Oid types[2] = {INT8OID, TEXTOID};
+    Datum values[2] = {Int64GetDatum(job_id), CStringGetTextDatum(message)};
+    spi_exec_args(sql, 2, types, values, SPI_OK_UPDATE);
+    notify(job_id);
+    commit_txn();
+}
+
+// After an expression error in a batch: find the first row of the batch's range where the expression
+// fails, each row evaluated in a subtransaction, so the error can name it.
+char *find_failing_row(const Job *job, const char *column, const PartCursor *part, int64 end) {
+    char *table = qualified_name(part->relid);
+    if (table == nullptr)
+        return nullptr;
+    char *rows_sql = psprintf(
+        "SELECT ctid FROM ONLY %s WHERE ctid >= '(" INT64_FORMAT ",0)'::pg_catalog.tid AND ctid < '(" INT64_FORMAT
+        ",0)'::pg_catalog.tid AND %s IS NULL ORDER BY ctid",
+        table, part->next_block, end, column);
+    char *probe_sql = psprintf("SELECT (%s) FROM ONLY %s WHERE ctid = $1", job->fill_expr, table);
+    char *found = nullptr;
+    RoleSwitch rs;
+    as_creator(job->creator, &rs);
+    int rc = SPI_execute(rows_sql, true, 0);
+    back_from_creator(&rs);
+    if (rc != SPI_OK_SELECT)
+        return nullptr;
+    SPITupleTable *rows = SPI_tuptable;
+    uint64 n = SPI_processed;
+    for (uint64 i = 0; i < n && found == nullptr; i++) {
+        bool isnull;
+        Datum tid = SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull);
+        MemoryContext oldcxt = CurrentMemoryContext;
+        ResourceOwner oldowner = CurrentResourceOwner;
+        BeginInternalSubTransaction(nullptr);
+        MemoryContextSwitchTo(oldcxt);
+        PG_TRY();
+        {
+            as_creator(job->creator, &rs);
+            Oid types[1] = {TIDOID};
+            Datum values[1] = {tid};
+            (void)SPI_execute_with_args(probe_sql, 1, types, values, nullptr, true, 0);
+            back_from_creator(&rs);
+            ReleaseCurrentSubTransaction();
+            MemoryContextSwitchTo(oldcxt);
+            CurrentResourceOwner = oldowner;
+        }
+        PG_CATCH();
+        {
+            MemoryContextSwitchTo(oldcxt);
+            ErrorData *edata = CopyErrorData();
+            FlushErrorState();
+            RollbackAndReleaseCurrentSubTransaction();
+            MemoryContextSwitchTo(oldcxt);
+            CurrentResourceOwner = oldowner;
+            found = psprintf("%s (row %s of %s)", edata->message,
+                             DatumGetCString(DirectFunctionCall1(tidout, tid)), get_rel_name(part->relid));
+        }
+        PG_END_TRY();
+    }
+    return found;
+}
+
+bool transient_error(int sqlerrcode) {
+    return sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE || sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
+           sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE || sqlerrcode == ERRCODE_QUERY_CANCELED ||
+           sqlerrcode == ERRCODE_OBJECT_IN_USE;
+}
+
+// Run one job until it is complete, paused, cancelled or failed.
+void run_job(int64 job_id) {
+    MemoryContext jobcxt = AllocSetContextCreate(TopMemoryContext, "safe_column job", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext stepcxt = AllocSetContextCreate(jobcxt, "safe_column step", ALLOCSET_DEFAULT_SIZES);
+    // Everything that changes inside PG_TRY and is read after an error lives in memory, not in
+    // registers that a longjmp would restore.
+    Job &job = *static_cast<Job *>(MemoryContextAllocZero(jobcxt, sizeof(Job)));
+    bool loaded = false;
+
+    begin_txn("safe_column: starting a job");
+    if (load_job(job_id, &job)) {
+        keep_job(&job, jobcxt);
+        loaded = true;
+        if (strcmp(job.state, "queued") == 0) {
+            char *sql = psprintf("UPDATE %s SET started_at = coalesce(started_at, pg_catalog.clock_timestamp())"
+                                 " WHERE job_id = $1",
+                                 store_table());
+            Oid types[1] = {INT8OID};
+            Datum values[1] = {Int64GetDatum(job_id)};
+            spi_exec_args(sql, 1, types, values, SPI_OK_UPDATE);
+            set_phase(&job, job.phase);
+            MemoryContext old = MemoryContextSwitchTo(jobcxt);
+            job.state = pstrdup(sc::state_for_phase(job.phase));
+            MemoryContextSwitchTo(old);
+        }
+    }
+    commit_txn();
+    if (!loaded) {
+        MemoryContextDelete(jobcxt);
+        return;
+    }
+
+    sc::BatchSizerConfig bcfg;
+    bcfg.target_ms = batch_target_ms;
+    sc::BatchSizer &sizer = *new (MemoryContextAllocZero(jobcxt, sizeof(sc::BatchSizer))) sc::BatchSizer(bcfg);
+    Live &live = *new (MemoryContextAllocZero(jobcxt, sizeof(Live))) Live{};
+    live.slot = live_claim(job_id);
+    live.values.job_id = job_id;
+    live.values.rows_per_sec = -1;
+    live.values.blocks_per_sec = -1;
+    live_set_phase(&live, job.phase);
+    int transient_failures = 0;
+
+    for (;;) {
+        CHECK_FOR_INTERRUPTS();
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+        }
+        sizer.set_target_ms(batch_target_ms);
+        MemoryContextReset(stepcxt);
+        MemoryContext oldcxt = MemoryContextSwitchTo(stepcxt);
+
+        volatile Step step = Step::more;
+        volatile double pause_ms = 0;
+        ErrorData *volatile err = nullptr;
+        PartCursor &failed_part = *static_cast<PartCursor *>(palloc0(sizeof(PartCursor)));
+        volatile int64 failed_end = 0;
+        volatile bool in_batch = false;
+        PG_TRY();
+        {
+            begin_txn("safe_column: checking the job");
+            Job now{};
+            char *column = nullptr;
+            if (!load_job(job_id, &now)) {
+                step = Step::stop;  // the job row is gone (the extension was dropped)
+            } else if (strcmp(now.state, "paused") == 0 || strcmp(now.state, "cancelled") == 0 ||
+                       strcmp(now.state, "failed") == 0 || strcmp(now.state, "complete") == 0) {
+                step = Step::stop;
+            } else if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(now.relid))) {
+                ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("the table of the job was dropped")));
+            } else if ((column = get_attname(now.relid, now.attnum, true)) == nullptr) {
+                ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("the column of the job was dropped")));
+            } else if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(now.creator))) {
+                ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                                errmsg("the role that created the job no longer exists")));
+            }
+            if (step == Step::more) {
+                const char *qcolumn = quote_identifier(column);
+                job.phase = now.phase;
+                job.sweep_passes = now.sweep_passes;
+                job.pass_rows = now.pass_rows;
+                MemoryContext old = MemoryContextSwitchTo(jobcxt);
+                job.state = pstrdup(now.state);
+                MemoryContextSwitchTo(old);
+                switch (job.phase) {
+                case sc::JobPhase::backfill:
+                case sc::JobPhase::sweep:
+                case sc::JobPhase::final_sweep: {
+                    BatchResult res{};
+                    int blocks = sizer.next_blocks();
+                    PartCursor cur{};
+                    in_batch = next_part(&job, &cur);
+                    failed_part = cur;
+                    failed_end = cur.next_block + blocks;
+                    if (in_batch && run_batch(&job, qcolumn, blocks, &res)) {
+                        in_batch = false;
+                        sizer.observe(res.blocks, res.ms);
+                        live.rows_rate.add(static_cast<double>(res.rows), res.ms / 1000.0 + 1e-6);
+                        live.blocks_rate.add(static_cast<double>(res.blocks), res.ms / 1000.0 + 1e-6);
+                        if (throttle_enabled)
+                            pause_ms = sc::pause_after_batch_ms(res.ms, batch_sleep_ratio);
+                        live.values.batch_blocks = res.blocks;
+                        live.values.batch_rows = res.rows;
+                        live.values.last_batch_ms = res.ms;
+                        if (job.phase == sc::JobPhase::backfill) {
+                            live.values.blocks_done += res.blocks;
+                            live.values.rows_per_sec = live.rows_rate.rate().value_or(-1);
+                            live.values.blocks_per_sec = live.blocks_rate.rate().value_or(-1);
+                        }
+                    } else {
+                        in_batch = false;
+                        // The pass is over.
+                        sc::JobPhase next = job.phase;
+                        if (job.phase == sc::JobPhase::backfill) {
+                            next = sc::next_phase(job.phase, job.not_null);
+                        } else {
+                            sc::SweepOutcome outcome;
+                            outcome.rows_filled = job.pass_rows;
+                            outcome.nulls_left = any_nulls_left(&job, qcolumn);
+                            sc::PhaseInputs in;
+                            in.not_null = job.not_null;
+                            in.new_rows_get_value = job.new_rows_get_value;
+                            in.sweep_passes = job.sweep_passes;
+                            sc::SweepNext what = sc::after_sweep(job.phase, outcome, in);
+                            if (what == sc::SweepNext::next_phase) {
+                                next = sc::next_phase(job.phase, job.not_null);
+                            } else {
+                                reset_parts(&job, job.sweep_passes + 1);
+                                if (what == sc::SweepNext::wait_and_pass) {
+                                    pause_ms = 1000;
+                                    live_set_throttle(&live, "rows locked by other transactions");
+                                }
+                            }
+                        }
+                        if (next != job.phase) {
+                            if (next == sc::JobPhase::sweep || next == sc::JobPhase::final_sweep)
+                                reset_parts(&job, 1);
+                            set_phase(&job, next);
+                            live_set_phase(&live, next);
+                            if (next == sc::JobPhase::done)
+                                step = Step::stop;
+                        }
+                    }
+                    break;
+                }
+                case sc::JobPhase::add_check:
+                case sc::JobPhase::validate:
+                case sc::JobPhase::set_not_null: {
+                    run_ddl_step(&job, qcolumn);
+                    sc::JobPhase next = sc::next_phase(job.phase, job.not_null);
+                    if (next == sc::JobPhase::final_sweep)
+                        reset_parts(&job, 1);
+                    set_phase(&job, next);
+                    live_set_phase(&live, next);
+                    if (next == sc::JobPhase::done)
+                        step = Step::stop;
+                    break;
+                }
+                case sc::JobPhase::done:
+                    set_phase(&job, sc::JobPhase::done);
+                    step = Step::stop;
+                    break;
+                }
+            }
+            commit_txn();
+        }
+        PG_CATCH();
+        {
+            in_safe_column_ddl = false;
+            MemoryContextSwitchTo(jobcxt);
+            err = CopyErrorData();
+            FlushErrorState();
+            AbortCurrentTransaction();
+        }
+        PG_END_TRY();
+        MemoryContextSwitchTo(oldcxt);
+
+        if (err != nullptr) {
+            if (transient_error(err->sqlerrcode)) {
+                transient_failures++;
+                sizer.failed();
+                char reason[192];
+                snprintf(reason, sizeof reason, "retrying after: %s", err->message);
+                live_set_throttle(&live, reason);
+                nap(transient_failures < 10 ? 100L * transient_failures : 1000L);
+                FreeErrorData(err);
+                continue;
+            }
+            char *volatile message = err->message;
+            if (failed_part.relid != InvalidOid && failed_end > failed_part.next_block) {
+                // Find the row: in a fresh transaction, row by row over the failed batch's range.
+                MemoryContext old = MemoryContextSwitchTo(stepcxt);
+                PG_TRY();
+                {
+                    begin_txn("safe_column: locating the row that failed");
+                    char *column = get_attname(job.relid, job.attnum, true);
+                    char *row = column ? find_failing_row(&job, quote_identifier(column), &failed_part, failed_end)
+                                       : nullptr;
+                    if (row != nullptr) {
+                        MemoryContext o2 = MemoryContextSwitchTo(jobcxt);
+                        message = pstrdup(row);
+                        MemoryContextSwitchTo(o2);
+                    }
+                    commit_txn();
+                }
+                PG_CATCH();
+                {
+                    FlushErrorState();
+                    AbortCurrentTransaction();
+                }
+                PG_END_TRY();
+                MemoryContextSwitchTo(old);
+            }
+            ereport(LOG, (errmsg("safe_column job " INT64_FORMAT " failed: %s", job_id, message)));
+            fail_job(job_id, message);
+            break;
+        }
+        transient_failures = 0;
+        if (live.values.throttled && pause_ms < 1000)
+            live_set_throttle(&live, nullptr);
+        else
+            live_publish(live.slot, &live.values);
+        if (step == Step::stop)
+            break;
+        nap(static_cast<long>(pause_ms));
+    }
+    live_release(live.slot);
+    MemoryContextDelete(jobcxt);
+}
+
+// The next job this database's worker should run (0: none).
+int64 next_runnable_job() {
+    char *sql = psprintf("SELECT job_id FROM %s WHERE state IN ('queued', 'backfilling', 'validating')"
+                         " ORDER BY job_id LIMIT 1",
+                         store_table());
+    spi_exec(sql, SPI_OK_SELECT);
+    if (SPI_processed == 0)
+        return 0;
+    bool isnull;
+    return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+bool try_worker_lock() {
+    char *sql = psprintf("SELECT pg_catalog.pg_try_advisory_lock(" INT64_FORMAT ")", worker_lock_key);
+    spi_exec(sql, SPI_OK_SELECT);
+    bool isnull;
+    return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+void release_worker_lock() {
+    char *sql = psprintf("SELECT pg_catalog.pg_advisory_unlock(" INT64_FORMAT ")", worker_lock_key);
+    spi_exec(sql, SPI_OK_SELECT);
+}
+
+// What the worker finds when it looks for work.
+enum class Look { no_extension, other_worker, no_job, job };
+
+Look look_for_work(bool *have_lock, int64 *job_id) {
+    Look result;
+    begin_txn("safe_column: looking for jobs");
+    if (!extension_installed()) {
+        result = Look::no_extension;
+    } else {
+        if (!*have_lock)
+            *have_lock = try_worker_lock();
+        if (!*have_lock) {
+            result = Look::other_worker;
+        } else {
+            *job_id = next_runnable_job();
+            result = *job_id ? Look::job : Look::no_job;
+        }
+    }
+    commit_txn();
+    return result;
+}
+
+void worker_loop() {
+    bool have_lock = false;
+    for (;;) {
+        int64 job_id = 0;
+        Look look = look_for_work(&have_lock, &job_id);
+        if (look == Look::no_extension || look == Look::other_worker)
+            return;
+        if (look == Look::no_job) {
+            // Let go of the lock, then look once more: a job committed while we decided to stop would
+            // otherwise find its new worker turned away by our lock.
+            begin_txn("safe_column: leaving");
+            release_worker_lock();
+            commit_txn();
+            have_lock = false;
+            look = look_for_work(&have_lock, &job_id);
+            if (look != Look::job)
+                return;
+        }
+        run_job(job_id);
+    }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+void start_worker_at_commit() {
+    if (!wake_at_commit || GetCurrentTransactionNestLevel() < wake_nest_level)
+        wake_nest_level = GetCurrentTransactionNestLevel();
+    wake_at_commit = true;
+}
+
+void register_xact_callbacks() {
+    RegisterXactCallback(xact_callback, nullptr);
+    RegisterSubXactCallback(subxact_callback, nullptr);
+}
+
+bool start_db_worker(Oid dboid) {
+    BackgroundWorker worker;
+    memset(&worker, 0, sizeof(worker));
+    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+    worker.bgw_restart_time = 2;  // after a crash or a SIGTERM, resume within seconds
+    strlcpy(worker.bgw_library_name, "safe_column", BGW_MAXLEN);
+    strlcpy(worker.bgw_function_name, "safe_column_worker_main", BGW_MAXLEN);
+    snprintf(worker.bgw_name, BGW_MAXLEN, "safe_column worker for database %u", dboid);
+    strlcpy(worker.bgw_type, "safe_column worker", BGW_MAXLEN);
+    worker.bgw_main_arg = ObjectIdGetDatum(dboid);
+    worker.bgw_notify_pid = 0;
+    return RegisterDynamicBackgroundWorker(&worker, nullptr);
+}
+
+void register_launcher() {
+    BackgroundWorker worker;
+    memset(&worker, 0, sizeof(worker));
+    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+    worker.bgw_restart_time = 10;
+    strlcpy(worker.bgw_library_name, "safe_column", BGW_MAXLEN);
+    strlcpy(worker.bgw_function_name, "safe_column_launcher_main", BGW_MAXLEN);
+    strlcpy(worker.bgw_name, "safe_column launcher", BGW_MAXLEN);
+    strlcpy(worker.bgw_type, "safe_column launcher", BGW_MAXLEN);
+    RegisterBackgroundWorker(&worker);
+}
+
+}  // namespace sc::pg
+
+extern "C" {
+
+PGDLLEXPORT void safe_column_worker_main(Datum arg);
+PGDLLEXPORT void safe_column_launcher_main(Datum arg);
+
+void safe_column_worker_main(Datum arg) {
+    Oid dboid = DatumGetObjectId(arg);
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, die);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+    pgstat_report_appname("safe_column worker");
+    sc::pg::worker_loop();
+    proc_exit(0);
+}
+
+// Starts a worker for every database once at server start (a worker exits at once where there is no
+// unfinished job), then retries databases whose worker could not be registered when asked.
+void safe_column_launcher_main(Datum) {
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, die);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
+    sc::pg::launcher_set_latch(MyLatch);
+
+    StartTransactionCommand();
+    Relation rel = table_open(DatabaseRelationId, AccessShareLock);
+    TableScanDesc scan = table_beginscan_catalog(rel, 0, nullptr);
+    HeapTuple tup;
+    while ((tup = heap_getnext(scan, ForwardScanDirection)) != nullptr) {
+        Form_pg_database db = reinterpret_cast<Form_pg_database>(GETSTRUCT(tup));
+        if (!db->datallowconn || db->datistemplate)
+            continue;
+        if (!sc::pg::start_db_worker(db->oid))
+            sc::pg::want_database(db->oid);
+    }
+    table_endscan(scan);
+    table_close(rel, AccessShareLock);
+    CommitTransactionCommand();
+
+    for (;;) {
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000L, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+        }
+        Oid wanted[sc::pg::max_wanted_dbs];
+        int n = sc::pg::take_wanted_databases(wanted, sc::pg::max_wanted_dbs);
+        for (int i = 0; i < n; i++)
+            if (!sc::pg::start_db_worker(wanted[i]))
+                sc::pg::want_database(wanted[i]);  // no free slot yet: try again in a second
+    }
+}
+
+}  // extern "C"

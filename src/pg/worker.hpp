@@ -1,0 +1,27 @@
+// The background workers: a launcher (with shared_preload_libraries) and one worker per database
+// that has unfinished jobs.
+#pragma once
+
+#include "pg/pg_includes.hpp"
+
+namespace sc::pg {
+
+// GUCs of the backfill (module.cpp).
+extern bool throttle_enabled;       // safe_column.throttle
+extern int batch_target_ms;         // safe_column.batch_target
+extern double batch_sleep_ratio;    // safe_column.batch_sleep_ratio
+
+// Register the launcher (from _PG_init while preloading).
+void register_launcher();
+
+// Ask for the database's worker to be started when the current transaction commits (nothing happens
+// if it rolls back). Used when a job is queued or resumed.
+void start_worker_at_commit();
+
+// Register the transaction callbacks behind start_worker_at_commit (from _PG_init).
+void register_xact_callbacks();
+
+// Start the worker of a database now. False when no background worker slot was free.
+bool start_db_worker(Oid dboid);
+
+}  // namespace sc::pg

@@ -1,0 +1,485 @@
+// Unit tests of src/core/batch_sizer: the adaptive backfill batch size and the pause after a batch.
+#include "core/batch_sizer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <climits>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace {
+
+using sc::BatchSizer;
+using sc::BatchSizerConfig;
+using sc::pause_after_batch_ms;
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+BatchSizerConfig make_config(double target_ms, int min_blocks, int max_blocks, int initial_blocks) {
+    BatchSizerConfig c;
+    c.target_ms = target_ms;
+    c.min_blocks = min_blocks;
+    c.max_blocks = max_blocks;
+    c.initial_blocks = initial_blocks;
+    return c;
+}
+
+// A fake table where a batch of b blocks takes b * ms_per_block ms: run one batch of the size the sizer
+// asks for and report its duration back. Returns the size the batch had.
+int run_batch(BatchSizer &sizer, double ms_per_block) {
+    const int b = sizer.next_blocks();
+    sizer.observe(b, b * ms_per_block);
+    return b;
+}
+
+// The ideal size target / c, clamped to the bounds.
+double ideal_blocks(const BatchSizerConfig &c, double ms_per_block) {
+    double ideal = c.target_ms / ms_per_block;
+    if (ideal < c.min_blocks)
+        ideal = c.min_blocks;
+    if (ideal > c.max_blocks)
+        ideal = c.max_blocks;
+    return ideal;
+}
+
+bool within_2x(double blocks, double ideal) { return blocks >= ideal / 2.0 && blocks <= ideal * 2.0; }
+
+// ---------------------------------------------------------------------------------------------------
+// Construction and configuration
+
+TEST(BatchSizerConfig, DefaultsStartAtTheInitialSizeWithNoMeasurement) {
+    BatchSizer s{BatchSizerConfig{}};
+    EXPECT_EQ(s.next_blocks(), 4);
+    EXPECT_LT(s.ms_per_block(), 0.0);  // nothing measured yet
+}
+
+TEST(BatchSizerConfig, InitialSizeIsClampedToTheBounds) {
+    EXPECT_EQ(BatchSizer(make_config(100.0, 8, 64, 2)).next_blocks(), 8);
+    EXPECT_EQ(BatchSizer(make_config(100.0, 8, 64, 1000)).next_blocks(), 64);
+    EXPECT_EQ(BatchSizer(make_config(100.0, 8, 64, 20)).next_blocks(), 20);
+}
+
+TEST(BatchSizerConfig, NonPositiveMinBlocksBecomesOne) {
+    for (int min_blocks : {0, -1, INT_MIN}) {
+        BatchSizer s(make_config(100.0, min_blocks, 100, 0));
+        EXPECT_EQ(s.next_blocks(), 1) << min_blocks;
+        for (int i = 0; i < 10; ++i)
+            s.failed();
+        EXPECT_EQ(s.next_blocks(), 1) << min_blocks;
+        // Far too slow: still at least one block.
+        s.observe(1, 1e9);
+        EXPECT_EQ(s.next_blocks(), 1) << min_blocks;
+    }
+}
+
+TEST(BatchSizerConfig, MaxBelowMinBecomesMin) {
+    for (int max_blocks : {5, 0, -3, INT_MIN}) {
+        BatchSizer s(make_config(100.0, 10, max_blocks, 7));
+        EXPECT_EQ(s.next_blocks(), 10) << max_blocks;
+        s.observe(10, 0.5);  // far too fast: would grow
+        EXPECT_EQ(s.next_blocks(), 10) << max_blocks;
+        s.observe(10, 1e6);  // far too slow: would shrink
+        EXPECT_EQ(s.next_blocks(), 10) << max_blocks;
+        s.failed();
+        EXPECT_EQ(s.next_blocks(), 10) << max_blocks;
+    }
+}
+
+// A nonsense target (zero, negative, NaN) is replaced by the default 100 ms: the sizer then behaves
+// exactly like one configured with 100 ms.
+TEST(BatchSizerConfig, NonPositiveOrNaNTargetBecomesTheDefault) {
+    for (double target : {0.0, -1.0, -100.0, kNaN, -kInf}) {
+        BatchSizer bad(make_config(target, 1, 8192, 4));
+        BatchSizer good(make_config(100.0, 1, 8192, 4));
+        for (int step = 0; step < 20; ++step) {
+            const int b = run_batch(good, 1.0);
+            ASSERT_EQ(bad.next_blocks(), b) << "target " << target << " step " << step;
+            bad.observe(b, b * 1.0);
+        }
+        EXPECT_EQ(bad.next_blocks(), 100) << target;  // 100 ms / 1 ms per block
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// observe(): direction and step limits
+
+TEST(BatchSizerObserve, MeasuresMsPerBlockFromTheReportedBatch) {
+    BatchSizer s(make_config(100.0, 1, 8192, 4));
+    s.observe(10, 50.0);  // the reported size, not next_blocks(), is what the batch covered
+    EXPECT_DOUBLE_EQ(s.ms_per_block(), 5.0);
+    EXPECT_EQ(s.next_blocks(), 8);  // ideal 20, growth capped at x2 from 4
+}
+
+TEST(BatchSizerObserve, OnTargetKeepsTheSize) {
+    BatchSizer s(make_config(100.0, 1, 8192, 50));
+    for (int i = 0; i < 10; ++i) {
+        s.observe(50, 100.0);
+        EXPECT_EQ(s.next_blocks(), 50) << i;
+    }
+}
+
+TEST(BatchSizerObserve, MovesToTheIdealSizeWhenWithinTheStepLimits) {
+    BatchSizer grow(make_config(100.0, 1, 8192, 40));
+    grow.observe(40, 50.0);  // 1.25 ms/block: ideal 80 = exactly x2
+    EXPECT_EQ(grow.next_blocks(), 80);
+
+    BatchSizer shrink(make_config(100.0, 1, 8192, 40));
+    shrink.observe(40, 200.0);  // 5 ms/block: ideal 20
+    EXPECT_EQ(shrink.next_blocks(), 20);
+}
+
+TEST(BatchSizerObserve, GrowsAtMostTwofoldPerStep) {
+    BatchSizer s(make_config(100.0, 1, 1 << 20, 4));
+    int prev = s.next_blocks();
+    for (int step = 0; step < 12; ++step) {
+        run_batch(s, 1e-6);  // absurdly fast: the ideal size is huge
+        EXPECT_EQ(s.next_blocks(), prev * 2) << step;
+        prev = s.next_blocks();
+    }
+}
+
+TEST(BatchSizerObserve, GrowsFromOneBlock) {
+    BatchSizer s(make_config(100.0, 1, 8192, 1));
+    s.observe(1, 1.0);
+    EXPECT_EQ(s.next_blocks(), 2);
+}
+
+TEST(BatchSizerObserve, ShrinksAtMostFourfoldPerStep) {
+    // Sizes divisible by 4 all the way down, so that rounding plays no part.
+    BatchSizer s(make_config(100.0, 1, 1 << 20, 4096));
+    int prev = s.next_blocks();
+    for (int step = 0; step < 6; ++step) {
+        run_batch(s, 1e6);  // absurdly slow: the ideal size is far below one block
+        EXPECT_EQ(s.next_blocks(), prev / 4) << step;
+        prev = s.next_blocks();
+    }
+    EXPECT_EQ(prev, 1);
+    run_batch(s, 1e6);
+    EXPECT_EQ(s.next_blocks(), 1);
+}
+
+// The header promises "at most ... quartering per step", but the new size is truncated to an int after
+// the clamp to [blocks/4, 2*blocks], so when blocks is not a multiple of 4 one step can cut it by more
+// than 4x (7 -> 1, 9 -> 2).
+TEST(BatchSizerObserve, ShrinkNeverExceedsFourfoldForSizesNotDivisibleByFour) {
+    for (int initial : {5, 6, 7, 9, 10, 11, 13, 1001}) {
+        BatchSizer s(make_config(100.0, 1, 1 << 20, initial));
+        s.observe(initial, 1e9);
+        EXPECT_GE(s.next_blocks() * 4, initial) << initial;
+    }
+}
+
+TEST(BatchSizerObserve, NeverLeavesTheBounds) {
+    const BatchSizerConfig c = make_config(100.0, 3, 50, 10);
+    BatchSizer s(c);
+    const double costs[] = {1e-6, 0.01, 1.0, 1e3, 1e9, 0.0, 7.0, 1e-3};
+    for (int round = 0; round < 5; ++round)
+        for (double cost : costs) {
+            run_batch(s, cost);
+            EXPECT_GE(s.next_blocks(), 3) << cost;
+            EXPECT_LE(s.next_blocks(), 50) << cost;
+        }
+}
+
+TEST(BatchSizerObserve, ZeroElapsedCountsAsVeryFast) {
+    BatchSizer s(make_config(100.0, 1, 8192, 4));
+    s.observe(4, 0.0);
+    EXPECT_EQ(s.next_blocks(), 8);
+    EXPECT_GT(s.ms_per_block(), 0.0);
+    EXPECT_TRUE(std::isfinite(s.ms_per_block()));
+}
+
+TEST(BatchSizerObserve, NoOverflowNearIntMax) {
+    BatchSizer s(make_config(100.0, 1, INT_MAX, 1 << 20));
+    int prev = s.next_blocks();
+    for (int step = 0; step < 20; ++step) {
+        run_batch(s, 1e-9);
+        ASSERT_GE(s.next_blocks(), prev) << step;
+        prev = s.next_blocks();
+    }
+    EXPECT_EQ(prev, INT_MAX);
+}
+
+TEST(BatchSizerObserve, NonsenseInputsChangeNothing) {
+    struct Bad {
+        int blocks;
+        double elapsed_ms;
+    };
+    const Bad bad[] = {
+        {0, 10.0},    {-1, 10.0},   {INT_MIN, 10.0}, {10, -1.0},    {10, -1e-9},
+        {10, kNaN},   {10, kInf},   {10, -kInf},     {0, kNaN},     {-5, -5.0},
+    };
+    // Before any measurement and after one.
+    for (bool measured : {false, true}) {
+        BatchSizer s(make_config(100.0, 1, 8192, 16));
+        if (measured)
+            s.observe(16, 100.0);  // on target: stays 16, 6.25 ms/block
+        const int blocks = s.next_blocks();
+        const double mpb = s.ms_per_block();
+        for (const Bad &b : bad) {
+            s.observe(b.blocks, b.elapsed_ms);
+            EXPECT_EQ(s.next_blocks(), blocks) << b.blocks << " " << b.elapsed_ms;
+            EXPECT_EQ(s.ms_per_block(), mpb) << b.blocks << " " << b.elapsed_ms;
+        }
+    }
+}
+
+// Nonsense observations do not poison the smoothing: the next valid one acts as on a fresh sizer.
+TEST(BatchSizerObserve, NonsenseInputsDoNotPoisonLaterObservations) {
+    BatchSizer fresh(make_config(100.0, 1, 8192, 16));
+    BatchSizer s(make_config(100.0, 1, 8192, 16));
+    s.observe(16, kNaN);
+    s.observe(16, kInf);
+    s.observe(0, 5.0);
+    s.observe(16, -3.0);
+    fresh.observe(16, 400.0);
+    s.observe(16, 400.0);
+    EXPECT_EQ(s.next_blocks(), fresh.next_blocks());
+    EXPECT_DOUBLE_EQ(s.ms_per_block(), fresh.ms_per_block());
+    EXPECT_DOUBLE_EQ(s.ms_per_block(), 25.0);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Smoothing of ms_per_block
+
+TEST(BatchSizerSmoothing, OneOutlierMovesTheEstimateOnlyPartWay) {
+    BatchSizer s(make_config(100.0, 1, 8192, 10));
+    s.observe(10, 50.0);
+    ASSERT_DOUBLE_EQ(s.ms_per_block(), 5.0);
+    s.observe(10, 150.0);  // 15 ms/block
+    EXPECT_GT(s.ms_per_block(), 5.0);
+    EXPECT_LT(s.ms_per_block(), 15.0);
+}
+
+TEST(BatchSizerSmoothing, ConvergesToASteadyNewRate) {
+    BatchSizer s(make_config(100.0, 1, 8192, 10));
+    s.observe(10, 50.0);
+    double prev = s.ms_per_block();
+    for (int i = 0; i < 20; ++i) {
+        s.observe(10, 150.0);
+        EXPECT_GT(s.ms_per_block(), prev) << i;  // monotone towards 15
+        EXPECT_LE(s.ms_per_block(), 15.0) << i;
+        prev = s.ms_per_block();
+    }
+    EXPECT_NEAR(s.ms_per_block(), 15.0, 0.15);
+}
+
+// One slow batch (a checkpoint, a burst of application load) does not collapse the size to what that
+// batch alone would suggest.
+TEST(BatchSizerSmoothing, OneSlowBatchDoesNotCollapseTheSize) {
+    BatchSizer s(make_config(100.0, 1, 8192, 100));
+    for (int i = 0; i < 10; ++i)
+        s.observe(100, 100.0);  // 1 ms/block, on target
+    ASSERT_EQ(s.next_blocks(), 100);
+    s.observe(100, 300.0);  // one batch at 3 ms/block: its own ideal would be 33
+    EXPECT_GT(s.next_blocks(), 34);
+    EXPECT_LT(s.next_blocks(), 100);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Simulation: a fake table where b blocks take b * c ms
+
+class BatchSizerSimulation : public ::testing::TestWithParam<double> {};
+
+TEST_P(BatchSizerSimulation, ConvergesToWithinTwiceTheIdealSizeWithinFifteenSteps) {
+    const double c = GetParam();
+    const BatchSizerConfig config = make_config(100.0, 1, 8192, 4);
+    const double ideal = ideal_blocks(config, c);
+    BatchSizer s(config);
+    int steps_to_converge = -1;
+    for (int step = 1; step <= 15; ++step) {
+        run_batch(s, c);
+        if (within_2x(s.next_blocks(), ideal)) {
+            steps_to_converge = step;
+            break;
+        }
+    }
+    ASSERT_NE(steps_to_converge, -1) << "c=" << c << " ideal=" << ideal << " got " << s.next_blocks();
+    // And it stays there.
+    for (int step = 0; step < 50; ++step) {
+        run_batch(s, c);
+        EXPECT_TRUE(within_2x(s.next_blocks(), ideal)) << "c=" << c << " step " << step << ": " << s.next_blocks();
+    }
+    // The batches then take about the target duration (unless a bound stops it).
+    const double batch_ms = s.next_blocks() * c;
+    if (ideal == config.target_ms / c) {
+        EXPECT_GE(batch_ms, config.target_ms / 2.0) << c;
+        EXPECT_LE(batch_ms, config.target_ms * 2.0) << c;
+    }
+}
+
+// 0.05 ms/block -> 2000 blocks, 1 -> 100, 20 -> 5; 1e-4 and 1e-2 hit max_blocks; 500 hits min_blocks.
+INSTANTIATE_TEST_SUITE_P(MsPerBlock, BatchSizerSimulation, ::testing::Values(0.05, 1.0, 20.0, 1e-4, 1e-2, 500.0));
+
+TEST(BatchSizerSimulationBounds, ConvergesToTheClampedIdealWithCustomBounds) {
+    // Ideal 100 blocks, but max 30: converge to 30. Ideal 2 blocks, but min 16: stay 16.
+    {
+        BatchSizer s(make_config(100.0, 1, 30, 4));
+        for (int step = 0; step < 15; ++step)
+            run_batch(s, 1.0);
+        EXPECT_EQ(s.next_blocks(), 30);
+    }
+    {
+        BatchSizer s(make_config(100.0, 16, 8192, 64));
+        for (int step = 0; step < 15; ++step)
+            run_batch(s, 50.0);
+        EXPECT_EQ(s.next_blocks(), 16);
+    }
+}
+
+TEST(BatchSizerSimulationSlowdown, SuddenTenfoldSlowdownShrinksWithinAFewSteps) {
+    const BatchSizerConfig config = make_config(100.0, 1, 8192, 4);
+    for (double c : {0.05, 1.0, 2.0}) {
+        BatchSizer s(config);
+        for (int step = 0; step < 30; ++step)
+            run_batch(s, c);
+        const int before = s.next_blocks();
+        ASSERT_TRUE(within_2x(before, ideal_blocks(config, c))) << c;
+
+        const double slow = 10.0 * c;
+        const double new_ideal = ideal_blocks(config, slow);
+        int prev = before;
+        int steps = 0;
+        do {
+            run_batch(s, slow);
+            ++steps;
+            EXPECT_LT(s.next_blocks(), prev) << "c=" << c << " step " << steps << ": still too slow, must shrink";
+            // At most quartered (the exact bound up to the truncation to whole blocks, see
+            // ShrinkNeverExceedsFourfoldForSizesNotDivisibleByFour).
+            EXPECT_GE(s.next_blocks(), prev / 4) << "c=" << c << " step " << steps;
+            prev = s.next_blocks();
+        } while (!within_2x(s.next_blocks(), new_ideal) && steps < 10);
+        EXPECT_TRUE(within_2x(s.next_blocks(), new_ideal))
+            << "c=" << c << " after " << steps << " slow steps: " << s.next_blocks() << " vs ideal " << new_ideal;
+        EXPECT_LE(steps, 4) << c;
+    }
+}
+
+TEST(BatchSizerSimulationSlowdown, RecoversAfterTheSlowdownEnds) {
+    const BatchSizerConfig config = make_config(100.0, 1, 8192, 4);
+    BatchSizer s(config);
+    for (int step = 0; step < 30; ++step)
+        run_batch(s, 1.0);
+    for (int step = 0; step < 30; ++step)
+        run_batch(s, 10.0);
+    ASSERT_TRUE(within_2x(s.next_blocks(), 10.0));
+    for (int step = 0; step < 15; ++step)
+        run_batch(s, 1.0);
+    EXPECT_TRUE(within_2x(s.next_blocks(), 100.0)) << s.next_blocks();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// failed()
+
+TEST(BatchSizerFailed, Halves) {
+    BatchSizer s(make_config(100.0, 1, 8192, 40));
+    s.failed();
+    EXPECT_EQ(s.next_blocks(), 20);
+    s.failed();
+    EXPECT_EQ(s.next_blocks(), 10);
+    s.failed();
+    EXPECT_EQ(s.next_blocks(), 5);
+    s.failed();
+    EXPECT_EQ(s.next_blocks(), 2);
+}
+
+TEST(BatchSizerFailed, NeverGoesBelowMinBlocks) {
+    {
+        BatchSizer s(make_config(100.0, 5, 8192, 7));
+        s.failed();  // 7 / 2 = 3 < 5
+        EXPECT_EQ(s.next_blocks(), 5);
+        for (int i = 0; i < 10; ++i)
+            s.failed();
+        EXPECT_EQ(s.next_blocks(), 5);
+    }
+    {
+        BatchSizer s(make_config(100.0, 1, 8192, 1));
+        for (int i = 0; i < 10; ++i)
+            s.failed();
+        EXPECT_EQ(s.next_blocks(), 1);
+    }
+}
+
+TEST(BatchSizerFailed, DoesNotTouchTheMeasurement) {
+    BatchSizer s(make_config(100.0, 1, 8192, 64));
+    s.observe(64, 128.0);  // 2 ms/block: ideal 50
+    ASSERT_EQ(s.next_blocks(), 50);
+    s.failed();
+    EXPECT_EQ(s.next_blocks(), 25);
+    EXPECT_DOUBLE_EQ(s.ms_per_block(), 2.0);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// set_target_ms()
+
+TEST(BatchSizerSetTarget, NewTargetAppliesFromTheNextObservation) {
+    BatchSizer s(make_config(100.0, 1, 8192, 4));
+    for (int step = 0; step < 30; ++step)
+        run_batch(s, 1.0);
+    ASSERT_EQ(s.next_blocks(), 100);
+    s.set_target_ms(400.0);
+    EXPECT_EQ(s.next_blocks(), 100);  // nothing changes until a batch is observed
+    run_batch(s, 1.0);
+    EXPECT_EQ(s.next_blocks(), 200);  // growth still capped at x2
+    for (int step = 0; step < 10; ++step)
+        run_batch(s, 1.0);
+    EXPECT_EQ(s.next_blocks(), 400);
+
+    s.set_target_ms(25.0);
+    for (int step = 0; step < 10; ++step)
+        run_batch(s, 1.0);
+    EXPECT_EQ(s.next_blocks(), 25);
+}
+
+TEST(BatchSizerSetTarget, NonsenseTargetIsIgnored) {
+    for (double target : {0.0, -1.0, kNaN, -kInf}) {
+        BatchSizer s(make_config(50.0, 1, 8192, 4));
+        BatchSizer ref(make_config(50.0, 1, 8192, 4));
+        s.set_target_ms(target);
+        for (int step = 0; step < 20; ++step) {
+            const int b = run_batch(ref, 1.0);
+            ASSERT_EQ(s.next_blocks(), b) << target << " step " << step;
+            s.observe(b, b * 1.0);
+        }
+        EXPECT_EQ(s.next_blocks(), 50) << target;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// pause_after_batch_ms()
+
+TEST(BatchSizerPause, IsTheBatchTimeTimesTheRatio) {
+    EXPECT_DOUBLE_EQ(pause_after_batch_ms(100.0, 1.0), 100.0);
+    EXPECT_DOUBLE_EQ(pause_after_batch_ms(100.0, 0.5), 50.0);
+    EXPECT_DOUBLE_EQ(pause_after_batch_ms(40.0, 3.0), 120.0);
+}
+
+// The worker spends 1 / (1 + r) of its time in batches.
+TEST(BatchSizerPause, GivesTheDutyCycle) {
+    for (double r : {0.1, 0.25, 1.0, 3.0, 9.0})
+        for (double batch : {1.0, 50.0, 2000.0}) {
+            const double pause = pause_after_batch_ms(batch, r);
+            EXPECT_NEAR(batch / (batch + pause), 1.0 / (1.0 + r), 1e-12) << batch << " " << r;
+        }
+}
+
+// A pathological batch does not put the worker to sleep for hours: the pause is capped at a minute
+// (so for batch_ms * r above 60 s the duty cycle is higher than 1 / (1 + r)).
+TEST(BatchSizerPause, IsCappedAtOneMinute) {
+    EXPECT_DOUBLE_EQ(pause_after_batch_ms(60000.0, 1.0), 60000.0);
+    EXPECT_DOUBLE_EQ(pause_after_batch_ms(100000.0, 1.0), 60000.0);
+    EXPECT_DOUBLE_EQ(pause_after_batch_ms(1000.0, 1e9), 60000.0);
+    EXPECT_DOUBLE_EQ(pause_after_batch_ms(1e300, 1e300), 60000.0);
+}
+
+TEST(BatchSizerPause, NoPauseForNonsenseOrZeroInputs) {
+    const double bad[] = {0.0, -1.0, kNaN, kInf, -kInf};
+    for (double b : bad) {
+        EXPECT_EQ(pause_after_batch_ms(b, 1.0), 0.0) << b;
+        EXPECT_EQ(pause_after_batch_ms(100.0, b), 0.0) << b;
+    }
+}
+
+}  // namespace

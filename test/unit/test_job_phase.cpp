@@ -1,0 +1,273 @@
+// Unit tests of src/core/job_phase: phase names, the job state each phase shows, the phase sequence and
+// what to do after a sweep pass.
+#include "core/job_phase.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace {
+
+using sc::after_sweep;
+using sc::JobPhase;
+using sc::next_phase;
+using sc::phase_from_name;
+using sc::phase_name;
+using sc::PhaseInputs;
+using sc::state_for_phase;
+using sc::SweepNext;
+using sc::SweepOutcome;
+
+const JobPhase kAllPhases[] = {JobPhase::backfill,    JobPhase::sweep,    JobPhase::add_check,
+                               JobPhase::final_sweep, JobPhase::validate, JobPhase::set_not_null,
+                               JobPhase::done};
+
+SweepOutcome outcome(long long rows_filled, bool nulls_left) {
+    SweepOutcome o;
+    o.rows_filled = rows_filled;
+    o.nulls_left = nulls_left;
+    return o;
+}
+
+PhaseInputs inputs(bool not_null, bool new_rows_get_value, int sweep_passes, int max_sweep_passes = 3) {
+    PhaseInputs in;
+    in.not_null = not_null;
+    in.new_rows_get_value = new_rows_get_value;
+    in.sweep_passes = sweep_passes;
+    in.max_sweep_passes = max_sweep_passes;
+    return in;
+}
+
+// Every phase reached from backfill when each completes, in order (bounded, in case of a cycle).
+std::vector<JobPhase> chain(bool not_null) {
+    std::vector<JobPhase> out{JobPhase::backfill};
+    while (out.back() != JobPhase::done && out.size() < 20)
+        out.push_back(next_phase(out.back(), not_null));
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Names
+
+TEST(JobPhaseName, ExactNames) {
+    EXPECT_STREQ(phase_name(JobPhase::backfill), "backfill");
+    EXPECT_STREQ(phase_name(JobPhase::sweep), "sweep");
+    EXPECT_STREQ(phase_name(JobPhase::add_check), "add_check");
+    EXPECT_STREQ(phase_name(JobPhase::final_sweep), "final_sweep");
+    EXPECT_STREQ(phase_name(JobPhase::validate), "validate");
+    EXPECT_STREQ(phase_name(JobPhase::set_not_null), "set_not_null");
+    EXPECT_STREQ(phase_name(JobPhase::done), "done");
+}
+
+TEST(JobPhaseName, RoundTripsForEveryPhase) {
+    std::set<std::string> seen;
+    for (JobPhase p : kAllPhases) {
+        const std::string name = phase_name(p);
+        EXPECT_TRUE(seen.insert(name).second) << "duplicate name " << name;
+        JobPhase back = p == JobPhase::done ? JobPhase::backfill : JobPhase::done;  // anything else
+        ASSERT_TRUE(phase_from_name(name, &back)) << name;
+        EXPECT_EQ(back, p) << name;
+    }
+    EXPECT_EQ(seen.size(), 7u);
+}
+
+TEST(JobPhaseName, UnknownNamesAreRejectedAndLeaveTheOutputAlone) {
+    for (const std::string name : {"", "Backfill", "BACKFILL", " backfill", "backfill ", "unknown", "final-sweep",
+                                   "complete", "backfilling", "validating", "set_not_nul"}) {
+        JobPhase out = JobPhase::validate;
+        EXPECT_FALSE(phase_from_name(name, &out)) << "'" << name << "'";
+        EXPECT_EQ(out, JobPhase::validate) << "'" << name << "'";
+    }
+    // An embedded NUL does not make a prefix match.
+    JobPhase out = JobPhase::validate;
+    EXPECT_FALSE(phase_from_name(std::string("done\0x", 6), &out));
+    EXPECT_EQ(out, JobPhase::validate);
+}
+
+TEST(JobPhaseName, OutOfRangeValueIsUnknown) {
+    EXPECT_STREQ(phase_name(static_cast<JobPhase>(99)), "unknown");
+    JobPhase out = JobPhase::sweep;
+    EXPECT_FALSE(phase_from_name("unknown", &out));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// state_for_phase
+
+TEST(JobPhaseState, EachPhaseShowsItsState) {
+    EXPECT_STREQ(state_for_phase(JobPhase::backfill), "backfilling");
+    EXPECT_STREQ(state_for_phase(JobPhase::sweep), "backfilling");
+    EXPECT_STREQ(state_for_phase(JobPhase::add_check), "validating");
+    EXPECT_STREQ(state_for_phase(JobPhase::final_sweep), "validating");
+    EXPECT_STREQ(state_for_phase(JobPhase::validate), "validating");
+    EXPECT_STREQ(state_for_phase(JobPhase::set_not_null), "validating");
+    EXPECT_STREQ(state_for_phase(JobPhase::done), "complete");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// next_phase
+
+TEST(JobPhaseNext, NullableChainIsBackfillSweepDone) {
+    const std::vector<JobPhase> expected{JobPhase::backfill, JobPhase::sweep, JobPhase::done};
+    EXPECT_EQ(chain(false), expected);
+}
+
+TEST(JobPhaseNext, NotNullChainGoesThroughCheckAndValidation) {
+    const std::vector<JobPhase> expected{JobPhase::backfill,    JobPhase::sweep,    JobPhase::add_check,
+                                         JobPhase::final_sweep, JobPhase::validate, JobPhase::set_not_null,
+                                         JobPhase::done};
+    EXPECT_EQ(chain(true), expected);
+}
+
+TEST(JobPhaseNext, DoneStaysDone) {
+    EXPECT_EQ(next_phase(JobPhase::done, false), JobPhase::done);
+    EXPECT_EQ(next_phase(JobPhase::done, true), JobPhase::done);
+}
+
+// Every phase eventually reaches done, whichever not_null (a job resumed from any stored phase ends).
+TEST(JobPhaseNext, EveryPhaseReachesDone) {
+    for (bool not_null : {false, true})
+        for (JobPhase p : kAllPhases) {
+            JobPhase q = p;
+            int steps = 0;
+            while (q != JobPhase::done && steps < 10) {
+                q = next_phase(q, not_null);
+                ++steps;
+            }
+            EXPECT_EQ(q, JobPhase::done) << phase_name(p) << " not_null=" << not_null;
+        }
+}
+
+TEST(JobPhaseNext, OnlySweepDependsOnNotNull) {
+    EXPECT_EQ(next_phase(JobPhase::sweep, true), JobPhase::add_check);
+    EXPECT_EQ(next_phase(JobPhase::sweep, false), JobPhase::done);
+    for (JobPhase p : kAllPhases) {
+        if (p != JobPhase::sweep) {
+            EXPECT_EQ(next_phase(p, true), next_phase(p, false)) << phase_name(p);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// after_sweep
+
+TEST(JobPhaseAfterSweep, NoNullsLeftMovesOn) {
+    for (JobPhase phase : {JobPhase::sweep, JobPhase::final_sweep})
+        for (bool not_null : {false, true})
+            for (bool new_rows_get_value : {false, true})
+                for (long long filled : {0LL, 1LL, 1000000LL})
+                    for (int passes : {1, 2, 3, 50}) {
+                        EXPECT_EQ(after_sweep(phase, outcome(filled, false), inputs(not_null, new_rows_get_value, passes)),
+                                  SweepNext::next_phase)
+                            << phase_name(phase) << " not_null=" << not_null << " value=" << new_rows_get_value
+                            << " filled=" << filled << " passes=" << passes;
+                    }
+}
+
+// A nullable column whose new rows get no value: the application keeps inserting NULLs, so one pass
+// is the whole sweep, whatever it found (even rows locked by others, even on the first pass).
+TEST(JobPhaseAfterSweep, NullableColumnWithoutValueForNewRowsStopsAfterOnePass) {
+    for (long long filled : {0LL, 1LL, 500LL})
+        for (int passes : {1, 2})
+            EXPECT_EQ(after_sweep(JobPhase::sweep, outcome(filled, true), inputs(false, false, passes)),
+                      SweepNext::next_phase)
+                << "filled=" << filled << " passes=" << passes;
+}
+
+// That shortcut is for a nullable column only: NOT NULL without a default must go on sweeping.
+TEST(JobPhaseAfterSweep, NotNullWithoutValueForNewRowsDoesNotTakeTheShortcut) {
+    EXPECT_EQ(after_sweep(JobPhase::sweep, outcome(10, true), inputs(true, false, 1)), SweepNext::another_pass);
+    EXPECT_EQ(after_sweep(JobPhase::sweep, outcome(0, true), inputs(true, false, 1)), SweepNext::wait_and_pass);
+}
+
+// Nor is it taken in the final sweep (where the CHECK already stops new NULLs).
+TEST(JobPhaseAfterSweep, FinalSweepDoesNotTakeTheShortcut) {
+    EXPECT_EQ(after_sweep(JobPhase::final_sweep, outcome(10, true), inputs(false, false, 1)), SweepNext::another_pass);
+    EXPECT_EQ(after_sweep(JobPhase::final_sweep, outcome(0, true), inputs(false, false, 1)), SweepNext::wait_and_pass);
+}
+
+// Rows are left but the pass filled none: all of them are locked by other transactions.
+TEST(JobPhaseAfterSweep, RowsLeftButNoneFilledWaitsAndPassesAgain) {
+    for (JobPhase phase : {JobPhase::sweep, JobPhase::final_sweep})
+        for (bool not_null : {false, true})
+            for (int passes : {1, 2}) {
+                EXPECT_EQ(after_sweep(phase, outcome(0, true), inputs(not_null, true, passes)), SweepNext::wait_and_pass)
+                    << phase_name(phase) << " not_null=" << not_null << " passes=" << passes;
+            }
+    // NOT NULL without a value for new rows too.
+    EXPECT_EQ(after_sweep(JobPhase::sweep, outcome(0, true), inputs(true, false, 1)), SweepNext::wait_and_pass);
+}
+
+// Waiting for locked rows takes precedence over the pass cap (the order of the checks).
+TEST(JobPhaseAfterSweep, WaitingForLockedRowsComesBeforeThePassCap) {
+    EXPECT_EQ(after_sweep(JobPhase::sweep, outcome(0, true), inputs(true, true, 3, 3)), SweepNext::wait_and_pass);
+    EXPECT_EQ(after_sweep(JobPhase::sweep, outcome(0, true), inputs(false, true, 10, 3)), SweepNext::wait_and_pass);
+}
+
+TEST(JobPhaseAfterSweep, RowsFilledAndLeftBelowTheCapRunsAnotherPass) {
+    for (bool not_null : {false, true})
+        for (int passes : {1, 2}) {
+            EXPECT_EQ(after_sweep(JobPhase::sweep, outcome(5, true), inputs(not_null, true, passes, 3)),
+                      SweepNext::another_pass)
+                << "not_null=" << not_null << " passes=" << passes;
+        }
+}
+
+TEST(JobPhaseAfterSweep, SweepPassCapMovesOn) {
+    for (bool not_null : {false, true}) {
+        // Exactly at the cap and beyond it.
+        EXPECT_EQ(after_sweep(JobPhase::sweep, outcome(5, true), inputs(not_null, true, 3, 3)), SweepNext::next_phase)
+            << not_null;
+        EXPECT_EQ(after_sweep(JobPhase::sweep, outcome(5, true), inputs(not_null, true, 4, 3)), SweepNext::next_phase)
+            << not_null;
+        // One below it.
+        EXPECT_EQ(after_sweep(JobPhase::sweep, outcome(5, true), inputs(not_null, true, 2, 3)), SweepNext::another_pass)
+            << not_null;
+        // The cap is the configured one, not a constant.
+        EXPECT_EQ(after_sweep(JobPhase::sweep, outcome(5, true), inputs(not_null, true, 3, 5)), SweepNext::another_pass)
+            << not_null;
+        EXPECT_EQ(after_sweep(JobPhase::sweep, outcome(5, true), inputs(not_null, true, 5, 5)), SweepNext::next_phase)
+            << not_null;
+        EXPECT_EQ(after_sweep(JobPhase::sweep, outcome(5, true), inputs(not_null, true, 1, 1)), SweepNext::next_phase)
+            << not_null;
+    }
+}
+
+// The final sweep runs until no NULL is left: no pass cap.
+TEST(JobPhaseAfterSweep, FinalSweepHasNoCap) {
+    for (int passes : {1, 3, 4, 100, 1000000})
+        EXPECT_EQ(after_sweep(JobPhase::final_sweep, outcome(5, true), inputs(true, true, passes, 3)),
+                  SweepNext::another_pass)
+            << passes;
+    EXPECT_EQ(after_sweep(JobPhase::final_sweep, outcome(5, true), inputs(true, true, 10, 1)), SweepNext::another_pass);
+}
+
+// The full decision table for the sweep phase with the default cap of 3.
+TEST(JobPhaseAfterSweep, DecisionTableForTheSweepPhase) {
+    struct Row {
+        bool nulls_left;
+        bool not_null;
+        bool new_rows_get_value;
+        long long filled;
+        int passes;
+        SweepNext expected;
+    };
+    const Row rows[] = {
+        {false, false, false, 0, 1, SweepNext::next_phase},   {false, true, true, 9, 1, SweepNext::next_phase},
+        {true, false, false, 0, 1, SweepNext::next_phase},    {true, false, false, 9, 1, SweepNext::next_phase},
+        {true, false, true, 0, 1, SweepNext::wait_and_pass},  {true, true, false, 0, 1, SweepNext::wait_and_pass},
+        {true, true, true, 0, 3, SweepNext::wait_and_pass},   {true, false, true, 9, 1, SweepNext::another_pass},
+        {true, true, false, 9, 2, SweepNext::another_pass},   {true, true, true, 9, 3, SweepNext::next_phase},
+        {true, false, true, 9, 3, SweepNext::next_phase},     {true, true, false, 9, 3, SweepNext::next_phase},
+    };
+    for (const Row &r : rows) {
+        EXPECT_EQ(after_sweep(JobPhase::sweep, outcome(r.filled, r.nulls_left),
+                              inputs(r.not_null, r.new_rows_get_value, r.passes, 3)),
+                  r.expected)
+            << "nulls_left=" << r.nulls_left << " not_null=" << r.not_null << " value=" << r.new_rows_get_value
+            << " filled=" << r.filled << " passes=" << r.passes;
+    }
+}
+
+}  // namespace
