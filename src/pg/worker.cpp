@@ -205,11 +205,13 @@ char *part_table() { return cached_table(&part_cache, "safe_column_job_part"); }
 
 void notify(int64 job_id) { notify_job(job_id, cached_table(&jobs_view_cache, "safe_column_jobs")); }
 
+// Load the job and lock its row for the rest of the step: pause, resume and cancel wait for the step
+// to commit, and the next step sees what they did.
 bool load_job(int64 job_id, Job *job) {
     char *sql = psprintf(
         "SELECT relid, attnum, created_by, not_null, new_rows_get_value, fill_expr, constraint_name, phase,"
         "       sweep_passes, pass_rows, state"
-        "  FROM %s WHERE job_id = $1",
+        "  FROM %s WHERE job_id = $1 FOR UPDATE",
         store_table());
     Oid types[1] = {INT8OID};
     Datum values[1] = {Int64GetDatum(job_id)};
