@@ -305,8 +305,9 @@ void reset_parts(const Job *job, int passes) {
 struct Live {
     LiveJob *slot;
     LiveJob values;
-    sc::RateMeter rows_rate;
+    sc::RateMeter rows_rate;    // over wall time: batches and the pauses between them
     sc::RateMeter blocks_rate;
+    TimestampTz last_batch_end;
 };
 
 void live_set_throttle(Live *live, const char *reason) {
@@ -730,8 +731,13 @@ void run_job(int64 job_id) {
                     if (in_batch && run_batch(&job, qcolumn, blocks, &res)) {
                         in_batch = false;
                         sizer.observe(res.blocks, res.ms);
-                        live.rows_rate.add(static_cast<double>(res.rows), res.ms / 1000.0 + 1e-6);
-                        live.blocks_rate.add(static_cast<double>(res.blocks), res.ms / 1000.0 + 1e-6);
+                        TimestampTz now_ts = GetCurrentTimestamp();
+                        double wall_s = live.last_batch_end != 0
+                                            ? static_cast<double>(now_ts - live.last_batch_end) / 1e6
+                                            : res.ms / 1000.0;
+                        live.last_batch_end = now_ts;
+                        live.rows_rate.add(static_cast<double>(res.rows), wall_s + 1e-6);
+                        live.blocks_rate.add(static_cast<double>(res.blocks), wall_s + 1e-6);
                         if (throttle_enabled)
                             pause_ms = sc::pause_after_batch_ms(res.ms, batch_sleep_ratio);
                         live.values.batch_blocks = res.blocks;
