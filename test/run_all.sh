@@ -48,13 +48,19 @@ done
 # --- TAP tests (PostgreSQL::Test::Cluster): restarts, crashes, standbys
 if compgen -G "$work/test/t/*.pl" >/dev/null; then
     sc_log "TAP tests (prove)"
-    (cd "$work/test" && sc_as_postgres env TESTDIR="$work/test" PG_REGRESS="$(pg_config --pgxs | sed 's|makefiles/pgxs.mk||')test/regress/pg_regress" \
-        prove -I "$(pg_config --pgxs | sed 's|makefiles/pgxs.mk||')test/perl" -I "$work/test/lib" t/) 2>&1 | tee "$log"
+    pgxs_src=$(dirname "$(dirname "$(pg_config --pgxs)")")
+    (cd "$work/test" && sc_as_postgres env TESTDIR="$work/test" PG_REGRESS="$pgxs_src/test/regress/pg_regress" \
+        prove -I "$pgxs_src/test/perl" -I "$work/test/lib" t/*.pl) 2>&1 | tee "$log"
     tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\).*/\1/p' "$log" | tail -1)
     nfail=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' "$log" | awk -F'[ /]' '{s+=$2} END {print s+0}')
-    bad=$(grep -cE '^t/.*(Dubious|No plan found|Bad plan)' "$log")
-    grep -q '^Result: PASS' "$log" || [ "$nfail" -gt 0 ] || nfail=$((bad > 0 ? bad : 1))
-    count tap "$(( ${tests:-0} - nfail ))" "$nfail"
+    bad=$(grep -cE '(Dubious|No plan found|Bad plan|Non-zero exit status)' "$log")
+    if ! grep -q '^Result: PASS' "$log" && [ "$nfail" -eq 0 ]; then
+        nfail=$((bad > 0 ? bad : 1))
+    fi
+    count tap "$(( ${tests:-0} > nfail ? ${tests:-0} - nfail : 0 ))" "$nfail"
+    for f in "$work"/test/tmp_check/log/regress_log_*; do
+        [ -f "$f" ] && grep -q "not ok" "$f" && { echo "--- $f (failures)"; grep -B2 -A10 "not ok" "$f" | head -60; }
+    done
 fi
 rm -f "$log"
 
