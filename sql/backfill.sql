@@ -132,6 +132,29 @@ SELECT safe_column_wait(:j_m, '120s');
 SELECT tableoid::regclass, count(*), bool_and(v2 = v * 2) AS exact FROM measurements GROUP BY 1 ORDER BY 1;
 SELECT attrelid::regclass, attnotnull FROM pg_attribute WHERE attname = 'v2' AND attrelid::regclass::text LIKE 'measurements%' ORDER BY 1;
 
+-- Indexes (including one on the new column), TOAST, dropped columns, inheritance children, unlogged.
+CREATE TABLE docs (id int PRIMARY KEY, title text, body text, gone int, tag text);
+CREATE INDEX docs_title ON docs (title);
+ALTER TABLE docs DROP COLUMN gone;
+INSERT INTO docs SELECT g, 'title ' || g, (SELECT string_agg(md5(g::text || i), '') FROM generate_series(1, 200) i),
+       'tag' || (g % 10) FROM generate_series(1, 400) g;  -- bodies of 6400 hex digits: stored out of line
+SELECT safe_add_column('docs', 'digest', 'text', backfill_expr => 'md5(body) || repeat(''x'', 4000)') AS j_docs \gset
+CREATE INDEX docs_digest ON docs (left(digest, 32));
+SELECT safe_column_wait(:j_docs, '120s');
+SELECT count(*) FILTER (WHERE digest = md5(body) || repeat('x', 4000)) AS exact, count(*) AS rows FROM docs;
+SELECT pg_relation_size(reltoastrelid) > 0 AS toasted FROM pg_class WHERE oid = 'docs'::regclass;
+SELECT count(*) AS via_index FROM docs WHERE left(digest, 32) = (SELECT md5(body) FROM docs WHERE id = 7);
+CREATE TABLE animals (id int, name text);
+CREATE TABLE dogs (breed text) INHERITS (animals);
+CREATE UNLOGGED TABLE cats () INHERITS (animals);
+INSERT INTO animals SELECT g, 'animal' || g FROM generate_series(1, 100) g;
+INSERT INTO dogs SELECT g, 'dog' || g, 'breed' FROM generate_series(101, 300) g;
+INSERT INTO cats SELECT g, 'cat' || g FROM generate_series(301, 450) g;
+SELECT safe_add_column('animals', 'upper_name', 'text', backfill_expr => 'upper(name)', not_null => true) AS j_an \gset
+SELECT count(*) AS parts FROM safe_column_job_part WHERE job_id = :j_an;
+SELECT safe_column_wait(:j_an, '120s');
+SELECT tableoid::regclass, count(*), bool_and(upper_name = upper(name)) AS exact FROM animals GROUP BY 1 ORDER BY 1;
+
 -- Every job is history.
 SELECT column_name, state, error IS NULL AS no_error FROM safe_column_jobs
- WHERE table_name IN ('accounts', 'measurements') ORDER BY job_id;
+ WHERE table_name IN ('accounts', 'measurements', 'docs', 'animals') ORDER BY job_id;
