@@ -31,6 +31,15 @@ std::string fill_batch(const std::string &table, const std::string &column, cons
         .str();
 }
 
+std::string fill_batch_direct(const std::string &table, const std::string &column, const std::string &expr,
+                              unsigned long first_block, unsigned long end_block) {
+    return (boost::format("UPDATE ONLY %1% SET %2% = (%3%)"
+                          " WHERE ctid >= '(%4%,0)'::pg_catalog.tid AND ctid < '(%5%,0)'::pg_catalog.tid"
+                          " AND %2% IS NULL") %
+            table % column % expr % first_block % end_block)
+        .str();
+}
+
 std::string nulls_left(const std::string &table, const std::string &column) {
     return (boost::format("SELECT EXISTS (SELECT FROM ONLY %1% WHERE %2% IS NULL)") % table % column).str();
 }

@@ -308,6 +308,7 @@ struct Live {
     sc::RateMeter rows_rate;    // over wall time: batches and the pauses between them
     sc::RateMeter blocks_rate;
     TimestampTz last_batch_end;
+    bool skip_locked_next;  // the last batch timed out on a lock: retry its range with SKIP LOCKED
 };
 
 void live_set_throttle(Live *live, const char *reason) {
@@ -364,9 +365,12 @@ bool next_part(const Job *job, PartCursor *out) {
     return true;
 }
 
-char *core_fill_batch(const char *table, const char *column, const char *expr, int64 first, int64 end) {
-    std::string text = sc::sql::fill_batch(table, column, expr, static_cast<unsigned long>(first),
-                                           static_cast<unsigned long>(end));
+char *core_fill_batch(const char *table, const char *column, const char *expr, int64 first, int64 end,
+                      bool skip_locked) {
+    std::string text = skip_locked ? sc::sql::fill_batch(table, column, expr, static_cast<unsigned long>(first),
+                                                         static_cast<unsigned long>(end))
+                                   : sc::sql::fill_batch_direct(table, column, expr, static_cast<unsigned long>(first),
+                                                                static_cast<unsigned long>(end));
     return pg_call([&] { return pstrdup(text.c_str()); });
 }
 
@@ -403,7 +407,8 @@ struct BatchResult {
 };
 
 // One batch of the backfill or a sweep pass. Returns false when the phase has no part left.
-bool run_batch(Job *job, const char *column, int blocks, BatchResult *res) {
+// skip_locked: the previous attempt at this range waited too long on a row the application holds.
+bool run_batch(Job *job, const char *column, int blocks, bool skip_locked, BatchResult *res) {
     PartCursor part;
     if (!next_part(job, &part))
         return false;
@@ -422,14 +427,15 @@ bool run_batch(Job *job, const char *column, int blocks, BatchResult *res) {
     int64 end = part.next_block + blocks;
     if (end > part.end_block)
         end = part.end_block;
-    char *sql = core_fill_batch(table, column, job->fill_expr, part.next_block, end);
+    char *sql = core_fill_batch(table, column, job->fill_expr, part.next_block, end, skip_locked);
 
     pgstat_report_activity(STATE_RUNNING, psprintf("safe_column job " INT64_FORMAT ": %s %s blocks " INT64_FORMAT
                                                    "-" INT64_FORMAT " of %s",
                                                    job->id, sc::phase_name(job->phase), column, part.next_block,
                                                    end, table));
-    // Only the TID Range Scan: no index or sequential scan of the whole table per batch. A lock on the
-    // table that the batch cannot get quickly fails the batch (it is retried), never queues others.
+    // Only the TID Range Scan: no index or sequential scan of the whole table per batch. A lock the
+    // batch cannot get within lock_timeout (the table's, or a row's) fails the batch; it is retried,
+    // with SKIP LOCKED after a row lock, so it never keeps others or itself waiting long.
     set_local("enable_seqscan", "off");
     set_local("enable_indexscan", "off");
     set_local("enable_bitmapscan", "off");
@@ -728,8 +734,9 @@ void run_job(int64 job_id) {
                     in_batch = next_part(&job, &cur);
                     failed_part = cur;
                     failed_end = cur.next_block + blocks;
-                    if (in_batch && run_batch(&job, qcolumn, blocks, &res)) {
+                    if (in_batch && run_batch(&job, qcolumn, blocks, live.skip_locked_next, &res)) {
                         in_batch = false;
+                        live.skip_locked_next = false;
                         sizer.observe(res.blocks, res.ms);
                         TimestampTz now_ts = GetCurrentTimestamp();
                         double wall_s = live.last_batch_end != 0
@@ -819,6 +826,8 @@ void run_job(int64 job_id) {
         if (err != nullptr) {
             if (transient_error(err->sqlerrcode)) {
                 transient_failures++;
+                if (in_batch && err->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+                    live.skip_locked_next = true;
                 sizer.failed();
                 char reason[192];
                 snprintf(reason, sizeof reason, "retrying after: %s", err->message);

@@ -16,6 +16,7 @@ using sc::sql::add_not_null_check;
 using sc::sql::drop_column;
 using sc::sql::drop_constraint;
 using sc::sql::fill_batch;
+using sc::sql::fill_batch_direct;
 using sc::sql::literal;
 using sc::sql::nulls_left;
 using sc::sql::set_not_null;
@@ -233,6 +234,22 @@ TEST(SqlTextFillBatch, QuotedIdentifiersAndPercentSignsPassThrough) {
               " WHERE ctid = ANY (ARRAY(SELECT ctid FROM ONLY \"S\".\"T 1\""
               " WHERE ctid >= '(3,0)'::pg_catalog.tid AND ctid < '(4,0)'::pg_catalog.tid"
               " AND \"Col\" IS NULL FOR UPDATE SKIP LOCKED)) AND \"Col\" IS NULL");
+}
+
+TEST(SqlTextFillBatchDirect, ExactText) {
+    EXPECT_EQ(fill_batch_direct("public.users", "status", "'active'", 10, 20),
+              "UPDATE ONLY public.users SET status = ('active')"
+              " WHERE ctid >= '(10,0)'::pg_catalog.tid AND ctid < '(20,0)'::pg_catalog.tid AND status IS NULL");
+}
+
+// The fast path: one TID range scan, no row-lock pre-pass, the same range and guards as fill_batch.
+TEST(SqlTextFillBatchDirect, SameRangeAndGuardsWithoutThePrePass) {
+    const std::string direct = fill_batch_direct("\"S\".\"T\"", "\"C\"", "f(x)", 7, 9);
+    EXPECT_EQ(direct.rfind("UPDATE ONLY \"S\".\"T\" SET \"C\" = (f(x))", 0), 0u) << direct;
+    EXPECT_NE(direct.find("ctid >= '(7,0)'::pg_catalog.tid AND ctid < '(9,0)'::pg_catalog.tid"), std::string::npos);
+    EXPECT_EQ(count_of(direct, "\"C\" IS NULL"), 1u) << direct;
+    EXPECT_EQ(direct.find("SKIP LOCKED"), std::string::npos) << direct;
+    EXPECT_EQ(direct.find("SELECT"), std::string::npos) << direct;
 }
 
 TEST(SqlTextNullsLeft, ExactText) {
