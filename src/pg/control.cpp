@@ -105,7 +105,7 @@ void set_state(int64 job_id, const char *state, bool clear_error, bool finished)
     int rc = SPI_execute_with_args(sql, 4, types, values, nullptr, false, 0);
     if (rc != SPI_OK_UPDATE)
         elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-    notify_job(job_id, extension_table("safe_column_jobs"));
+    notify_job(job_id, extension_table("safe_column_job_store"));
     leave_owner_context(&ctx);
 }
 

@@ -181,18 +181,25 @@ int64 insert_job(const NewJob *job) {
         rc = SPI_execute_with_args(upd, 2, ut, uv, nullptr, false, 0);
         if (rc != SPI_OK_UPDATE)
             elog(ERROR, "could not record the safe_column job: %s", SPI_result_code_string(rc));
-        notify_job(job_id, extension_table("safe_column_jobs"));
+        notify_job(job_id, extension_table("safe_column_job_store"));
     }
     leave_owner_context(&ctx);
     return job_id;
 }
 
-void notify_job(int64 job_id, const char *jobs_view) {
+void notify_job(int64 job_id, const char *job_store) {
+    // The table always schema-qualified, whatever the search_path of whoever sends it.
     char *sql = psprintf(
         "SELECT pg_catalog.pg_notify('safe_column', pg_catalog.json_build_object("
-        "'job_id', job_id, 'table', table_name, 'column', column_name, 'state', state, 'phase', phase,"
-        "'error', error)::text) FROM %s WHERE job_id = $1",
-        jobs_view);
+        "'job_id', s.job_id,"
+        "'table', pg_catalog.quote_ident(coalesce(n.nspname, s.schema_name)) || '.' ||"
+        "         pg_catalog.quote_ident(coalesce(c.relname, s.table_name)),"
+        "'column', s.column_name, 'state', s.state, 'phase', s.phase, 'error', s.error)::text)"
+        "  FROM %s s"
+        "  LEFT JOIN pg_catalog.pg_class c ON c.oid = s.relid"
+        "  LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE s.job_id = $1",
+        job_store);
     Oid types[1] = {INT8OID};
     Datum values[1] = {Int64GetDatum(job_id)};
     int rc = SPI_execute_with_args(sql, 1, types, values, nullptr, false, 0);

@@ -57,7 +57,7 @@ struct NewJob {
 int64 insert_job(const NewJob *job);
 
 // NOTIFY safe_column with the job's state as JSON (delivered when the transaction commits).
-// jobs_view: the qualified safe_column_jobs view (extension_table("safe_column_jobs")). SPI connected.
-void notify_job(int64 job_id, const char *jobs_view);
+// job_store: the qualified job table (extension_table("safe_column_job_store")). SPI connected.
+void notify_job(int64 job_id, const char *job_store);
 
 }  // namespace sc::pg

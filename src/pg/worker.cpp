@@ -167,8 +167,9 @@ void back_from_creator(const RoleSwitch *rs) {
     AtEOXact_GUC(true, rs->nest);
 }
 
-void set_local(const char *name, const char *value) {
-    (void)set_config_option(name, value, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+// Within a GUC nest level the caller ends with AtEOXact_GUC.
+void set_for_batch(const char *name, const char *value) {
+    (void)set_config_option(name, value, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -199,11 +200,10 @@ char *cached_table(char **cache, const char *name) {
 }
 char *store_cache = nullptr;
 char *part_cache = nullptr;
-char *jobs_view_cache = nullptr;
 char *store_table() { return cached_table(&store_cache, "safe_column_job_store"); }
 char *part_table() { return cached_table(&part_cache, "safe_column_job_part"); }
 
-void notify(int64 job_id) { notify_job(job_id, cached_table(&jobs_view_cache, "safe_column_jobs")); }
+void notify(int64 job_id) { notify_job(job_id, store_table()); }
 
 // Load the job and lock its row for the rest of the step: pause, resume and cancel wait for the step
 // to commit, and the next step sees what they did.
@@ -436,13 +436,16 @@ bool run_batch(Job *job, const char *column, int blocks, bool skip_locked, Batch
     // Only the TID Range Scan: no index or sequential scan of the whole table per batch. A lock the
     // batch cannot get within lock_timeout (the table's, or a row's) fails the batch; it is retried,
     // with SKIP LOCKED after a row lock, so it never keeps others or itself waiting long.
-    set_local("enable_seqscan", "off");
-    set_local("enable_indexscan", "off");
-    set_local("enable_bitmapscan", "off");
-    set_local("enable_indexonlyscan", "off");
+    // These settings are for the batch statement only: the bookkeeping after it must be planned
+    // normally (with every scan "disabled", its costs would look huge and invite JIT compilation).
+    int batch_nest = NewGUCNestLevel();
+    set_for_batch("enable_seqscan", "off");
+    set_for_batch("enable_indexscan", "off");
+    set_for_batch("enable_bitmapscan", "off");
+    set_for_batch("enable_indexonlyscan", "off");
     char timeout[32];
     snprintf(timeout, sizeof timeout, "%dms", lock_timeout_ms);
-    set_local("lock_timeout", timeout);
+    set_for_batch("lock_timeout", timeout);
 
     XLogRecPtr wal0 = GetXLogInsertRecPtr();
     instr_time t0, t1;
@@ -451,6 +454,7 @@ bool run_batch(Job *job, const char *column, int blocks, bool skip_locked, Batch
     as_creator(job->creator, &rs);
     int rc = SPI_execute(sql, false, 0);
     back_from_creator(&rs);
+    AtEOXact_GUC(true, batch_nest);
     if (rc != SPI_OK_UPDATE)
         elog(ERROR, "backfill batch failed: %s", SPI_result_code_string(rc));
     int64 rows = static_cast<int64>(SPI_processed);
@@ -652,13 +656,13 @@ void run_job(int64 job_id) {
     if (load_job(job_id, &job)) {
         keep_job(&job, jobcxt);
         loaded = true;
+        char *sql = psprintf("UPDATE %s SET started_at = coalesce(started_at, pg_catalog.clock_timestamp())"
+                             " WHERE job_id = $1",
+                             store_table());
+        Oid types[1] = {INT8OID};
+        Datum values[1] = {Int64GetDatum(job_id)};
+        spi_exec_args(sql, 1, types, values, SPI_OK_UPDATE);
         if (strcmp(job.state, "queued") == 0) {
-            char *sql = psprintf("UPDATE %s SET started_at = coalesce(started_at, pg_catalog.clock_timestamp())"
-                                 " WHERE job_id = $1",
-                                 store_table());
-            Oid types[1] = {INT8OID};
-            Datum values[1] = {Int64GetDatum(job_id)};
-            spi_exec_args(sql, 1, types, values, SPI_OK_UPDATE);
             set_phase(&job, job.phase);
             MemoryContext old = MemoryContextSwitchTo(jobcxt);
             job.state = pstrdup(sc::state_for_phase(job.phase));
@@ -826,11 +830,16 @@ void run_job(int64 job_id) {
         if (err != nullptr) {
             if (transient_error(err->sqlerrcode)) {
                 transient_failures++;
-                if (in_batch && err->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+                // The backfill skips rows the application keeps locked (the sweep comes back for them);
+                // a sweep waits for them, retrying the same range, so that no existing row is left out.
+                if (in_batch && err->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && job.phase == sc::JobPhase::backfill)
                     live.skip_locked_next = true;
                 sizer.failed();
                 char reason[192];
-                snprintf(reason, sizeof reason, "retrying after: %s", err->message);
+                if (in_batch && err->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+                    strlcpy(reason, "rows locked by other transactions", sizeof reason);
+                else
+                    snprintf(reason, sizeof reason, "retrying after: %s", err->message);
                 live_set_throttle(&live, reason);
                 nap(transient_failures < 10 ? 100L * transient_failures : 1000L);
                 FreeErrorData(err);
@@ -1003,6 +1012,8 @@ void safe_column_worker_main(Datum arg) {
     BackgroundWorkerUnblockSignals();
     BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
     pgstat_report_appname("safe_column worker");
+    // Batches and bookkeeping are short statements: compiling them would cost more than it saves.
+    SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
     sc::pg::worker_loop();
     proc_exit(0);
 }
