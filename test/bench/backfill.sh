@@ -19,7 +19,8 @@
 # Per variant: wall time (until tok is filled and NOT NULL), rows/s, the longest ACCESS EXCLUSIVE hold
 # on users (pg_locks sampled every ~10 ms by a separate psql \watch), how long rows stay locked, WAL
 # bytes, requested checkpoints, table size after, and the foreground p50/p99/max latency and failures
-# of every transaction whose lifetime overlaps the variant. During (4) and (5) the worker's RSS
+# of every transaction whose lifetime overlaps the variant, with what the foreground backends waited
+# on (their wait events, sampled with pg_locks). During (4) and (5) the worker's RSS
 # (/proc/<pid>/status) and its batches (safe_column_live()) are sampled too.
 #
 # Usage (as root; the extension must already be built and installed: make && make install):
@@ -118,8 +119,9 @@ elif gnuplot -e 'set terminal png' >/dev/null 2>&1; then
 else
     die "gnuplot has neither the pngcairo nor the png terminal"
 fi
-[[ -f $($PGBIN/pg_config --pkglibdir 2>/dev/null || echo /usr/lib/postgresql/15/lib)/safe_column.so ]] ||
-    die "safe_column is not installed (cd /work/main && make && make install)"
+SO_FILE=$($PGBIN/pg_config --pkglibdir 2>/dev/null || echo /usr/lib/postgresql/15/lib)/safe_column.so
+[[ -f $SO_FILE ]] || die "safe_column is not installed (cd /work/main && make && make install)"
+SO_INFO="safe_column.so installed $(date -u -r "$SO_FILE" +%Y-%m-%dT%H:%M:%SZ), tree at $(git -C "$SCRIPT_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')"
 command -v runuser >/dev/null || die "runuser missing (util-linux)"
 
 # ---------------------------------------------------------------------------------------------
@@ -251,8 +253,9 @@ UPDATE users SET email = 'user' || :id || '@example.org' WHERE id = :id;
 EOF
 
 # ---------------------------------------------------------------------------------------------
-# pg_locks sampler for the whole run: one line per sample, "epoch holders", holders being
-# pid|virtualxid|backend_type of every granted AccessExclusiveLock on public.users, or "-".
+# pg_locks sampler for the whole run: one line per sample, "epoch holders waits": holders are
+# pid|virtualxid|backend_type of every granted AccessExclusiveLock on public.users, or "-"; waits are
+# the wait events of the pgbench backends running a statement (CPU: none), or "-".
 cat >"$TMP/locks.sql" <<'EOF'
 SELECT extract(epoch FROM clock_timestamp())::numeric(20, 6),
        coalesce((SELECT string_agg(l.pid || '|' || l.virtualtransaction || '|' ||
@@ -262,7 +265,9 @@ SELECT extract(epoch FROM clock_timestamp())::numeric(20, 6),
                     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                     AND l.relation = (SELECT c.oid FROM pg_class c
                                        WHERE c.relname = 'users' AND c.relnamespace = 'public'::regnamespace)),
-                '-')
+                '-'),
+       coalesce((SELECT string_agg(coalesce(wait_event_type || ':' || wait_event, 'CPU'), ',')
+                   FROM pg_stat_activity WHERE application_name = 'pgbench' AND state = 'active'), '-')
 EOF
 echo "\\watch $LOCK_SAMPLE_S" >>"$TMP/locks.sql"
 # psql installs its own SIGINT handler: SIGINT ends \watch and psql exits, with its output flushed.
@@ -491,7 +496,7 @@ fg_stats() {
 # upper = from the last sample before it to the first sample after it (the hold lies in between).
 ae_spans() {
     awk -v w0="$1" -v w1="$2" '
-        NF != 2 || $1 !~ /^[0-9.]+$/ { next }
+        NF != 3 || $1 !~ /^[0-9.]+$/ { next }
         {
             t = $1
             delete cur
@@ -551,7 +556,7 @@ stop_psql "$LOCK_SAMPLER"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Sampling interval of the lock sampler: median gap between samples.
-LOCK_RES=$(awk 'NF == 2 && $1 ~ /^[0-9.]+$/ { if (p != "") print ($1 - p) * 1000; p = $1 }' "$TMP/locks.out" |
+LOCK_RES=$(awk 'NF == 3 && $1 ~ /^[0-9.]+$/ { if (p != "") print ($1 - p) * 1000; p = $1 }' "$TMP/locks.out" |
     sort -n | awk '{v[NR] = $1} END {if (NR) printf "%.1f %.1f", v[int(NR / 2) + 1], v[int(NR * 0.99) + 1]; else print "? ?"}')
 read -r LOCK_MED LOCK_P99 <<<"$LOCK_RES"
 
@@ -648,6 +653,19 @@ rss_line() {  # KEY: the worker's private memory over the job, to tell growth fr
             printf "RssAnon over the job (MB): start %.1f, 25%% %.1f, 50%% %.1f, 75%% %.1f, end %.1f",
                    a[1] / 1024, a[int(NR * 0.25) + 1] / 1024, a[int(NR * 0.5) + 1] / 1024, a[int(NR * 0.75) + 1] / 1024, a[NR] / 1024 }' "$TMP/$1.rss"
 }
+# fg_waits T0 T1: what the foreground backends were doing, from the 10 ms samples in [T0, T1]:
+# the average number of pgbench backends per sample in each wait event (CPU: active, no wait event).
+fg_waits() {
+    awk -v w0="$1" -v w1="$2" '
+        NF == 3 && $1 ~ /^[0-9.]+$/ && $1 >= w0 && $1 <= w1 {
+            n++
+            if ($3 != "-") { k = split($3, ev, ","); for (i = 1; i <= k; i++) c[ev[i]]++ }
+        }
+        END {
+            if (!n) { printf "no samples"; exit }
+            for (e in c) printf "%.3f %s\n", c[e] / n, e
+        }' "$TMP/locks.out" | sort -rn | awk '{ printf "%s%s %s", sep, $2, $1; sep = ", " } END { if (!NR) printf "none active" }'
+}
 spans_line() {  # KEY
     awk '{ printf "%s%s %s..%s ms", sep, ($1 == "client_backend" ? "client" : ($1 == "safe_column_worker" ? "worker" : $1)), $3, $4; sep = ", " }
          END { if (!NR) printf "none seen" }' "$TMP/$1.ae"
@@ -657,6 +675,7 @@ spans_line() {  # KEY
     echo "backfill benchmark: $ROWS rows (fresh users $((FRESH_SIZE / 1048576)) MB), adding tok uuid NOT NULL DEFAULT gen_random_uuid()"
     echo "foreground: pgbench $CLIENTS clients -j $THREADS -R $RATE, point select + update of email by random id, from ${WARMUP_S}s before"
     echo "each variant to ${TAIL_S}s after; server: shared_buffers 512MB, max_wal_size 1GB; $GUCS"
+    echo "$SO_INFO; run $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "machine: $(nproc) cores, load average $LOAD_BEFORE before, $LOAD_AFTER after ($OTHER_PG_BEFORE postgres processes of others at start)"
     echo
     printf '%-31s %8s %8s %9s %10s %7s %4s %7s %6s %4s %7s %8s %8s %6s\n' \
@@ -710,7 +729,9 @@ spans_line() {  # KEY
         [[ $k == 3 ]] && echo "    $(awk -v b="$PROC_BATCH" 'sub(/.*NOTICE:  bench_fill /, "") {printf "%s transactions of %s ids, longest %s ms", $1, b, $2}' "$TMP/3.out")"
         echo "    ACCESS EXCLUSIVE holds seen (holder lower..upper bound): $(spans_line $k)"
         echo "    $(log_events "$t0" "$t1")"
+        echo "    foreground backends per sample by wait event: $(fg_waits "$t0" "$t1")"
     done
+    echo "baseline: foreground backends per sample by wait event: $(fg_waits "$BASE_T0" "$BASE_T1")"
 } >"$TMP/details"
 cat "$TMP/details"
 {
