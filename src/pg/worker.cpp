@@ -42,6 +42,9 @@ extern "C" {
 #include "catalog/pg_database.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "commands/vacuum.h"
+#include "parser/parse_node.h"
+#include "parser/parser.h"
 #include "executor/spi.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -56,6 +59,7 @@ extern "C" {
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/portal.h"
 #include "utils/ps_status.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -308,6 +312,9 @@ struct Live {
     sc::RateMeter rows_rate;    // over wall time: batches and the pauses between them
     sc::RateMeter blocks_rate;
     TimestampTz last_batch_end;
+    Oid vacuum_relid;       // the part the blocks below were filled in
+    int64 vacuum_blocks;    // blocks filled there since its last VACUUM
+    int64 vacuum_every;     // VACUUM it after this many
     bool skip_locked_next;  // the last batch timed out on a lock: retry its range with SKIP LOCKED
 };
 
@@ -374,11 +381,6 @@ char *core_fill_batch(const char *table, const char *column, const char *expr, i
     return pg_call([&] { return pstrdup(text.c_str()); });
 }
 
-char *core_nulls_left(const char *table, const char *column) {
-    std::string text = sc::sql::nulls_left(table, column);
-    return pg_call([&] { return pstrdup(text.c_str()); });
-}
-
 enum class Ddl { add_check, validate, set_not_null, drop_constraint };
 
 char *core_ddl(Ddl which, const char *table, const char *column, const char *constraint) {
@@ -401,6 +403,8 @@ char *core_ddl(Ddl which, const char *table, const char *column, const char *con
 }
 
 struct BatchResult {
+    Oid relid;
+    int64 part_blocks;  // end of the part's range
     int blocks;
     int64 rows;
     double ms;
@@ -462,6 +466,12 @@ bool run_batch(Job *job, const char *column, int blocks, bool skip_locked, Batch
     INSTR_TIME_SUBTRACT(t1, t0);
     int64 wal = static_cast<int64>(GetXLogInsertRecPtr() - wal0);
 
+    // A batch commits its rows with its resume point: a commit lost in a crash only means the batch
+    // runs again. So it does not wait for its WAL to be flushed, which leaves the disk to the
+    // application's commits. (Phase changes and DDL steps commit synchronously: a state someone saw,
+    // such as complete, stays.)
+    set_config_option("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+
     // The resume point and the counters, in the same transaction as the rows.
     char *upd_part = psprintf("UPDATE %s SET next_block = $3, done = $3 >= end_block WHERE job_id = $1 AND relid = $2",
                               part_table());
@@ -480,39 +490,12 @@ bool run_batch(Job *job, const char *column, int blocks, bool skip_locked, Batch
     spi_exec_args(upd_job, 4, jt, jv, SPI_OK_UPDATE);
     job->pass_rows += rows;
 
+    res->relid = part.relid;
+    res->part_blocks = part.end_block;
     res->blocks = static_cast<int>(end - part.next_block);
     res->rows = rows;
     res->ms = INSTR_TIME_GET_MILLISEC(t1);
     return true;
-}
-
-// Whether any part still has NULLs in the column (as the creator).
-bool any_nulls_left(const Job *job, const char *column) {
-    char *sql = psprintf("SELECT relid FROM %s WHERE job_id = $1", part_table());
-    Oid types[1] = {INT8OID};
-    Datum values[1] = {Int64GetDatum(job->id)};
-    spi_exec_args(sql, 1, types, values, SPI_OK_SELECT);
-    int n = static_cast<int>(SPI_processed);
-    Oid *parts = static_cast<Oid *>(palloc(sizeof(Oid) * (n + 1)));
-    for (int i = 0; i < n; i++) {
-        bool isnull;
-        parts[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-    }
-    bool left = false;
-    for (int i = 0; i < n && !left; i++) {
-        char *table = qualified_name(parts[i]);
-        if (table == nullptr)
-            continue;
-        RoleSwitch rs;
-        as_creator(job->creator, &rs);
-        int rc = SPI_execute(core_nulls_left(table, column), true, 1);
-        back_from_creator(&rs);
-        if (rc != SPI_OK_SELECT)
-            elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
-        bool isnull;
-        left = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-    }
-    return left;
 }
 
 bool constraint_exists(Oid relid, const char *name, bool *validated) {
@@ -568,6 +551,44 @@ void run_ddl_step(Job *job, const char *column) {
     default:
         break;
     }
+}
+
+// VACUUM (SKIP_LOCKED) one table, as a top-level command of the worker: VACUUM manages its own
+// transactions, so this runs between steps, with no transaction open. A failure is logged, not fatal:
+// the backfill goes on, only the space is not reused.
+void vacuum_part(Oid relid) {
+    MemoryContext oldcxt = CurrentMemoryContext;
+    MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "safe_column vacuum", ALLOCSET_DEFAULT_SIZES);
+    PG_TRY();
+    {
+        SetCurrentStatementStartTimestamp();
+        StartTransactionCommand();
+        char *table = qualified_name(relid);
+        if (table != nullptr) {
+            MemoryContextSwitchTo(cxt);
+            PortalContext = cxt;  // VACUUM keeps what must outlive its transactions there
+            char *sql = psprintf("VACUUM (SKIP_LOCKED) %s", table);
+            List *parsed = raw_parser(sql, RAW_PARSE_DEFAULT);
+            VacuumStmt *stmt = castNode(VacuumStmt, linitial_node(RawStmt, parsed)->stmt);
+            pgstat_report_activity(STATE_RUNNING, sql);
+            ExecVacuum(make_parsestate(nullptr), stmt, true);
+        }
+        CommitTransactionCommand();
+        pgstat_report_activity(STATE_IDLE, nullptr);
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(oldcxt);
+        ErrorData *edata = CopyErrorData();
+        FlushErrorState();
+        AbortCurrentTransaction();
+        ereport(LOG, (errmsg("safe_column: VACUUM of relation %u skipped: %s", relid, edata->message)));
+        FreeErrorData(edata);
+    }
+    PG_END_TRY();
+    PortalContext = nullptr;
+    MemoryContextSwitchTo(oldcxt);
+    MemoryContextDelete(cxt);
 }
 
 // Mark the job failed (in its own transaction).
@@ -751,6 +772,12 @@ void run_job(int64 job_id) {
                         live.blocks_rate.add(static_cast<double>(res.blocks), wall_s + 1e-6);
                         if (throttle_enabled)
                             pause_ms = sc::pause_after_batch_ms(res.ms, batch_sleep_ratio);
+                        if (res.relid != live.vacuum_relid) {
+                            live.vacuum_relid = res.relid;
+                            live.vacuum_blocks = 0;
+                            live.vacuum_every = res.part_blocks / 10 > 1024 ? res.part_blocks / 10 : 1024;
+                        }
+                        live.vacuum_blocks += res.blocks;
                         live.values.batch_blocks = res.blocks;
                         live.values.batch_rows = res.rows;
                         live.values.last_batch_ms = res.ms;
@@ -766,9 +793,12 @@ void run_job(int64 job_id) {
                         if (job.phase == sc::JobPhase::backfill) {
                             next = sc::next_phase(job.phase, job.not_null);
                         } else {
+                            // A pass that filled no row found none to fill (a sweep waits for locked rows
+                            // rather than skip them); one that filled some is followed by another. For the
+                            // final sweep, VALIDATE checks the rest: a NULL left there sends it back here.
                             sc::SweepOutcome outcome;
                             outcome.rows_filled = job.pass_rows;
-                            outcome.nulls_left = any_nulls_left(&job, qcolumn);
+                            outcome.nulls_left = job.pass_rows > 0;
                             sc::PhaseInputs in;
                             in.not_null = job.not_null;
                             in.new_rows_get_value = job.new_rows_get_value;
@@ -828,6 +858,17 @@ void run_job(int64 job_id) {
         MemoryContextSwitchTo(oldcxt);
 
         if (err != nullptr) {
+            if (job.phase == sc::JobPhase::validate && err->sqlerrcode == ERRCODE_CHECK_VIOLATION) {
+                // A NULL arrived before the CHECK was in place and after the last pass saw its page:
+                // one more final sweep.
+                FreeErrorData(err);
+                begin_txn("safe_column: back to the final sweep");
+                reset_parts(&job, job.sweep_passes + 1);
+                set_phase(&job, sc::JobPhase::final_sweep);
+                commit_txn();
+                live_set_phase(&live, sc::JobPhase::final_sweep);
+                continue;
+            }
             if (transient_error(err->sqlerrcode)) {
                 transient_failures++;
                 // The backfill skips rows the application keeps locked (the sweep comes back for them);
@@ -881,6 +922,13 @@ void run_job(int64 job_id) {
             live_publish(live.slot, &live.values);
         if (step == Step::stop)
             break;
+        // Every UPDATE leaves a dead row version behind; on full pages the new versions go to new pages
+        // and the table would double. A VACUUM of what was filled so far lets the next batches reuse
+        // that space. Part of the calm way of working: skipped when safe_column.throttle is off.
+        if (throttle_enabled && live.vacuum_relid != InvalidOid && live.vacuum_blocks >= live.vacuum_every) {
+            live.vacuum_blocks = 0;
+            vacuum_part(live.vacuum_relid);
+        }
         nap(static_cast<long>(pause_ms));
     }
     live_release(live.slot);
@@ -1014,6 +1062,7 @@ void safe_column_worker_main(Datum arg) {
     pgstat_report_appname("safe_column worker");
     // Batches and bookkeeping are short statements: compiling them would cost more than it saves.
     SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+
     sc::pg::worker_loop();
     proc_exit(0);
 }
