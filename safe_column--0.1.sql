@@ -158,3 +158,57 @@ SELECT j.job_id,
 
 COMMENT ON VIEW safe_column_progress IS 'every job with its live progress: phase, percent, rate, ETA, throttling';
 GRANT SELECT ON safe_column_progress TO PUBLIC;
+
+-- The progress line of safe_column_wait's and safe_column_watch's NOTICEs.
+CREATE FUNCTION safe_column_progress_line(job bigint) RETURNS text
+LANGUAGE sql STABLE AS $$
+SELECT pg_catalog.format('safe_column job %s: %s, phase %s, %s%%, %s of %s rows, %s rows/s, ETA %s',
+                         p.job_id, p.state, p.phase, p.percent, p.rows_done, coalesce(p.rows_total::text, '?'),
+                         coalesce(p.rows_per_sec::text, '?'),
+                         coalesce(round(extract(epoch FROM p.eta))::text || ' s', '?'))
+  FROM @extschema@.safe_column_progress p WHERE p.job_id = job
+$$;
+
+-- safe_column_wait as a procedure that commits between its polls, so that it holds no snapshot while
+-- it waits: VACUUM (the worker's own included) can reclaim the backfill's dead row versions meanwhile.
+-- CALL it outside a transaction block.
+CREATE PROCEDURE safe_column_watch(job bigint, timeout interval DEFAULT NULL, INOUT state text DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_variable
+DECLARE
+    started timestamptz := pg_catalog.clock_timestamp();
+    last_notice timestamptz;
+    err text;
+BEGIN
+    IF job IS NULL THEN
+        RAISE EXCEPTION 'job must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF timeout < interval '0' THEN
+        RAISE EXCEPTION 'timeout must not be negative' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    LOOP
+        SELECT j.state, j.error INTO state, err FROM @extschema@.safe_column_jobs j WHERE j.job_id = job;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'safe_column job % does not exist', job USING ERRCODE = 'undefined_object';
+        END IF;
+        EXIT WHEN state NOT IN ('queued', 'backfilling', 'validating');
+        IF last_notice IS NULL OR pg_catalog.clock_timestamp() - last_notice >= interval '5 s' THEN
+            RAISE NOTICE '%', @extschema@.safe_column_progress_line(job);
+            last_notice := pg_catalog.clock_timestamp();
+        END IF;
+        IF timeout IS NOT NULL AND pg_catalog.clock_timestamp() - started >= timeout THEN
+            RAISE NOTICE 'safe_column job % is still % after the timeout', job, state;
+            EXIT;
+        END IF;
+        COMMIT;
+        PERFORM pg_catalog.pg_sleep(0.2);
+    END LOOP;
+    IF state = 'failed' THEN
+        RAISE EXCEPTION 'safe_column job % failed: %', job, err
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = pg_catalog.format('Fix the cause, then call safe_column_resume(%s).', job);
+    END IF;
+END
+$$;
+COMMENT ON PROCEDURE safe_column_watch(bigint, interval, text) IS
+'safe_column_wait that holds no snapshot while it waits (commits between polls); CALL it outside a transaction block';

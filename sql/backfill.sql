@@ -38,10 +38,11 @@ RESET search_path;
 SELECT safe_column_wait(:j_tier, '120s');
 SELECT tier, count(*) FROM accounts GROUP BY tier ORDER BY tier;
 SELECT fill_expr FROM safe_column_job_store WHERE job_id = :j_tier;
--- nextval(): distinct values for every existing row, and new rows continue the sequence.
+-- nextval(): distinct values for every existing row, and new rows continue the sequence. Waited for
+-- with the procedure, which holds no snapshot between polls.
 CREATE SEQUENCE account_no_seq;
 SELECT safe_add_column('accounts', 'account_no', 'bigint', $$nextval('account_no_seq')$$, true) AS j_no \gset
-SELECT safe_column_wait(:j_no, '120s');
+CALL safe_column_watch(:j_no, '120s');
 SELECT count(DISTINCT account_no) = count(*) AS distinct_numbers, min(account_no) >= 1 AS positive FROM accounts;
 
 -- backfill_expr must be one plain expression over the row: nothing runs otherwise.
@@ -66,6 +67,8 @@ SELECT safe_add_column('accounts', 'ratio', 'int', backfill_expr => 'ratio(id)')
 SELECT code, message ~ '^safe_column job \d+ failed: division by zero \(row \(\d+,\d+\) of accounts\)$' AS names_row,
        hint = format('Fix the cause, then call safe_column_resume(%s).', :j_ratio) AS hint_says_resume
   FROM sc_catch(format('SELECT safe_column_wait(%s, %L)', :j_ratio, '120s'));
+SELECT code, message ~ '^safe_column job \d+ failed: division by zero \(row \(\d+,\d+\) of accounts\)$' AS names_row
+  FROM sc_catch(format('CALL safe_column_watch(%s)', :j_ratio));  -- the same error from the procedure
 SELECT state, error ~ 'division by zero' AS error_recorded FROM safe_column_jobs WHERE job_id = :j_ratio;
 UPDATE accounts SET ratio = 0 WHERE id = 4000;
 SELECT safe_column_resume(:j_ratio);
@@ -102,6 +105,9 @@ SELECT * FROM sc_catch('SELECT safe_column_pause(999999)');
 SELECT safe_column_pause(NULL) IS NULL AS strict_null;
 SELECT * FROM sc_catch('SELECT safe_column_wait(NULL)');
 SELECT * FROM sc_catch(format('SELECT safe_column_wait(%s, %L)', :j_pause, '-1s'));
+SELECT * FROM sc_catch('CALL safe_column_watch(NULL)');
+SELECT * FROM sc_catch('CALL safe_column_watch(999999)');
+
 
 -- Waiting where it cannot work: in the creating transaction, in REPEATABLE READ.
 BEGIN;

@@ -239,14 +239,8 @@ struct Progress {
 void read_progress(int64 job_id, Progress *p) {
     OwnerContext ctx;
     enter_owner_context(&ctx);
-    char *sql = psprintf(
-        "SELECT state, phase, error,"
-        "       pg_catalog.format('safe_column job %%s: %%s, phase %%s, %%s%%%%, %%s of %%s rows, %%s rows/s, ETA %%s',"
-        "              job_id, state, phase, percent, rows_done, coalesce(rows_total::text, '?'),"
-        "              coalesce(rows_per_sec::text, '?'),"
-        "              coalesce(round(extract(epoch FROM eta))::text || ' s', '?'))"
-        "  FROM %s WHERE job_id = $1",
-        extension_table("safe_column_progress"));
+    char *sql = psprintf("SELECT state, phase, error, %s(job_id) FROM %s WHERE job_id = $1",
+                         extension_table("safe_column_progress_line"), extension_table("safe_column_jobs"));
     Oid types[1] = {INT8OID};
     Datum values[1] = {Int64GetDatum(job_id)};
     // Not read-only: each call takes a new snapshot and sees what the worker committed since.

@@ -381,7 +381,9 @@ body_safe() {
     MARK added
     echo "SELECT 'job ' || :job;"
     echo "SET client_min_messages = warning;"
-    echo "SELECT 'wait ' || safe_column_wait(:job, '4 hours');"
+    # The procedure form of safe_column_wait: it holds no snapshot between polls, so VACUUM can reclaim
+    # the backfill's dead row versions (a long SELECT safe_column_wait() would pin the xmin horizon).
+    echo "CALL safe_column_watch(:job, '4 hours');"
     MARK waited
     echo "SELECT 'jobrow ' || concat_ws(' ', state, extract(epoch FROM started_at), extract(epoch FROM finished_at),
                  rows_done, sweep_rows, batches, wal_bytes, lock_attempts, round(lock_wait_ms::numeric, 1),
