@@ -29,6 +29,7 @@
 #   BENCH_ROWS   rows in users            (default 2000000, at most 20000000)
 #   BENCH_PORT   port of the temp cluster (default 5498; unix socket in the temp dir, no TCP)
 #   BENCH_RATE   pgbench total tps (-R)   (default 300)
+#   BENCH_CONF   extra postgresql.conf lines, e.g. "safe_column.batch_sleep_ratio = 1.5"
 #   BENCH_KEEP=1 keep the temp dir (logs) after the run; the server is stopped regardless
 # Output: the table on stdout and in test/bench/out/backfill.txt, details in
 # test/bench/out/backfill_details.txt, the latency plot of (2) vs (5) in
@@ -186,6 +187,7 @@ log_checkpoints = on
 log_autovacuum_min_duration = 0
 log_lock_waits = on
 log_line_prefix = '%n [%p] %b '
+${BENCH_CONF:-}
 EOF
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$TMP/server.log" -w -t 30 start >/dev/null ||
     die "server did not start"
