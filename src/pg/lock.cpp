@@ -7,6 +7,7 @@
 #include "pg/guard.hpp"
 #include "pg/guc.hpp"
 #include "pg/lock.hpp"
+#include "pg/subxact.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -45,54 +46,47 @@ void set_lock_timeout(int ms) {
     (void)set_config_option("lock_timeout", buf, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 }
 
-// One attempt, in a subtransaction: lock the relation and its inheritors, each wait bounded so that
-// the whole attempt stays within timeout_ms. True when every lock is held (the subtransaction's locks
-// pass to the parent), false on lock_timeout (every lock of the attempt released). Other errors pass.
-bool try_lock_once(Oid relid, LOCKMODE mode, bool inheritors, int timeout_ms) {
-    MemoryContext oldcxt = CurrentMemoryContext;
-    ResourceOwner oldowner = CurrentResourceOwner;
-    volatile bool got = false;
-    TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+struct LockAttempt {
+    Oid relid;
+    LOCKMODE mode;
+    bool inheritors;
+    int timeout_ms;
+};
 
-    BeginInternalSubTransaction(nullptr);
-    MemoryContextSwitchTo(oldcxt);
-    PG_TRY();
-    {
-        int nest = NewGUCNestLevel();
-        set_lock_timeout(timeout_ms);
-        LockRelationOid(relid, mode);
-        if (inheritors) {
-            List *children = find_all_inheritors(relid, NoLock, nullptr);
-            ListCell *lc;
-            foreach (lc, children) {
-                Oid child = lfirst_oid(lc);
-                if (child == relid)
-                    continue;
-                long left_ms = static_cast<long>((deadline - GetCurrentTimestamp()) / 1000);
-                set_lock_timeout(static_cast<int>(left_ms));
-                LockRelationOid(child, mode);
-            }
+// Lock the relation and its inheritors, each wait bounded so that the whole attempt stays within
+// timeout_ms (run in a subtransaction by try_lock_once).
+void lock_set(void *arg) {
+    auto *a = static_cast<LockAttempt *>(arg);
+    TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), a->timeout_ms);
+    int nest = NewGUCNestLevel();
+    set_lock_timeout(a->timeout_ms);
+    LockRelationOid(a->relid, a->mode);
+    if (a->inheritors) {
+        List *children = find_all_inheritors(a->relid, NoLock, nullptr);
+        ListCell *lc;
+        foreach (lc, children) {
+            Oid child = lfirst_oid(lc);
+            if (child == a->relid)
+                continue;
+            long left_ms = static_cast<long>((deadline - GetCurrentTimestamp()) / 1000);
+            set_lock_timeout(static_cast<int>(left_ms));
+            LockRelationOid(child, a->mode);
         }
-        AtEOXact_GUC(true, nest);
-        ReleaseCurrentSubTransaction();
-        MemoryContextSwitchTo(oldcxt);
-        CurrentResourceOwner = oldowner;
-        got = true;
     }
-    PG_CATCH();
-    {
-        MemoryContextSwitchTo(oldcxt);
-        ErrorData *edata = CopyErrorData();
-        FlushErrorState();
-        RollbackAndReleaseCurrentSubTransaction();
-        MemoryContextSwitchTo(oldcxt);
-        CurrentResourceOwner = oldowner;
-        if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-            ReThrowError(edata);
-        FreeErrorData(edata);
-    }
-    PG_END_TRY();
-    return got;
+    AtEOXact_GUC(true, nest);
+}
+
+// One attempt: true when every lock is held (the subtransaction's locks pass to the transaction),
+// false on lock_timeout (every lock of the attempt released). Other errors pass.
+bool try_lock_once(Oid relid, LOCKMODE mode, bool inheritors, int timeout_ms) {
+    LockAttempt attempt{relid, mode, inheritors, timeout_ms};
+    ErrorData *edata = run_in_subtransaction(lock_set, &attempt);
+    if (edata == nullptr)
+        return true;
+    if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+        ReThrowError(edata);
+    FreeErrorData(edata);
+    return false;
 }
 
 bool is_target(Oid rel, Oid relid, List *targets) {

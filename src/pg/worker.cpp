@@ -28,6 +28,7 @@
 #include "pg/jobs.hpp"
 #include "pg/lock.hpp"
 #include "pg/shmem.hpp"
+#include "pg/subxact.hpp"
 #include "pg/worker.hpp"
 
 extern "C" {
@@ -331,6 +332,18 @@ void live_set_phase(Live *live, sc::JobPhase phase) {
     live_publish(live->slot, &live->values);
 }
 
+void reset_parts(const Job *job, int passes);
+
+// Move the job to its next phase: a sweep starts a first pass, the state follows the phase.
+// True when the job is done.
+bool enter_phase(Job *job, Live *live, sc::JobPhase next) {
+    if (next == sc::JobPhase::sweep || next == sc::JobPhase::final_sweep)
+        reset_parts(job, 1);
+    set_phase(job, next);
+    live_set_phase(live, next);
+    return next == sc::JobPhase::done;
+}
+
 // Sleep on the latch, answering SIGHUP and SIGTERM.
 void nap(long ms) {
     if (ms <= 0)
@@ -604,6 +617,23 @@ void fail_job(int64 job_id, const char *message) {
     commit_txn();
 }
 
+struct RowProbe {
+    Oid creator;
+    const char *sql;
+    Datum tid;
+};
+
+// Evaluate the job's expression on one row, as the creator (run in a subtransaction).
+void probe_row(void *arg) {
+    auto *p = static_cast<RowProbe *>(arg);
+    RoleSwitch rs;
+    as_creator(p->creator, &rs);
+    Oid types[1] = {TIDOID};
+    Datum values[1] = {p->tid};
+    (void)SPI_execute_with_args(p->sql, 1, types, values, nullptr, true, 0);
+    back_from_creator(&rs);
+}
+
 // After an expression error in a batch: find the first row of the batch's range where the expression
 // fails, each row evaluated in a subtransaction, so the error can name it.
 char *find_failing_row(const Job *job, const char *column, const PartCursor *part, int64 end) {
@@ -626,34 +656,11 @@ char *find_failing_row(const Job *job, const char *column, const PartCursor *par
     uint64 n = SPI_processed;
     for (uint64 i = 0; i < n && found == nullptr; i++) {
         bool isnull;
-        Datum tid = SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull);
-        MemoryContext oldcxt = CurrentMemoryContext;
-        ResourceOwner oldowner = CurrentResourceOwner;
-        BeginInternalSubTransaction(nullptr);
-        MemoryContextSwitchTo(oldcxt);
-        PG_TRY();
-        {
-            as_creator(job->creator, &rs);
-            Oid types[1] = {TIDOID};
-            Datum values[1] = {tid};
-            (void)SPI_execute_with_args(probe_sql, 1, types, values, nullptr, true, 0);
-            back_from_creator(&rs);
-            ReleaseCurrentSubTransaction();
-            MemoryContextSwitchTo(oldcxt);
-            CurrentResourceOwner = oldowner;
-        }
-        PG_CATCH();
-        {
-            MemoryContextSwitchTo(oldcxt);
-            ErrorData *edata = CopyErrorData();
-            FlushErrorState();
-            RollbackAndReleaseCurrentSubTransaction();
-            MemoryContextSwitchTo(oldcxt);
-            CurrentResourceOwner = oldowner;
+        RowProbe probe{job->creator, probe_sql, SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull)};
+        ErrorData *edata = run_in_subtransaction(probe_row, &probe);
+        if (edata != nullptr)
             found = psprintf("%s (row %s of %s)", edata->message,
-                             DatumGetCString(DirectFunctionCall1(tidout, tid)), get_rel_name(part->relid));
-        }
-        PG_END_TRY();
+                             DatumGetCString(DirectFunctionCall1(tidout, probe.tid)), get_rel_name(part->relid));
     }
     return found;
 }
@@ -814,14 +821,8 @@ void run_job(int64 job_id) {
                                 }
                             }
                         }
-                        if (next != job.phase) {
-                            if (next == sc::JobPhase::sweep || next == sc::JobPhase::final_sweep)
-                                reset_parts(&job, 1);
-                            set_phase(&job, next);
-                            live_set_phase(&live, next);
-                            if (next == sc::JobPhase::done)
-                                step = Step::stop;
-                        }
+                        if (next != job.phase && enter_phase(&job, &live, next))
+                            step = Step::stop;
                     }
                     break;
                 }
@@ -829,12 +830,7 @@ void run_job(int64 job_id) {
                 case sc::JobPhase::validate:
                 case sc::JobPhase::set_not_null: {
                     run_ddl_step(&job, qcolumn);
-                    sc::JobPhase next = sc::next_phase(job.phase, job.not_null);
-                    if (next == sc::JobPhase::final_sweep)
-                        reset_parts(&job, 1);
-                    set_phase(&job, next);
-                    live_set_phase(&live, next);
-                    if (next == sc::JobPhase::done)
+                    if (enter_phase(&job, &live, sc::next_phase(job.phase, job.not_null)))
                         step = Step::stop;
                     break;
                 }
