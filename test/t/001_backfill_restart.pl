@@ -27,10 +27,10 @@ wait_for($node, qq{SELECT rows_done > 20000 FROM safe_column_jobs WHERE job_id =
     'the worker has started filling');
 
 # SIGKILL of the postmaster mid-backfill, then a restart: the launcher restarts the job.
-# Batches commit without waiting for their WAL to be flushed (a lost batch is simply redone): a
-# synchronous commit here flushes everything committed before it, which must then survive.
-$node->safe_psql('postgres', q{CREATE TABLE flush_marker ()});
+# Batches commit without waiting for their WAL to be flushed (a lost batch is simply redone): the
+# synchronous commit after the read flushes everything committed before it, which must then survive.
 my $before = $node->safe_psql('postgres', qq{SELECT rows_done FROM safe_column_jobs WHERE job_id = $job});
+$node->safe_psql('postgres', q{CREATE TABLE flush_marker ()});
 crash_restart($node);
 my $after_restart = $node->safe_psql('postgres', qq{SELECT rows_done FROM safe_column_jobs WHERE job_id = $job});
 cmp_ok($after_restart, '>=', $before, 'progress committed before a flush survived the crash');
