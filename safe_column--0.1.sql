@@ -41,7 +41,9 @@ CREATE TABLE safe_column_job_store (
     pass_rows     bigint NOT NULL DEFAULT 0,
     batches       bigint NOT NULL DEFAULT 0,
     wal_bytes     bigint NOT NULL DEFAULT 0,
-    throttled_ms  double precision NOT NULL DEFAULT 0
+    throttled_ms  double precision NOT NULL DEFAULT 0,
+    throttle_stats jsonb NOT NULL DEFAULT '{}',  -- milliseconds throttled, by signal
+    pause_reason  text                           -- why the worker paused the job (a critical signal)
 );
 CREATE INDEX safe_column_job_store_column ON safe_column_job_store (relid, attnum);
 REVOKE ALL ON safe_column_job_store FROM PUBLIC;
@@ -92,7 +94,9 @@ SELECT j.job_id,
        j.sweep_rows,
        j.batches,
        j.wal_bytes,
-       j.throttled_ms
+       j.throttled_ms,
+       j.throttle_stats,
+       j.pause_reason
   FROM safe_column_job_store j
   LEFT JOIN pg_catalog.pg_class c ON c.oid = j.relid;
 

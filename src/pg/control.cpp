@@ -96,6 +96,7 @@ void set_state(int64 job_id, const char *state, bool clear_error, bool finished)
     enter_owner_context(&ctx);
     char *sql = psprintf("UPDATE %s SET state = $2,"
                          "       error = CASE WHEN $3 THEN NULL ELSE error END,"
+                         "       pause_reason = CASE WHEN $3 THEN NULL ELSE pause_reason END,"
                          "       finished_at = CASE WHEN $4 THEN pg_catalog.clock_timestamp() END"
                          " WHERE job_id = $1",
                          extension_table("safe_column_job_store"));

@@ -4,6 +4,7 @@
 #include "pg/pg_includes.hpp"
 #include "pg/guc.hpp"
 #include "pg/shmem.hpp"
+#include "pg/signals.hpp"
 #include "pg/worker.hpp"
 
 extern "C" {
@@ -46,6 +47,47 @@ void _PG_init(void) {
         "safe_column.batch_sleep_ratio", "Pause after each backfill batch, as a multiple of the batch's duration.",
         "0.5 means a worker spends at most two thirds of its time in batches. Ignored when safe_column.throttle is off.",
         &sc::pg::batch_sleep_ratio, 0.5, 0.0, 100.0, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomRealVariable(
+        "safe_column.checkpoint_wal_share",
+        "Share of the WAL distance that forces a checkpoint a backfill may fill before it waits.",
+        "WAL written since the last checkpoint's redo point, against CheckPointSegments segments (about "
+        "max_wal_size / (1 + checkpoint_completion_target)). Below 1, a backfill never forces a checkpoint. 0 disables.",
+        &sc::pg::checkpoint_wal_share, 0.5, 0.0, 10.0, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable(
+        "safe_column.wait_for_checkpoint", "Whether a backfill waits while a checkpoint is being written.", nullptr,
+        &sc::pg::wait_for_checkpoint, false, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "safe_column.max_replica_lag", "Replay lag of a streaming standby above which a backfill waits.",
+        "It goes on once the lag is down to half. 0 disables.", &sc::pg::max_replica_lag_kb, 64 * 1024, 0, INT_MAX,
+        PGC_SIGHUP, GUC_UNIT_KB, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "safe_column.max_replica_lag_time", "Replay lag time of a streaming standby above which a backfill waits.",
+        "0 disables.", &sc::pg::max_replica_lag_ms, 0, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "safe_column.max_slot_lag", "WAL an active replication slot still needs above which a backfill waits.",
+        "Logical slots included; inactive slots are ignored. 0 disables.", &sc::pg::max_slot_lag_kb, 1024 * 1024, 0,
+        INT_MAX, PGC_SIGHUP, GUC_UNIT_KB, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "safe_column.max_active_backends", "Backends running a query above which a backfill waits.", "0 disables.",
+        &sc::pg::max_active_backends, 0, 0, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable(
+        "safe_column.yield_to_lock_waiters",
+        "Whether a backfill pauses when sessions wait for a lock that its batch holds on the table.", nullptr,
+        &sc::pg::yield_to_lock_waiters, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "safe_column.throttle_query", "A query returning one boolean: true makes backfills wait.",
+        "Run by the worker (a superuser) before each batch, with statement_timeout safe_column.throttle_query_timeout; only a superuser can set it.",
+        &sc::pg::throttle_query, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "safe_column.throttle_query_timeout", "statement_timeout of safe_column.throttle_query.", nullptr,
+        &sc::pg::throttle_query_timeout_ms, 1000, 1, 60000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomRealVariable(
+        "safe_column.critical_factor", "A signal this many times its limit, for safe_column.critical_duration, pauses the job.",
+        "The job then waits in state paused for a human to resume it. 0 disables.", &sc::pg::critical_factor, 4.0,
+        0.0, 1000.0, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "safe_column.critical_duration", "How long a signal must stay critical before the job is paused.", nullptr,
+        &sc::pg::critical_duration_ms, 60000, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("safe_column");
 
     sc::pg::register_xact_callbacks();

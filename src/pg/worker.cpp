@@ -28,6 +28,8 @@
 #include "pg/jobs.hpp"
 #include "pg/lock.hpp"
 #include "pg/shmem.hpp"
+#include "pg/signals.hpp"
+#include "core/throttle.hpp"
 #include "pg/subxact.hpp"
 #include "pg/worker.hpp"
 
@@ -70,6 +72,7 @@ extern "C" {
 
 static_assert(std::is_trivially_destructible_v<sc::BatchSizer>, "lives across PostgreSQL calls");
 static_assert(std::is_trivially_destructible_v<sc::RateMeter>, "lives across PostgreSQL calls");
+static_assert(std::is_trivially_destructible_v<sc::ThrottleController>, "lives across PostgreSQL calls");
 
 namespace sc::pg {
 
@@ -317,6 +320,7 @@ struct Live {
     int64 vacuum_blocks;    // blocks filled there since its last VACUUM
     int64 vacuum_every;     // VACUUM it after this many
     bool skip_locked_next;  // the last batch timed out on a lock: retry its range with SKIP LOCKED
+    sc::ThrottleController throttle;
 };
 
 void live_set_throttle(Live *live, const char *reason) {
@@ -671,6 +675,45 @@ bool transient_error(int sqlerrcode) {
            sqlerrcode == ERRCODE_OBJECT_IN_USE;
 }
 
+constexpr long throttle_nap_ms = 500;
+
+enum class ThrottleOutcome { go, waiting, paused };
+
+// Before each step: sample the signals and ask the controller. Waiting is recorded (time, by signal)
+// in the job, in this step's transaction; a critical signal pauses the job for a human.
+ThrottleOutcome throttle_gate(Job *job, Live *live) {
+    sc::SignalReading readings[sc::signal_count];
+    int n = sample_signals(readings, job->relid);
+    sc::ThrottleDecision d =
+        live->throttle.decide(readings, n, static_cast<double>(GetCurrentTimestamp()) / 1e6, critical_duration_ms / 1000.0);
+    if (d.kind == sc::ThrottleDecision::Kind::go)
+        return ThrottleOutcome::go;
+    char *reason = pg_call([&] { return pstrdup(d.reason.c_str()); });
+    const char *signal = sc::signal_name(d.signal);
+    if (d.kind == sc::ThrottleDecision::Kind::pause) {
+        char *sql = psprintf("UPDATE %s SET state = 'paused', pause_reason = $2 WHERE job_id = $1", store_table());
+        Oid types[2] = {INT8OID, TEXTOID};
+        Datum values[2] = {Int64GetDatum(job->id), CStringGetTextDatum(reason)};
+        spi_exec_args(sql, 2, types, values, SPI_OK_UPDATE);
+        notify(job->id);
+        ereport(LOG, (errmsg("safe_column job " INT64_FORMAT " paused: %s", job->id, reason)));
+        live_set_throttle(live, reason);
+        return ThrottleOutcome::paused;
+    }
+    char *sql = psprintf(
+        "UPDATE %s SET throttled_ms = throttled_ms + $2,"
+        "       throttle_stats = throttle_stats || pg_catalog.jsonb_build_object($3::text,"
+        "                        coalesce((throttle_stats ->> $3::text)::float8, 0) + $2)"
+        " WHERE job_id = $1",
+        store_table());
+    Oid types[3] = {INT8OID, FLOAT8OID, TEXTOID};
+    Datum values[3] = {Int64GetDatum(job->id), Float8GetDatum(static_cast<double>(throttle_nap_ms)),
+                       CStringGetTextDatum(signal)};
+    spi_exec_args(sql, 3, types, values, SPI_OK_UPDATE);
+    live_set_throttle(live, reason);
+    return ThrottleOutcome::waiting;
+}
+
 // Run one job until it is complete, paused, cancelled or failed.
 void run_job(int64 job_id) {
     MemoryContext jobcxt = AllocSetContextCreate(TopMemoryContext, "safe_column job", ALLOCSET_DEFAULT_SIZES);
@@ -756,7 +799,14 @@ void run_job(int64 job_id) {
                 MemoryContext old = MemoryContextSwitchTo(jobcxt);
                 job.state = pstrdup(now.state);
                 MemoryContextSwitchTo(old);
-                switch (job.phase) {
+                ThrottleOutcome gate = ThrottleOutcome::go;
+                if (throttle_enabled && job.phase != sc::JobPhase::done)
+                    gate = throttle_gate(&job, &live);
+                if (gate == ThrottleOutcome::paused) {
+                    step = Step::stop;
+                } else if (gate == ThrottleOutcome::waiting) {
+                    pause_ms = throttle_nap_ms;
+                } else switch (job.phase) {
                 case sc::JobPhase::backfill:
                 case sc::JobPhase::sweep:
                 case sc::JobPhase::final_sweep: {
@@ -912,7 +962,7 @@ void run_job(int64 job_id) {
             break;
         }
         transient_failures = 0;
-        if (live.values.throttled && pause_ms < 1000)
+        if (live.values.throttled && pause_ms < throttle_nap_ms)
             live_set_throttle(&live, nullptr);
         else
             live_publish(live.slot, &live.values);

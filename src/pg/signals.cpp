@@ -1,0 +1,157 @@
+#include <cstring>
+
+#include "pg/signals.hpp"
+
+extern "C" {
+#include "access/xlog.h"
+#include "catalog/pg_control.h"
+#include "common/controldata_utils.h"
+#include "executor/spi.h"
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+}
+
+namespace sc::pg {
+
+double checkpoint_wal_share = 0.5;
+bool wait_for_checkpoint = false;
+int max_replica_lag_kb = 64 * 1024;
+int max_replica_lag_ms = 0;
+int max_slot_lag_kb = 1024 * 1024;
+int max_active_backends = 0;
+bool yield_to_lock_waiters = true;
+char *throttle_query = nullptr;
+int throttle_query_timeout_ms = 1000;
+double critical_factor = 4.0;
+int critical_duration_ms = 60000;
+
+namespace {
+
+sc::SignalReading reading(sc::SignalKind kind, bool enabled, double value, double limit) {
+    sc::SignalReading r;
+    r.kind = kind;
+    r.enabled = enabled;
+    r.value = value;
+    r.limit = limit;
+    r.resume_below = limit * 0.5;  // go on once it is down to half the limit
+    r.critical = critical_factor > 1.0 ? limit * critical_factor : 0;
+    return r;
+}
+
+// The worst row of a (label, value) query, or nothing.
+bool worst(const char *sql, double *value, const char **label) {
+    int rc = SPI_execute(sql, true, 0);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+    bool found = false;
+    for (uint64 i = 0; i < SPI_processed; i++) {
+        bool isnull;
+        Datum v = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+        if (isnull)
+            continue;
+        double d = DatumGetFloat8(v);
+        if (!found || d > *value) {
+            *value = d;
+            char *l = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+            *label = l ? l : "";
+            found = true;
+        }
+    }
+    return found;
+}
+
+bool run_throttle_query() {
+    int nest = NewGUCNestLevel();
+    char timeout[32];
+    snprintf(timeout, sizeof timeout, "%dms", throttle_query_timeout_ms);
+    (void)set_config_option("statement_timeout", timeout, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    int rc = SPI_execute(throttle_query, true, 1);
+    AtEOXact_GUC(true, nest);
+    if (rc != SPI_OK_SELECT || SPI_processed != 1 || SPI_tuptable->tupdesc->natts != 1 ||
+        SPI_gettypeid(SPI_tuptable->tupdesc, 1) != BOOLOID)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("safe_column.throttle_query must return one boolean")));
+    bool isnull;
+    Datum v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    return !isnull && DatumGetBool(v);
+}
+
+}  // namespace
+
+int sample_signals(sc::SignalReading *readings, Oid relid) {
+    int n = 0;
+
+    // WAL since the redo point of the last checkpoint, against the distance after which the server
+    // forces one (CheckPointSegments segments): stay below a share of it, and no backfill ever forces
+    // a checkpoint.
+    double distance = static_cast<double>(CheckPointSegments) * wal_segment_size;
+    double since_redo = static_cast<double>(GetXLogInsertRecPtr() - GetRedoRecPtr());
+    readings[n++] = reading(sc::SignalKind::checkpoint_wal, checkpoint_wal_share > 0 && distance > 0,
+                            distance > 0 ? since_redo / distance : 0, checkpoint_wal_share);
+    readings[n - 1].critical = 0;  // the server's own checkpoint resolves it: never worth a pause
+
+    // A checkpoint is being written when the redo pointer moved past the last completed one's.
+    if (wait_for_checkpoint) {
+        bool crc_ok;
+        ControlFileData *control = get_controlfile(DataDir, &crc_ok);
+        bool running = crc_ok && GetRedoRecPtr() > control->checkPointCopy.redo;
+        readings[n++] = reading(sc::SignalKind::checkpoint_running, true, running ? 1 : 0, 0);
+        readings[n - 1].critical = 0;
+    }
+
+    double value = 0;
+    const char *label = "";
+    if (max_replica_lag_kb > 0 &&
+        worst("SELECT application_name,"
+              "       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), replay_lsn)::float8"
+              "  FROM pg_catalog.pg_stat_replication WHERE replay_lsn IS NOT NULL",
+              &value, &label)) {
+        readings[n] = reading(sc::SignalKind::replica_lag_bytes, true, value, max_replica_lag_kb * 1024.0);
+        readings[n++].label = label;
+    }
+    if (max_replica_lag_ms > 0 &&
+        worst("SELECT application_name, extract(epoch FROM replay_lag)::float8"
+              "  FROM pg_catalog.pg_stat_replication WHERE replay_lag IS NOT NULL",
+              &value, &label)) {
+        readings[n] = reading(sc::SignalKind::replica_lag_seconds, true, value, max_replica_lag_ms / 1000.0);
+        readings[n++].label = label;
+    }
+    // Only active slots: a forgotten inactive slot would otherwise stall every backfill for ever.
+    if (max_slot_lag_kb > 0 &&
+        worst("SELECT slot_name, pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(),"
+              "       coalesce(confirmed_flush_lsn, restart_lsn))::float8"
+              "  FROM pg_catalog.pg_replication_slots WHERE active",
+              &value, &label)) {
+        readings[n] = reading(sc::SignalKind::slot_lag_bytes, true, value, max_slot_lag_kb * 1024.0);
+        readings[n++].label = label;
+    }
+    if (max_active_backends > 0 &&
+        worst("SELECT '', count(*)::float8 FROM pg_catalog.pg_stat_activity"
+              " WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_catalog.pg_backend_pid()",
+              &value, &label))
+        readings[n++] = reading(sc::SignalKind::active_backends, true, value, max_active_backends);
+    // Sessions waiting for a lock on the table (a DDL, a LOCK TABLE): let them through first.
+    if (yield_to_lock_waiters) {
+        Oid types[1] = {OIDOID};
+        Datum values[1] = {ObjectIdGetDatum(relid)};
+        int rc = SPI_execute_with_args(
+            "SELECT count(DISTINCT pid)::float8 FROM pg_catalog.pg_locks"
+            " WHERE NOT granted AND locktype = 'relation' AND relation = $1"
+            "   AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())",
+            1, types, values, nullptr, true, 1);
+        if (rc != SPI_OK_SELECT)
+            elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+        bool isnull;
+        double waiters = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        readings[n++] = reading(sc::SignalKind::lock_waiters, true, waiters, 0);
+        readings[n - 1].critical = 0;
+    }
+    if (throttle_query != nullptr && throttle_query[0] != '\0') {
+        readings[n++] = reading(sc::SignalKind::throttle_query, true, run_throttle_query() ? 1 : 0, 0);
+        readings[n - 1].critical = 0;
+    }
+    return n;
+}
+
+}  // namespace sc::pg

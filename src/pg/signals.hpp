@@ -1,0 +1,26 @@
+// Sampling the throttling signals inside the server (a transaction with SPI connected).
+#pragma once
+
+#include "core/throttle.hpp"
+#include "pg/pg_includes.hpp"
+
+namespace sc::pg {
+
+// GUCs of the throttling signals (module.cpp). 0 disables a limit.
+extern double checkpoint_wal_share;  // safe_column.checkpoint_wal_share
+extern bool wait_for_checkpoint;     // safe_column.wait_for_checkpoint
+extern int max_replica_lag_kb;       // safe_column.max_replica_lag
+extern int max_replica_lag_ms;       // safe_column.max_replica_lag_time
+extern int max_slot_lag_kb;          // safe_column.max_slot_lag
+extern int max_active_backends;      // safe_column.max_active_backends
+extern bool yield_to_lock_waiters;   // safe_column.yield_to_lock_waiters
+extern char *throttle_query;         // safe_column.throttle_query
+extern int throttle_query_timeout_ms;
+extern double critical_factor;       // safe_column.critical_factor
+extern int critical_duration_ms;     // safe_column.critical_duration
+
+// Fill readings (at most sc::signal_count) for a job on table relid. Labels point into memory of the
+// current transaction. Returns how many readings.
+int sample_signals(sc::SignalReading *readings, Oid relid);
+
+}  // namespace sc::pg
