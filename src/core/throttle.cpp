@@ -51,7 +51,7 @@ std::string format_signal_value(double value, Unit unit) {
         const char *units[] = {"B", "kB", "MB", "GB", "TB"};
         int u = 0;
         double v = value;
-        while (std::fabs(v) >= 1024.0 && u < 4) {
+        while (std::fabs(std::round(v)) >= 1024.0 && u < 4) {  // the unit of the rounded value
             v /= 1024.0;
             u++;
         }
@@ -77,6 +77,19 @@ ThrottleDecision ThrottleController::decide(const SignalReading *readings, int n
                                             double critical_for_s) {
     ThrottleDecision decision;
     bool have_wait = false;
+    // A signal not measured this time (the standby disconnected, the slot went inactive) starts afresh
+    // when it comes back: neither its hysteresis nor its critical timer carry over the gap.
+    bool given[signal_count] = {};
+    for (int i = 0; i < n; i++) {
+        int k = static_cast<int>(readings[i].kind);
+        if (k >= 0 && k < signal_count)
+            given[k] = true;
+    }
+    for (int k = 0; k < signal_count; k++)
+        if (!given[k]) {
+            throttled_[k] = false;
+            critical_since_[k] = -1.0;
+        }
     for (int i = 0; i < n; i++) {
         const SignalReading &r = readings[i];
         int k = static_cast<int>(r.kind);

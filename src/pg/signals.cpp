@@ -1,6 +1,7 @@
 #include <cstring>
 
 #include "pg/signals.hpp"
+#include "pg/subxact.hpp"
 
 extern "C" {
 #include "access/xlog.h"
@@ -61,7 +62,12 @@ bool worst(const char *sql, double *value, const char **label) {
     return found;
 }
 
-bool run_throttle_query() {
+struct QueryResult {
+    bool hold;
+};
+
+void throttle_query_body(void *arg) {
+    auto *out = static_cast<QueryResult *>(arg);
     int nest = NewGUCNestLevel();
     char timeout[32];
     snprintf(timeout, sizeof timeout, "%dms", throttle_query_timeout_ms);
@@ -74,7 +80,19 @@ bool run_throttle_query() {
                         errmsg("safe_column.throttle_query must return one boolean")));
     bool isnull;
     Datum v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-    return !isnull && DatumGetBool(v);
+    out->hold = !isnull && DatumGetBool(v);
+}
+
+// The DBA's throttle query, in a subtransaction: when it fails (a typo, its statement_timeout), the
+// backfill holds, with the error as the reason, rather than the job failing.
+bool run_throttle_query(const char **label) {
+    QueryResult result{false};
+    ErrorData *edata = run_in_subtransaction(throttle_query_body, &result);
+    if (edata == nullptr)
+        return result.hold;
+    *label = psprintf("failed: %s", edata->message);
+    FreeErrorData(edata);
+    return true;
 }
 
 }  // namespace
@@ -83,10 +101,14 @@ int sample_signals(sc::SignalReading *readings, Oid relid) {
     int n = 0;
 
     // WAL since the redo point of the last checkpoint, against the distance after which the server
-    // forces one (CheckPointSegments segments): stay below a share of it, and no backfill ever forces
-    // a checkpoint.
-    double distance = static_cast<double>(CheckPointSegments) * wal_segment_size;
-    double since_redo = static_cast<double>(GetXLogInsertRecPtr() - GetRedoRecPtr());
+    // forces one: XLogCheckpointNeeded() requests it once WAL reaches segment redo_segno +
+    // CheckPointSegments - 1. Stay below a share of that, and no backfill ever forces a checkpoint.
+    XLogRecPtr redo = GetRedoRecPtr();
+    uint64 redo_segno = redo / static_cast<uint64>(wal_segment_size);
+    uint64 trigger_segs = CheckPointSegments > 1 ? static_cast<uint64>(CheckPointSegments - 1) : 1;
+    XLogRecPtr trigger = (redo_segno + trigger_segs) * static_cast<uint64>(wal_segment_size);
+    double distance = trigger > redo ? static_cast<double>(trigger - redo) : 0;
+    double since_redo = static_cast<double>(GetXLogInsertRecPtr() - redo);
     readings[n++] = reading(sc::SignalKind::checkpoint_wal, checkpoint_wal_share > 0 && distance > 0,
                             distance > 0 ? since_redo / distance : 0, checkpoint_wal_share);
     readings[n - 1].critical = 0;  // the server's own checkpoint resolves it: never worth a pause
@@ -95,7 +117,7 @@ int sample_signals(sc::SignalReading *readings, Oid relid) {
     if (wait_for_checkpoint) {
         bool crc_ok;
         ControlFileData *control = get_controlfile(DataDir, &crc_ok);
-        bool running = crc_ok && GetRedoRecPtr() > control->checkPointCopy.redo;
+        bool running = crc_ok && redo > control->checkPointCopy.redo;
         readings[n++] = reading(sc::SignalKind::checkpoint_running, true, running ? 1 : 0, 0);
         readings[n - 1].critical = 0;
     }
@@ -148,8 +170,10 @@ int sample_signals(sc::SignalReading *readings, Oid relid) {
         readings[n - 1].critical = 0;
     }
     if (throttle_query != nullptr && throttle_query[0] != '\0') {
-        readings[n++] = reading(sc::SignalKind::throttle_query, true, run_throttle_query() ? 1 : 0, 0);
-        readings[n - 1].critical = 0;
+        const char *qlabel = "";
+        readings[n] = reading(sc::SignalKind::throttle_query, true, run_throttle_query(&qlabel) ? 1 : 0, 0);
+        readings[n].critical = 0;
+        readings[n++].label = qlabel;
     }
     return n;
 }

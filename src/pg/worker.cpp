@@ -12,6 +12,7 @@
 // The code here is C-like on purpose: no C++ object with a destructor lives across a PostgreSQL call.
 // The pure core (batch size, rate, phases, SQL text) is used through small wrappers that keep its
 // C++ objects inside (see core_* below); all its classes used here are trivially destructible.
+#include <chrono>
 #include <cmath>
 #include <new>
 #include <cstring>
@@ -684,8 +685,8 @@ enum class ThrottleOutcome { go, waiting, paused };
 ThrottleOutcome throttle_gate(Job *job, Live *live) {
     sc::SignalReading readings[sc::signal_count];
     int n = sample_signals(readings, job->relid);
-    sc::ThrottleDecision d =
-        live->throttle.decide(readings, n, static_cast<double>(GetCurrentTimestamp()) / 1e6, critical_duration_ms / 1000.0);
+    double now_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    sc::ThrottleDecision d = live->throttle.decide(readings, n, now_s, critical_duration_ms / 1000.0);
     if (d.kind == sc::ThrottleDecision::Kind::go)
         return ThrottleOutcome::go;
     char *reason = pg_call([&] { return pstrdup(d.reason.c_str()); });

@@ -1,0 +1,136 @@
+# Throttling by the server's own signals: checkpoints, the DBA's throttle query, lock waiters.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use SafeColumnTest;
+use Time::HiRes qw(time);
+
+my $node = PostgreSQL::Test::Cluster->new('throttle');
+$node->init;
+# A small max_wal_size: the backfills below write several times as much WAL. No timed checkpoint
+# during the test: the test itself stands for them with manual CHECKPOINTs, which the log tells apart
+# ("checkpoint starting: immediate force wait") from the ones WAL forces ("checkpoint starting: wal").
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'safe_column'
+max_wal_size = 64MB
+min_wal_size = 32MB
+checkpoint_timeout = 1h
+log_checkpoints = on
+safe_column.batch_target = 20ms
+safe_column.batch_sleep_ratio = 0
+});
+$node->start;
+$node->safe_psql('postgres', q{
+    CREATE EXTENSION safe_column;
+    CREATE TABLE t (id int PRIMARY KEY, v text NOT NULL);
+    INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 300000) g;
+    CHECKPOINT;
+});
+
+sub sql { return $node->safe_psql('postgres', $_[0]); }
+sub wal_checkpoints { return scalar(() = slurp_file($node->logfile) =~ /checkpoint starting: wal/g); }
+
+# Run a job to completion, standing in for timed checkpoints whenever it waits on the checkpoint
+# signal; returns (seconds, checkpoints seen waiting, reasons seen).
+sub run_job_with_checkpoints {
+    my ($job) = @_;
+    my ($waits, %reasons) = (0);
+    my $deadline = time + 240;
+    while (time < $deadline) {
+        my ($state, $reason) = split /\|/, sql(
+            "SELECT state, coalesce(throttle_reason, '') FROM safe_column_progress WHERE job_id = $job");
+        last if $state eq 'complete' || $state eq 'failed';
+        if ($reason =~ /^checkpoint_wal/) {
+            $reasons{$reason} = 1;
+            $waits++;
+            sql('CHECKPOINT');
+        }
+        else {
+            $node->poll_query_until('postgres',
+                "SELECT state IN ('complete', 'failed') OR throttle_reason LIKE 'checkpoint_wal%'
+                   FROM safe_column_progress WHERE job_id = $job");
+        }
+    }
+    return ($waits, keys %reasons);
+}
+
+# 1. At defaults (checkpoint_wal_share = 0.5) a backfill never forces a checkpoint.
+my $wal0 = wal_checkpoints();
+my $wal_lsn0 = sql('SELECT pg_current_wal_lsn()');
+my $job = sql(q{SELECT safe_add_column('t', 'a', 'text', backfill_expr => 'repeat(v, 12)', not_null => true)});
+my ($waits, @reasons) = run_job_with_checkpoints($job);
+is(sql("SELECT state FROM safe_column_jobs WHERE job_id = $job"), 'complete', '1: the job completed');
+my $wal_written = sql("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$wal_lsn0')::bigint");
+cmp_ok($wal_written, '>', 3 * 64 * 1024 * 1024, "1: the job wrote several times max_wal_size ($wal_written bytes)");
+is(wal_checkpoints() - $wal0, 0, '1: no checkpoint was forced by WAL');
+cmp_ok($waits, '>', 0, "1: the job waited on the checkpoint signal ($waits times)");
+ok((grep { /^checkpoint_wal \d\.\d\d > 0\.50$/ } @reasons) > 0, "1: the reason shows the share against the limit (@reasons)");
+cmp_ok(sql("SELECT (throttle_stats ->> 'checkpoint_wal')::float8 FROM safe_column_jobs WHERE job_id = $job"), '>', 0,
+    '1: the time throttled by checkpoints is recorded');
+is(sql(q{SELECT count(*) FROM t WHERE a IS DISTINCT FROM repeat(v, 12)}), '0', '1: exact values');
+
+# ... and with the signal disabled, the same work does force checkpoints (the test can fail).
+sql(q{ALTER SYSTEM SET safe_column.checkpoint_wal_share = 0; SELECT pg_reload_conf();});
+$wal0 = wal_checkpoints();
+$job = sql(q{SELECT safe_add_column('t', 'b', 'text', backfill_expr => 'repeat(v, 12)', not_null => true)});
+wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $job", 'complete', '1: the unthrottled job completed');
+cmp_ok(wal_checkpoints() - $wal0, '>', 0, '1: without the signal, WAL forced checkpoints');
+# (The checkpoint signal stays off below: no timed checkpoint comes during the test to let it go on.)
+
+# 2. The DBA's throttle query: true holds every backfill, false lets it go.
+sql(q{ALTER SYSTEM SET safe_column.throttle_query = 'SELECT true'; SELECT pg_reload_conf();});
+$job = sql(q{SELECT safe_add_column('t', 'c', 'int', backfill_expr => 'length(v)')});
+wait_for($node, "SELECT throttle_reason FROM safe_column_progress WHERE job_id = $job", 'throttle_query',
+    '2: the throttle query holds the job');
+wait_for($node, "SELECT (throttle_stats ->> 'throttle_query')::float8 >= 2000 FROM safe_column_jobs WHERE job_id = $job",
+    't', '2: held for a while');
+is(sql("SELECT rows_done FROM safe_column_jobs WHERE job_id = $job"), '0', '2: no row was filled while held');
+sql(q{ALTER SYSTEM SET safe_column.throttle_query = 'SELECT false'; SELECT pg_reload_conf();});
+wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $job", 'complete', '2: released, the job completed');
+is(sql(q{SELECT count(*) FROM t WHERE c IS DISTINCT FROM length(v)}), '0', '2: exact values');
+# A query that does not return one boolean fails the batch step visibly, then works once fixed.
+sql(q{ALTER SYSTEM SET safe_column.throttle_query = 'SELECT 1'; SELECT pg_reload_conf();});
+$job = sql(q{SELECT safe_add_column('t', 'd', 'int', backfill_expr => 'length(v) + 1')});
+wait_for($node, "SELECT throttle_reason FROM safe_column_progress WHERE job_id = $job",
+    'throttle_query failed: safe_column.throttle_query must return one boolean',
+    '2: a throttle query that fails holds the job, with its error as the reason');
+is(sql("SELECT state FROM safe_column_jobs WHERE job_id = $job"), 'backfilling', '2: the job did not fail for it');
+sql(q{ALTER SYSTEM RESET safe_column.throttle_query; SELECT pg_reload_conf();});
+wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $job", 'complete', '2: fixed, the job completed');
+
+# 3. Sessions waiting for a lock on the table go first. The job is created paused, before the
+# sessions line up (its own brief lock would queue behind the waiter), and resumed among them.
+$job = sql(q{BEGIN; SELECT safe_add_column('t', 'e', 'int', backfill_expr => 'id');
+             SELECT safe_column_pause(currval(pg_get_serial_sequence('safe_column_job_store', 'job_id'))); COMMIT;});
+($job) = split /\n/, $job;
+my $holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN');
+$holder->query_safe('SELECT count(*) FROM t WHERE id = 1');
+my $waiter = $node->background_psql('postgres');
+$waiter->query_until(qr/start/, q{\echo start
+BEGIN;
+LOCK TABLE t IN ACCESS EXCLUSIVE MODE;
+});
+wait_for($node, q{SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 't'::regclass}, '1',
+    '3: a session waits for its lock on the table');
+sql("SELECT safe_column_resume($job)");
+wait_for($node, "SELECT throttle_reason FROM safe_column_progress WHERE job_id = $job", 'lock_waiters 1 > 0',
+    '3: the job yields to the lock waiter');
+$holder->query_safe('COMMIT');
+$waiter->query_safe('COMMIT');
+wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $job", 'complete', '3: then the job completed');
+$holder->quit;
+$waiter->quit;
+
+# 4. safe_column.throttle = off disables every signal.
+sql(q{ALTER SYSTEM SET safe_column.throttle_query = 'SELECT true'; ALTER SYSTEM SET safe_column.throttle = off;
+      SELECT pg_reload_conf();});
+$job = sql(q{SELECT safe_add_column('t', 'f', 'int', backfill_expr => 'id + 1')});
+wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $job", 'complete', '4: with throttle off, nothing holds the job');
+is(sql("SELECT throttled_ms FROM safe_column_jobs WHERE job_id = $job"), '0', '4: and it was never throttled');
+
+ok(slurp_file($node->logfile) !~ /terminated by signal/, 'no process crashed');
+$node->stop;
+done_testing();
