@@ -43,7 +43,8 @@ CREATE TABLE safe_column_job_store (
     wal_bytes     bigint NOT NULL DEFAULT 0,
     throttled_ms  double precision NOT NULL DEFAULT 0,
     throttle_stats jsonb NOT NULL DEFAULT '{}',  -- milliseconds throttled, by signal
-    pause_reason  text                           -- why the worker paused the job (a critical signal)
+    pause_reason  text,                          -- why the worker paused the job (a critical signal)
+    settings      jsonb NOT NULL DEFAULT '{}'    -- per-job overrides of safe_column.* settings
 );
 CREATE INDEX safe_column_job_store_column ON safe_column_job_store (relid, attnum);
 REVOKE ALL ON safe_column_job_store FROM PUBLIC;
@@ -96,7 +97,8 @@ SELECT j.job_id,
        j.wal_bytes,
        j.throttled_ms,
        j.throttle_stats,
-       j.pause_reason
+       j.pause_reason,
+       j.settings
   FROM safe_column_job_store j
   LEFT JOIN pg_catalog.pg_class c ON c.oid = j.relid;
 
@@ -115,6 +117,11 @@ CREATE FUNCTION safe_column_cancel(job bigint, drop_column boolean DEFAULT false
 AS 'MODULE_PATHNAME', 'safe_column_cancel' LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION safe_column_cancel(bigint, boolean) IS
 'stop a job for good and remove its helper objects; with drop_column, drop the column too';
+
+CREATE FUNCTION safe_column_set(job bigint, name text, value text) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'safe_column_set' LANGUAGE C CALLED ON NULL INPUT VOLATILE;
+COMMENT ON FUNCTION safe_column_set(bigint, text, text) IS
+'override a throttling or pacing setting for one job (NULL value: back to the server''s); returns the job''s overrides';
 
 CREATE FUNCTION safe_column_wait(job bigint, timeout interval DEFAULT NULL) RETURNS text
 AS 'MODULE_PATHNAME', 'safe_column_wait' LANGUAGE C CALLED ON NULL INPUT VOLATILE;

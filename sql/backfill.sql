@@ -164,3 +164,25 @@ SELECT tableoid::regclass, count(*), bool_and(upper_name = upper(name)) AS exact
 -- Every job is history.
 SELECT column_name, state, error IS NULL AS no_error FROM safe_column_jobs
  WHERE table_name IN ('accounts', 'measurements', 'docs', 'animals') ORDER BY job_id;
+
+-- Per-job overrides of the pacing and throttling settings.
+BEGIN;
+SELECT safe_add_column('accounts', 'tuned', 'int', backfill_expr => 'id * 3') AS j_tuned \gset
+SELECT safe_column_pause(:j_tuned);
+COMMIT;
+SELECT safe_column_set(:j_tuned, 'batch_target', '20ms');
+SELECT safe_column_set(:j_tuned, 'safe_column.max_replica_lag', '16MB');
+SELECT safe_column_set(:j_tuned, 'yield_to_lock_waiters', 'off');
+SELECT safe_column_set(:j_tuned, 'max_replica_lag', NULL);
+SELECT settings FROM safe_column_jobs WHERE job_id = :j_tuned;
+SELECT n, v, r.code, r.message
+  FROM (VALUES ('no_such_setting', '1'), ('lock_timeout', '1s'), ('batch_target', 'soon'),
+               ('batch_target', '-5'), ('batch_sleep_ratio', '1000'), ('yield_to_lock_waiters', 'maybe'),
+               ('max_replica_lag', '1 parsec')) AS t(n, v),
+       LATERAL sc_catch(format('SELECT safe_column_set(%s, %L, %L)', :j_tuned, n, v)) AS r;
+SELECT * FROM sc_catch('SELECT safe_column_set(NULL, ''batch_target'', ''1s'')');
+SELECT * FROM sc_catch(format('SELECT safe_column_set(%s, NULL, %L)', :j_tuned, '1s'));
+SELECT * FROM sc_catch(format('SELECT safe_column_set(%s, %L, %L)', :j_token, 'batch_target', '1s'));
+SELECT safe_column_resume(:j_tuned);
+SELECT safe_column_wait(:j_tuned, '120s');
+SELECT count(*) FILTER (WHERE tuned = id * 3) AS exact FROM accounts;

@@ -6,6 +6,7 @@
 #include "pg/guard.hpp"
 #include "pg/jobs.hpp"
 #include "pg/lock.hpp"
+#include "pg/overrides.hpp"
 #include "pg/shmem.hpp"
 #include "pg/worker.hpp"
 
@@ -21,6 +22,7 @@ extern "C" {
 #include "storage/latch.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -314,6 +316,48 @@ Datum wait_impl(FunctionCallInfo fcinfo) {
     PG_RETURN_TEXT_P(cstring_to_text(state));
 }
 
+Datum set_impl(FunctionCallInfo fcinfo) {
+    if (PG_ARGISNULL(0))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("job must not be null")));
+    if (PG_ARGISNULL(1))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("name must not be null")));
+    int64 job_id = PG_GETARG_INT64(0);
+    char *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+    char *value = PG_ARGISNULL(2) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(2));
+    if (strncmp(name, "safe_column.", 12) == 0)
+        name += 12;
+    if (overridable_setting(name) == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("\"%s\" is not a setting a job can override", name),
+                        errhint("One of: checkpoint_wal_share, wait_for_checkpoint, max_replica_lag, "
+                                "max_replica_lag_time, max_slot_lag, max_active_backends, yield_to_lock_waiters, "
+                                "critical_factor, critical_duration, batch_target, batch_sleep_ratio.")));
+    if (value != nullptr)
+        validate_override(name, value);
+    MemoryContext caller = CurrentMemoryContext;
+    SPI_connect();
+    JobRow job;
+    load_job_row(job_id, &job);
+    check_control(&job, "change");
+    if (strcmp(job.state, "complete") == 0 || strcmp(job.state, "cancelled") == 0)
+        not_in_state(&job, "change");
+    OwnerContext ctx;
+    enter_owner_context(&ctx);
+    char *sql = psprintf("UPDATE %s SET settings = CASE WHEN $3 IS NULL THEN settings - $2"
+                         "                             ELSE settings || pg_catalog.jsonb_build_object($2, $3) END"
+                         " WHERE job_id = $1 RETURNING settings",
+                         extension_table("safe_column_job_store"));
+    Oid types[3] = {INT8OID, TEXTOID, TEXTOID};
+    Datum values[3] = {Int64GetDatum(job_id), CStringGetTextDatum(name), value ? CStringGetTextDatum(value) : 0};
+    char nulls[3] = {' ', ' ', static_cast<char>(value ? ' ' : 'n')};
+    int rc = SPI_execute_with_args(sql, 3, types, values, nulls, false, 1);
+    if (rc != SPI_OK_UPDATE_RETURNING || SPI_processed != 1)
+        elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+    char *text = MemoryContextStrdup(caller, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+    leave_owner_context(&ctx);
+    SPI_finish();
+    return DirectFunctionCall1(jsonb_in, CStringGetDatum(text));
+}
+
 Datum live_impl(FunctionCallInfo fcinfo) {
     InitMaterializedSRF(fcinfo, 0);
     ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
@@ -356,6 +400,7 @@ PG_FUNCTION_INFO_V1(safe_column_resume);
 PG_FUNCTION_INFO_V1(safe_column_cancel);
 PG_FUNCTION_INFO_V1(safe_column_wait);
 PG_FUNCTION_INFO_V1(safe_column_live);
+PG_FUNCTION_INFO_V1(safe_column_set);
 
 Datum safe_column_pause(PG_FUNCTION_ARGS) {
     return sc::pg::cpp_entry("safe_column_pause", [&] { return sc::pg::pause_impl(fcinfo); });
@@ -368,6 +413,9 @@ Datum safe_column_cancel(PG_FUNCTION_ARGS) {
 }
 Datum safe_column_wait(PG_FUNCTION_ARGS) {
     return sc::pg::cpp_entry("safe_column_wait", [&] { return sc::pg::wait_impl(fcinfo); });
+}
+Datum safe_column_set(PG_FUNCTION_ARGS) {
+    return sc::pg::cpp_entry("safe_column_set", [&] { return sc::pg::set_impl(fcinfo); });
 }
 Datum safe_column_live(PG_FUNCTION_ARGS) {
     return sc::pg::cpp_entry("safe_column_live", [&] { return sc::pg::live_impl(fcinfo); });

@@ -30,6 +30,7 @@
 #include "pg/lock.hpp"
 #include "pg/shmem.hpp"
 #include "pg/signals.hpp"
+#include "pg/overrides.hpp"
 #include "core/throttle.hpp"
 #include "pg/subxact.hpp"
 #include "pg/worker.hpp"
@@ -768,6 +769,10 @@ void run_job(int64 job_id) {
         MemoryContextReset(stepcxt);
         MemoryContext oldcxt = MemoryContextSwitchTo(stepcxt);
 
+        // The job's overrides of the settings apply to this step only (a reload between steps is
+        // never undone by putting stale values back).
+        SettingsSnapshot server_settings;
+        save_settings(&server_settings);
         volatile Step step = Step::more;
         volatile double pause_ms = 0;
         ErrorData *volatile err = nullptr;
@@ -793,6 +798,8 @@ void run_job(int64 job_id) {
                                 errmsg("the role that created the job no longer exists")));
             }
             if (step == Step::more) {
+                apply_overrides(job_id, store_table());
+                sizer.set_target_ms(batch_target_ms);
                 const char *qcolumn = quote_identifier(column);
                 job.phase = now.phase;
                 job.sweep_passes = now.sweep_passes;
@@ -903,6 +910,7 @@ void run_job(int64 job_id) {
         }
         PG_END_TRY();
         MemoryContextSwitchTo(oldcxt);
+        restore_settings(&server_settings);
 
         if (err != nullptr) {
             if (job.phase == sc::JobPhase::validate && err->sqlerrcode == ERRCODE_CHECK_VIOLATION) {

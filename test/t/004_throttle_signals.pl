@@ -79,6 +79,19 @@ wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $job", 'compl
 cmp_ok(wal_checkpoints() - $wal0, '>', 0, '1: without the signal, WAL forced checkpoints');
 # (The checkpoint signal stays off below: no timed checkpoint comes during the test to let it go on.)
 
+# 1b. A per-job override: with the checkpoint signal off server-wide, one job asks for it with a
+# share so small that any WAL holds it; removing the override lets it go.
+$job = sql(q{BEGIN; SELECT safe_add_column('t', 'o', 'int', backfill_expr => 'id');
+             SELECT safe_column_pause(currval(pg_get_serial_sequence('safe_column_job_store', 'job_id'))); COMMIT;});
+($job) = split /\n/, $job;
+sql("SELECT safe_column_set($job, 'checkpoint_wal_share', '0.000001')");
+sql("SELECT safe_column_resume($job)");
+wait_for($node, "SELECT throttle_reason LIKE 'checkpoint_wal % > 0.00' FROM safe_column_progress WHERE job_id = $job",
+    't', '1b: the per-job override holds that job on the checkpoint signal');
+sql("SELECT safe_column_set($job, 'checkpoint_wal_share', NULL)");
+wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $job", 'complete',
+    '1b: without the override, the server-wide setting (off) applies and the job completes');
+
 # 2. The DBA's throttle query: true holds every backfill, false lets it go.
 sql(q{ALTER SYSTEM SET safe_column.throttle_query = 'SELECT true'; SELECT pg_reload_conf();});
 $job = sql(q{SELECT safe_add_column('t', 'c', 'int', backfill_expr => 'length(v)')});
