@@ -133,7 +133,8 @@ CREATE FUNCTION safe_column_live(OUT job_id bigint, OUT worker_pid integer, OUT 
                                  OUT blocks_done bigint, OUT blocks_total bigint, OUT batch_blocks integer,
                                  OUT batch_rows bigint, OUT last_batch_ms double precision,
                                  OUT rows_per_sec double precision, OUT blocks_per_sec double precision,
-                                 OUT throttled boolean, OUT throttle_reason text, OUT updated_at timestamptz)
+                                 OUT throttled boolean, OUT throttle_reason text, OUT updated_at timestamptz,
+                                 OUT sample_ms double precision)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'safe_column_live' LANGUAGE C STRICT VOLATILE;
 
@@ -161,7 +162,8 @@ SELECT j.job_id,
        l.throttle_reason,
        j.wal_bytes,
        l.worker_pid,
-       j.error
+       j.error,
+       round(l.sample_ms::numeric, 3) AS sample_ms
   FROM safe_column_jobs j
   LEFT JOIN safe_column_live() l ON l.job_id = j.job_id
   LEFT JOIN (SELECT job_id, sum(next_block)::bigint AS blocks_done, sum(end_block)::bigint AS blocks_total

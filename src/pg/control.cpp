@@ -365,8 +365,8 @@ Datum live_impl(FunctionCallInfo fcinfo) {
     int n = live_snapshot(snapshot, max_live_jobs);
     for (int i = 0; i < n; i++) {
         const LiveJob &j = snapshot[i];
-        Datum values[13];
-        bool nulls[13] = {false};
+        Datum values[14];
+        bool nulls[14] = {false};
         values[0] = Int64GetDatum(j.job_id);
         values[1] = Int32GetDatum(j.pid);
         values[2] = CStringGetTextDatum(j.phase);
@@ -384,6 +384,7 @@ Datum live_impl(FunctionCallInfo fcinfo) {
         nulls[11] = j.throttle_reason[0] == '\0';
         values[12] = TimestampTzGetDatum(j.updated_at);
         nulls[12] = j.updated_at == 0;
+        values[13] = Float8GetDatum(j.sample_ms);
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
     }
     return static_cast<Datum>(0);

@@ -27,6 +27,7 @@ struct LiveJob {
     double blocks_per_sec;  // negative: unknown
     bool throttled;
     char throttle_reason[192];
+    double sample_ms;       // what sampling the throttling signals cost before the last step
     TimestampTz updated_at;
 };
 

@@ -685,7 +685,12 @@ enum class ThrottleOutcome { go, waiting, paused };
 // in the job, in this step's transaction; a critical signal pauses the job for a human.
 ThrottleOutcome throttle_gate(Job *job, Live *live) {
     sc::SignalReading readings[sc::signal_count];
+    instr_time t0, t1;
+    INSTR_TIME_SET_CURRENT(t0);
     int n = sample_signals(readings, job->relid);
+    INSTR_TIME_SET_CURRENT(t1);
+    INSTR_TIME_SUBTRACT(t1, t0);
+    live->values.sample_ms = INSTR_TIME_GET_MILLISEC(t1);
     double now_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
     sc::ThrottleDecision d = live->throttle.decide(readings, n, now_s, critical_duration_ms / 1000.0);
     if (d.kind == sc::ThrottleDecision::Kind::go)

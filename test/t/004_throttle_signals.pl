@@ -99,6 +99,10 @@ wait_for($node, "SELECT throttle_reason FROM safe_column_progress WHERE job_id =
     '2: the throttle query holds the job');
 wait_for($node, "SELECT (throttle_stats ->> 'throttle_query')::float8 >= 2000 FROM safe_column_jobs WHERE job_id = $job",
     't', '2: held for a while');
+# Sampling every signal (the throttle query included) before a step is cheap, and measured.
+my $sample_ms = sql("SELECT sample_ms FROM safe_column_progress WHERE job_id = $job");
+note "sampling the signals took $sample_ms ms";
+ok($sample_ms > 0 && $sample_ms < 50, "2: sampling the signals costs little ($sample_ms ms), and is shown");
 is(sql("SELECT rows_done FROM safe_column_jobs WHERE job_id = $job"), '0', '2: no row was filled while held');
 sql(q{ALTER SYSTEM SET safe_column.throttle_query = 'SELECT false'; SELECT pg_reload_conf();});
 wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $job", 'complete', '2: released, the job completed');
