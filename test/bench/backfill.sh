@@ -56,7 +56,7 @@ GOAL_P99_FACTOR=1.5
 GOAL_RATE_FACTOR=0.9
 GOAL_SIZE_FACTOR=1.3
 
-PGBIN=/usr/lib/postgresql/15/bin
+PGBIN=${SC_PGROOT:-}/usr/lib/postgresql/15/bin  # SC_PGROOT: see test/lib/common.sh
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT_DIR=$SCRIPT_DIR/out
 OUT_FILE=$OUT_DIR/backfill.txt

@@ -32,7 +32,7 @@ DDL_AFTER=1        # s after the blocker holds its lock
 BLOCKER_SLEEP=5    # s the blocker keeps its lock
 GOAL_MS=250
 
-PGBIN=/usr/lib/postgresql/15/bin
+PGBIN=${SC_PGROOT:-}/usr/lib/postgresql/15/bin  # SC_PGROOT: see test/lib/common.sh
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT_DIR=$SCRIPT_DIR/out
 OUT_FILE=$OUT_DIR/lock_queue.txt

@@ -2,7 +2,14 @@
 # Source it; it defines functions and variables only.
 
 SC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-PG_BIN=/usr/lib/postgresql/15/bin
+# SC_PGROOT (optional): a private, relocated copy of the PostgreSQL 15 installation to build, install
+# and test against instead of the system one, so that two trees (git worktrees) can be tested at the
+# same time without replacing each other's safe_column.so. Unset: the system installation (CI, README).
+if [ -n "${SC_PGROOT:-}" ]; then
+    PG_BIN=$SC_PGROOT/usr/lib/postgresql/15/bin
+else
+    PG_BIN=/usr/lib/postgresql/15/bin
+fi
 export PATH="$PG_BIN:$PATH"
 
 sc_log() { printf '\n=== %s\n' "$*"; }
@@ -36,8 +43,22 @@ sc_ensure_packages() {
     fi
 }
 
+# PostgreSQL computes its share and lib directories relative to its binaries, so a copy of
+# /usr/lib/postgresql/15 and /usr/share/postgresql/15 under one new root works as an installation.
+sc_private_pgroot() {
+    [ -n "${SC_PGROOT:-}" ] || return 0
+    [ -x "$SC_PGROOT/usr/lib/postgresql/15/bin/postgres" ] && return 0
+    sc_log "creating the private PostgreSQL installation $SC_PGROOT"
+    mkdir -p "$SC_PGROOT/usr/lib/postgresql" "$SC_PGROOT/usr/share/postgresql" &&
+        cp -a /usr/lib/postgresql/15 "$SC_PGROOT/usr/lib/postgresql/" &&
+        cp -a /usr/share/postgresql/15 "$SC_PGROOT/usr/share/postgresql/" &&
+        ln -sfn /usr/include "$SC_PGROOT/usr/include" &&
+        chmod 755 "$SC_PGROOT"
+}
+
 sc_build_install() {
-    sc_log "building and installing safe_column"
+    sc_private_pgroot || return 1
+    sc_log "building and installing safe_column${SC_PGROOT:+ into $SC_PGROOT}"
     make -C "$SC_ROOT" -j"$(nproc)" -s && make -C "$SC_ROOT" -s install
 }
 
