@@ -1,0 +1,277 @@
+#include <gtest/gtest.h>
+
+#include "core/ddl_guard.hpp"
+
+using namespace sc::ddl;
+
+namespace {
+
+constexpr std::int64_t MB = 1024 * 1024;
+
+Statement table(std::int64_t bytes = 300 * MB) {
+    Statement s;
+    s.table = "public.users";
+    s.table_name = "\"users\"";
+    s.table_bytes = bytes;
+    s.index_bytes = 40 * MB;
+    return s;
+}
+
+Command add_column(const char *col, const char *type) {
+    Command c;
+    c.kind = Kind::add_column;
+    c.lockmode = 8;
+    c.column = col;
+    c.column_name = col;
+    c.type = type;
+    return c;
+}
+
+Statement with(Command c, std::int64_t bytes = 300 * MB) {
+    Statement s = table(bytes);
+    s.cmds.push_back(std::move(c));
+    return s;
+}
+
+bool contains(const std::string &s, const std::string &part) { return s.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST(DdlGuard, LockModeNames) {
+    EXPECT_EQ(lock_mode_name(8), "ACCESS EXCLUSIVE");
+    EXPECT_EQ(lock_mode_name(6), "SHARE ROW EXCLUSIVE");
+    EXPECT_EQ(lock_mode_name(4), "SHARE UPDATE EXCLUSIVE");
+    EXPECT_EQ(lock_mode_name(9), "unknown");
+}
+
+TEST(DdlGuard, PrettyFigures) {
+    EXPECT_EQ(pretty_bytes(512), "512 bytes");
+    EXPECT_EQ(pretty_bytes(300 * MB), "300 MB");
+    EXPECT_EQ(pretty_bytes(20 * 1024 * MB), "20 GB");
+    EXPECT_EQ(pretty_seconds(0.2), "under a second");
+    EXPECT_EQ(pretty_seconds(6.4), "about 6 s");
+    EXPECT_EQ(pretty_seconds(600), "about 10 min");
+}
+
+TEST(DdlGuard, PlainAddColumnIsCatalogOnly) {
+    Command c = add_column("status", "text");
+    Effect e = assess(table(), c);
+    EXPECT_FALSE(e.heavy());
+    EXPECT_TRUE(contains(e.what, "catalog only"));
+    Verdict v = decide(with(c), Mode::guard, 10 * MB);
+    EXPECT_EQ(v.action, Action::run_guarded);
+    EXPECT_EQ(decide(with(c), Mode::warn, 10 * MB).action, Action::run);
+    EXPECT_EQ(decide(with(c), Mode::off, 10 * MB).action, Action::run);
+    EXPECT_EQ(decide(with(c), Mode::stage, 10 * MB).action, Action::run_guarded);
+}
+
+TEST(DdlGuard, NonVolatileDefaultAndNotNullIsCatalogOnly) {
+    Command c = add_column("status", "text");
+    c.default_expr = "'active'::text";
+    c.not_null = true;
+    EXPECT_FALSE(assess(table(), c).heavy());
+}
+
+TEST(DdlGuard, VolatileDefaultIsRefusedInGuardWithTheExactCall) {
+    Command c = add_column("token", "uuid");
+    c.default_expr = "gen_random_uuid()";
+    c.default_volatile = true;
+    c.not_null = true;
+    Effect e = assess(table(), c);
+    EXPECT_TRUE(e.rewrite);
+    EXPECT_TRUE(e.backfill);
+    EXPECT_GT(e.seconds, 1.0);
+    Verdict v = decide(with(c), Mode::guard, 10 * MB);
+    ASSERT_EQ(v.action, Action::refuse);
+    EXPECT_EQ(v.message, "this ALTER TABLE would rewrite table \"users\" under ACCESS EXCLUSIVE lock");
+    EXPECT_TRUE(contains(v.detail, "gen_random_uuid() is volatile")) << v.detail;
+    EXPECT_TRUE(contains(v.detail, "300 MB")) << v.detail;
+    EXPECT_TRUE(contains(v.hint, "SELECT safe_add_column('public.users', 'token', 'uuid', default_expr => "
+                                 "'gen_random_uuid()', not_null => true);"))
+        << v.hint;
+    EXPECT_TRUE(contains(v.hint, "SET safe_column.mode = off")) << v.hint;
+}
+
+TEST(DdlGuard, BelowTheSizeThresholdOnlyTheLockIsGuarded) {
+    Command c = add_column("token", "uuid");
+    c.default_expr = "gen_random_uuid()";
+    c.default_volatile = true;
+    EXPECT_EQ(decide(with(c, 5 * MB), Mode::guard, 10 * MB).action, Action::run_guarded);
+    EXPECT_EQ(decide(with(c, 5 * MB), Mode::stage, 10 * MB).action, Action::run_guarded);
+    EXPECT_EQ(decide(with(c, 10 * MB), Mode::guard, 10 * MB).action, Action::refuse);
+    // warn mode warns whatever the size
+    Verdict w = decide(with(c, 5 * MB), Mode::warn, 10 * MB);
+    EXPECT_EQ(w.action, Action::warn);
+    EXPECT_EQ(w.message, "this ALTER TABLE will rewrite table \"users\" under ACCESS EXCLUSIVE lock");
+    EXPECT_TRUE(contains(w.hint, "safe_add_column"));
+}
+
+TEST(DdlGuard, StageModeStagesWhatSafeAddColumnCanDo) {
+    Command c = add_column("token", "uuid");
+    c.default_expr = "gen_random_uuid()";
+    c.default_volatile = true;
+    EXPECT_EQ(decide(with(c), Mode::stage, 10 * MB).action, Action::stage);
+
+    Statement two = with(c);
+    two.cmds.push_back(add_column("status", "text"));
+    EXPECT_EQ(decide(two, Mode::stage, 10 * MB).action, Action::stage);
+
+    Command unique = c;
+    unique.unique = true;
+    unique.unique_name = "users_token_key";
+    Verdict v = decide(with(unique), Mode::stage, 10 * MB);
+    EXPECT_EQ(v.action, Action::refuse);
+    EXPECT_TRUE(contains(v.hint, "CREATE UNIQUE INDEX CONCURRENTLY users_token_key ON public.users (token)")) << v.hint;
+    EXPECT_TRUE(contains(v.hint, "stages ADD COLUMN statements only")) << v.hint;
+
+    Statement mixed = with(c);
+    Command nn;
+    nn.kind = Kind::set_not_null;
+    nn.column = "email";
+    nn.constraint = "users_email_not_null";
+    mixed.cmds.push_back(nn);
+    EXPECT_EQ(decide(mixed, Mode::stage, 10 * MB).action, Action::refuse);
+}
+
+TEST(DdlGuard, RewritingFormsWithoutAStagedEquivalent) {
+    Command ident = add_column("n", "bigint");
+    ident.identity = true;
+    ident.sequence = "public.users_n_seq";
+    Verdict v = decide(with(ident), Mode::stage, 10 * MB);
+    EXPECT_EQ(v.action, Action::refuse);
+    EXPECT_TRUE(contains(v.detail, "identity column")) << v.detail;
+    EXPECT_TRUE(contains(v.hint, "CREATE SEQUENCE public.users_n_seq;")) << v.hint;
+    EXPECT_TRUE(contains(v.hint, "nextval(''public.users_n_seq''::regclass)")) << v.hint;
+
+    Command gen = add_column("lower_email", "text");
+    gen.generated = true;
+    v = decide(with(gen), Mode::guard, 10 * MB);
+    EXPECT_EQ(v.action, Action::refuse);
+    EXPECT_TRUE(contains(v.hint, "stored generated column has no staged equivalent")) << v.hint;
+
+    Command dom = add_column("p", "positive_int");
+    dom.domain_constraints = true;
+    v = decide(with(dom), Mode::guard, 10 * MB);
+    EXPECT_EQ(v.action, Action::refuse);
+    EXPECT_TRUE(contains(v.detail, "domain with constraints")) << v.detail;
+}
+
+TEST(DdlGuard, NotNullWithoutDefault) {
+    Command c = add_column("code", "text");
+    c.not_null = true;
+    Effect e = assess(table(), c);
+    EXPECT_TRUE(e.fails);
+    Verdict v = decide(with(c), Mode::guard, 10 * MB);
+    EXPECT_EQ(v.action, Action::refuse);
+    EXPECT_EQ(v.message, "this ALTER TABLE would scan table \"users\" under ACCESS EXCLUSIVE lock");
+    EXPECT_TRUE(contains(v.hint, "backfill_expr")) << v.hint;
+
+    Statement empty = with(c);
+    empty.has_rows = false;
+    EXPECT_FALSE(assess(empty, c).heavy());
+}
+
+TEST(DdlGuard, SetNotNullTheSafeWay) {
+    Command c;
+    c.kind = Kind::set_not_null;
+    c.column = "email";
+    c.constraint = "users_email_not_null";
+    Verdict v = decide(with(c), Mode::guard, 10 * MB);
+    ASSERT_EQ(v.action, Action::refuse);
+    EXPECT_TRUE(contains(v.hint, "ALTER TABLE public.users ADD CONSTRAINT users_email_not_null CHECK (email IS NOT "
+                                 "NULL) NOT VALID; ALTER TABLE public.users VALIDATE CONSTRAINT users_email_not_null; "
+                                 "ALTER TABLE public.users ALTER COLUMN email SET NOT NULL; ALTER TABLE public.users "
+                                 "DROP CONSTRAINT IF EXISTS users_email_not_null;"))
+        << v.hint;
+    c.implied_by_check = true;
+    EXPECT_EQ(decide(with(c), Mode::guard, 10 * MB).action, Action::run_guarded);
+    c.implied_by_check = false;
+    c.already_not_null = true;
+    EXPECT_EQ(decide(with(c), Mode::guard, 10 * MB).action, Action::run_guarded);
+}
+
+TEST(DdlGuard, ConstraintsNotValidAndConcurrently) {
+    Command chk;
+    chk.kind = Kind::add_check;
+    chk.constraint = "positive";
+    chk.expr = "id > 0";
+    Verdict v = decide(with(chk), Mode::guard, 10 * MB);
+    ASSERT_EQ(v.action, Action::refuse);
+    EXPECT_TRUE(contains(v.hint, "ADD CONSTRAINT positive CHECK (id > 0) NOT VALID; ALTER TABLE public.users VALIDATE "
+                                 "CONSTRAINT positive;"))
+        << v.hint;
+    chk.not_valid = true;
+    EXPECT_EQ(decide(with(chk), Mode::guard, 10 * MB).action, Action::run_guarded);
+
+    Command fk;
+    fk.kind = Kind::add_foreign_key;
+    fk.lockmode = 6;
+    fk.constraint = "users_org_fkey";
+    fk.keys = "(org_id)";
+    fk.fk_target = "public.orgs (id)";
+    v = decide(with(fk), Mode::guard, 10 * MB);
+    ASSERT_EQ(v.action, Action::refuse);
+    EXPECT_EQ(v.message, "this ALTER TABLE would scan table \"users\" under SHARE ROW EXCLUSIVE lock");
+    EXPECT_TRUE(contains(v.detail, "every write to the table waits")) << v.detail;
+    EXPECT_TRUE(contains(v.hint, "FOREIGN KEY (org_id) REFERENCES public.orgs (id) NOT VALID;")) << v.hint;
+
+    Command uq;
+    uq.kind = Kind::add_unique;
+    uq.constraint = "users_email_key";
+    uq.keys = "(email)";
+    v = decide(with(uq), Mode::guard, 10 * MB);
+    ASSERT_EQ(v.action, Action::refuse);
+    EXPECT_EQ(v.message, "this ALTER TABLE would build an index on table \"users\" under ACCESS EXCLUSIVE lock");
+    EXPECT_TRUE(contains(v.hint, "CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON public.users (email); ALTER "
+                                 "TABLE public.users ADD CONSTRAINT users_email_key UNIQUE USING INDEX "
+                                 "users_email_key;"))
+        << v.hint;
+    uq.using_index = true;
+    EXPECT_EQ(decide(with(uq), Mode::guard, 10 * MB).action, Action::run_guarded);
+}
+
+TEST(DdlGuard, TheStrictestSubcommandDecides) {
+    Statement s = table();
+    s.cmds.push_back(add_column("a", "text"));
+    Command c = add_column("b", "uuid");
+    c.default_expr = "gen_random_uuid()";
+    c.default_volatile = true;
+    s.cmds.push_back(c);
+    Verdict v = decide(s, Mode::guard, 10 * MB);
+    EXPECT_EQ(v.action, Action::refuse);
+    EXPECT_TRUE(contains(v.detail, "strictest subcommand")) << v.detail;
+    EXPECT_TRUE(contains(v.hint, "Run the other subcommands as their own ALTER TABLE")) << v.hint;
+}
+
+TEST(DdlGuard, PlanListsBothWays) {
+    Command c = add_column("token", "uuid");
+    c.default_expr = "gen_random_uuid()";
+    c.default_volatile = true;
+    c.not_null = true;
+    std::vector<PlanStep> steps = plan(with(c), "ALTER TABLE users ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid()");
+    ASSERT_EQ(steps.size(), 3u);
+    EXPECT_EQ(steps[0].approach, "as sent");
+    EXPECT_TRUE(steps[0].rewrite);
+    EXPECT_EQ(steps[0].lockmode, 8);
+    EXPECT_EQ(steps[1].approach, "safe_column");
+    EXPECT_TRUE(contains(steps[1].sql, "safe_add_column("));
+    EXPECT_FALSE(steps[1].rewrite);
+    EXPECT_EQ(steps[2].lockmode, 3);
+    EXPECT_FALSE(steps[2].seconds.has_value());
+
+    std::vector<PlanStep> plain = plan(with(add_column("s", "text")), "ALTER TABLE users ADD COLUMN s text");
+    ASSERT_EQ(plain.size(), 2u);
+    EXPECT_EQ(plain[1].sql, "ALTER TABLE users ADD COLUMN s text");
+    EXPECT_TRUE(contains(plain[1].note, "queue-safely"));
+}
+
+TEST(DdlGuard, ParenthesizedAfter) {
+    EXPECT_EQ(parenthesized_after("CHECK (a > 0) NOT VALID", 0), "a > 0");
+    EXPECT_EQ(parenthesized_after("CONSTRAINT \"we(ird\" CHECK ((a) > (0))", 0), "(a) > (0)");
+    EXPECT_EQ(parenthesized_after("CHECK (b <> ')' AND c = 'it''s')", 0), "b <> ')' AND c = 'it''s'");
+    EXPECT_EQ(parenthesized_after("CHECK /* ( */ (x -- )\n > 1)", 0), "x -- )\n > 1");
+    EXPECT_EQ(parenthesized_after("CHECK (d <> $q$)$q$)", 0), "d <> $q$)$q$");
+    EXPECT_EQ(parenthesized_after("no parens", 0), "");
+    EXPECT_EQ(parenthesized_after("x (unbalanced", 0), "");
+    EXPECT_EQ(parenthesized_after("(first) (second)", 7), "second");
+}
