@@ -225,3 +225,13 @@ END
 $$;
 COMMENT ON PROCEDURE safe_column_watch(bigint, interval, text) IS
 'safe_column_wait that holds no snapshot while it waits (commits between polls); CALL it outside a transaction block';
+
+-- What an ALTER TABLE would do as sent, and what safe_column would do instead; runs nothing.
+CREATE FUNCTION safe_column_plan(ddl text,
+    OUT step integer, OUT approach text, OUT sql text, OUT lock_mode text, OUT rewrites boolean,
+    OUT scans boolean, OUT builds_index boolean, OUT table_bytes bigint, OUT estimated_duration interval,
+    OUT note text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'safe_column_plan' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION safe_column_plan(text) IS
+    'explain an ALTER TABLE: each step as sent and the safe way, its lock, rewrite or scan, size and estimated duration; runs nothing';

@@ -463,19 +463,16 @@ int64 run_ddl(const char *sql) {
     return 0;
 }
 
-Datum safe_add_column_impl(FunctionCallInfo fcinfo) {
-    require_not_null(fcinfo, 0, "tbl");
-    require_not_null(fcinfo, 1, "column_name");
-    require_not_null(fcinfo, 2, "column_type");
-    require_not_null(fcinfo, 4, "not_null");
+}  // namespace
 
+int64 add_column_job(Oid relid, const char *colname, const char *type_in, char *default_expr, bool not_null,
+                     char *backfill_expr) {
     Request r{};
-    r.relid = PG_GETARG_OID(0);
-    r.colname = pstrdup(NameStr(*PG_GETARG_NAME(1)));
-    char *type_in = text_to_cstring(PG_GETARG_TEXT_PP(2));
-    r.default_expr = arg_text_or_null(fcinfo, 3, "default_expr");
-    r.not_null = PG_GETARG_BOOL(4);
-    r.backfill_expr = arg_text_or_null(fcinfo, 5, "backfill_expr");
+    r.relid = relid;
+    r.colname = pstrdup(colname);
+    r.default_expr = default_expr;
+    r.not_null = not_null;
+    r.backfill_expr = backfill_expr;
 
     if (r.colname[0] == '\0')
         ereport(ERROR, (errcode(ERRCODE_INVALID_NAME), errmsg("column_name must not be empty")));
@@ -494,7 +491,7 @@ Datum safe_add_column_impl(FunctionCallInfo fcinfo) {
     if (attnum != InvalidAttrNumber) {
         int64 job_id = existing_column(&r, attnum);
         SPI_finish();
-        PG_RETURN_INT64(job_id);
+        return job_id;
     }
 
     sc::AddColumnFacts facts;
@@ -528,7 +525,7 @@ Datum safe_add_column_impl(FunctionCallInfo fcinfo) {
     if (attnum != InvalidAttrNumber) {
         int64 job_id = existing_column(&r, attnum);
         SPI_finish();
-        PG_RETURN_INT64(job_id);
+        return job_id;
     }
 
     run_ddl(backfill ? staged_sql : r.sql);
@@ -553,7 +550,23 @@ Datum safe_add_column_impl(FunctionCallInfo fcinfo) {
     if (backfill)
         start_worker_at_commit();
     SPI_finish();
-    PG_RETURN_INT64(job_id);
+    return job_id;
+}
+
+namespace {
+
+Datum safe_add_column_impl(FunctionCallInfo fcinfo) {
+    require_not_null(fcinfo, 0, "tbl");
+    require_not_null(fcinfo, 1, "column_name");
+    require_not_null(fcinfo, 2, "column_type");
+    require_not_null(fcinfo, 4, "not_null");
+    Oid relid = PG_GETARG_OID(0);
+    const char *colname = NameStr(*PG_GETARG_NAME(1));
+    char *type_in = text_to_cstring(PG_GETARG_TEXT_PP(2));
+    char *default_expr = arg_text_or_null(fcinfo, 3, "default_expr");
+    bool not_null = PG_GETARG_BOOL(4);
+    char *backfill_expr = arg_text_or_null(fcinfo, 5, "backfill_expr");
+    PG_RETURN_INT64(add_column_job(relid, colname, type_in, default_expr, not_null, backfill_expr));
 }
 
 }  // namespace

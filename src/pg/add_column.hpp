@@ -1,7 +1,15 @@
 // safe_add_column(): see add_column.cpp.
 #pragma once
 
+#include "pg/pg_includes.hpp"
+
 namespace sc::pg {
+
+// Everything safe_add_column() does once its arguments are read: validate, classify, lock queue-safely,
+// change the catalog, record the job (started at commit). Returns the job id. Used by the SQL function
+// and by the utility hook's stage mode.
+int64 add_column_job(Oid relid, const char *colname, const char *type_in, char *default_expr, bool not_null,
+                     char *backfill_expr);
 
 // True while safe_column itself runs DDL through SPI (the utility hook leaves such statements alone).
 extern bool in_safe_column_ddl;

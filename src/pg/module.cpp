@@ -3,6 +3,7 @@
 
 #include "pg/pg_includes.hpp"
 #include "pg/guc.hpp"
+#include "pg/hook.hpp"
 #include "pg/shmem.hpp"
 #include "pg/signals.hpp"
 #include "pg/worker.hpp"
@@ -88,6 +89,7 @@ void _PG_init(void) {
     DefineCustomIntVariable(
         "safe_column.critical_duration", "How long a signal must stay critical before the job is paused.", nullptr,
         &sc::pg::critical_duration_ms, 60000, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    sc::pg::hook_init();
     MarkGUCPrefixReserved("safe_column");
 
     sc::pg::register_xact_callbacks();

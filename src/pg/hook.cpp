@@ -1,0 +1,822 @@
+// The ProcessUtility hook (safe_column.mode) and safe_column_plan(ddl).
+//
+// For an ALTER TABLE on an ordinary or partitioned table in a database where the extension is
+// installed, gather the facts with the server's own predicates (the default cooked and planned as
+// ALTER TABLE will, contain_volatile_functions, DomainHasConstraints, AlterTableGetLockLevel, the
+// CHECK constraints that let SET NOT NULL skip its scan, the table's size), let the pure core decide
+// (src/core/ddl_guard), then run as sent, warn, take the locks queue-safely first, refuse, or stage.
+// The facts live in palloc'd C structs; the core's C++ objects live only inside core_* functions.
+#include <climits>
+#include <string>
+#include <vector>
+
+#include "core/ddl_guard.hpp"
+#include "pg/add_column.hpp"
+#include "pg/guard.hpp"
+#include "pg/hook.hpp"
+#include "pg/lock.hpp"
+
+extern "C" {
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/heap.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
+#include "commands/tablecmds.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_node.h"
+#include "parser/parse_type.h"
+#include "parser/parser.h"
+#include "storage/lmgr.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+}
+
+namespace sc::pg {
+
+int ddl_mode = static_cast<int>(sc::ddl::Mode::guard);
+int guard_min_size_kb = 10 * 1024;
+
+namespace {
+
+ProcessUtility_hook_type prev_process_utility = nullptr;
+
+const struct config_enum_entry mode_options[] = {
+    {"off", static_cast<int>(sc::ddl::Mode::off), false},
+    {"warn", static_cast<int>(sc::ddl::Mode::warn), false},
+    {"guard", static_cast<int>(sc::ddl::Mode::guard), false},
+    {"stage", static_cast<int>(sc::ddl::Mode::stage), false},
+    {nullptr, 0, false},
+};
+
+// ---------------------------------------------------------------------------------------------
+// Facts, in palloc'd memory.
+
+struct CCommand {
+    sc::ddl::Kind kind;
+    int lockmode;
+    const char *column;       // quoted
+    const char *column_name;  // raw
+    const char *type;
+    const char *default_expr;            // deparsed for people (NULL: none)
+    const char *default_expr_qualified;  // deparsed schema-qualified, for safe_add_column
+    bool default_volatile, not_null, serial, identity, generated, domain_constraints, collate;
+    bool if_not_exists, column_exists;
+    const char *check;
+    bool unique, primary_key;
+    const char *references;
+    const char *check_name, *unique_name, *fk_name, *sequence;
+    bool already_not_null, implied_by_check;
+    const char *constraint;
+    bool not_valid, using_index;
+    const char *expr, *keys, *fk_target;
+    AttrNumber attnum;  // set_not_null
+};
+
+struct CStatement {
+    Oid relid;
+    bool inh;
+    const char *table;       // qualified and quoted
+    const char *table_name;  // "name", for messages
+    bool has_rows;
+    int64 table_bytes, index_bytes;
+    int ncmds;
+    CCommand *cmds;
+    bool attach_or_detach;  // takes locks on other tables its own way: never locked ahead
+};
+
+const char *str_or_empty(const char *s) { return s ? s : ""; }
+
+sc::ddl::Statement to_core(const CStatement *s) {
+    sc::ddl::Statement out;
+    out.table = s->table;
+    out.table_name = s->table_name;
+    out.has_rows = s->has_rows;
+    out.table_bytes = s->table_bytes;
+    out.index_bytes = s->index_bytes;
+    for (int i = 0; i < s->ncmds; i++) {
+        const CCommand &c = s->cmds[i];
+        sc::ddl::Command k;
+        k.kind = c.kind;
+        k.lockmode = c.lockmode;
+        k.column = str_or_empty(c.column);
+        k.column_name = str_or_empty(c.column_name);
+        k.type = str_or_empty(c.type);
+        if (c.default_expr)
+            k.default_expr = std::string(c.default_expr);
+        k.default_volatile = c.default_volatile;
+        k.not_null = c.not_null;
+        k.serial = c.serial;
+        k.identity = c.identity;
+        k.generated = c.generated;
+        k.domain_constraints = c.domain_constraints;
+        k.collate = c.collate;
+        k.if_not_exists = c.if_not_exists;
+        k.column_exists = c.column_exists;
+        if (c.check)
+            k.check = std::string(c.check);
+        k.unique = c.unique;
+        k.primary_key = c.primary_key;
+        if (c.references)
+            k.references = std::string(c.references);
+        k.check_name = str_or_empty(c.check_name);
+        k.unique_name = str_or_empty(c.unique_name);
+        k.fk_name = str_or_empty(c.fk_name);
+        k.sequence = str_or_empty(c.sequence);
+        k.already_not_null = c.already_not_null;
+        k.implied_by_check = c.implied_by_check;
+        k.constraint = str_or_empty(c.constraint);
+        k.not_valid = c.not_valid;
+        k.using_index = c.using_index;
+        k.expr = str_or_empty(c.expr);
+        k.keys = str_or_empty(c.keys);
+        k.fk_target = str_or_empty(c.fk_target);
+        out.cmds.push_back(std::move(k));
+    }
+    return out;
+}
+
+struct CVerdict {
+    sc::ddl::Action action;
+    char *message, *detail, *hint;
+};
+
+char *pg_strdup_cpp(const std::string &s) {
+    const char *p = s.c_str();
+    return pg_call([&] { return pstrdup(p); });
+}
+
+CVerdict core_decide(const CStatement *s, sc::ddl::Mode mode) {
+    CVerdict out{};
+    {
+        sc::ddl::Verdict v = sc::ddl::decide(to_core(s), mode, static_cast<std::int64_t>(guard_min_size_kb) * 1024);
+        out.action = v.action;
+        out.message = pg_strdup_cpp(v.message);
+        out.detail = pg_strdup_cpp(v.detail);
+        out.hint = pg_strdup_cpp(v.hint);
+    }
+    return out;
+}
+
+struct CPlanStep {
+    char *approach, *sql, *note, *lock;
+    int lockmode;
+    bool rewrite, scan, index_build, has_seconds;
+    double seconds;
+};
+
+int core_plan(const CStatement *s, const char *sql, CPlanStep **out) {
+    int n = 0;
+    {
+        std::vector<sc::ddl::PlanStep> steps = sc::ddl::plan(to_core(s), sql);
+        n = static_cast<int>(steps.size());
+        std::size_t bytes = sizeof(CPlanStep) * (steps.empty() ? 1 : steps.size());
+        CPlanStep *arr = static_cast<CPlanStep *>(pg_call([&] { return palloc0(bytes); }));
+        for (int i = 0; i < n; i++) {
+            const sc::ddl::PlanStep &p = steps[static_cast<std::size_t>(i)];
+            arr[i].approach = pg_strdup_cpp(p.approach);
+            arr[i].sql = pg_strdup_cpp(p.sql);
+            arr[i].note = pg_strdup_cpp(p.note);
+            arr[i].lockmode = p.lockmode;
+            if (p.lockmode != 0)
+                arr[i].lock = pg_strdup_cpp(sc::ddl::lock_mode_name(p.lockmode));
+            arr[i].rewrite = p.rewrite;
+            arr[i].scan = p.scan;
+            arr[i].index_build = p.index_build;
+            arr[i].has_seconds = p.seconds.has_value();
+            arr[i].seconds = p.seconds.value_or(0.0);
+        }
+        *out = arr;
+    }
+    return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gathering the facts.
+
+bool is_serial_name(const char *name, const char **type) {
+    static const struct {
+        const char *name, *type;
+    } serials[] = {{"smallserial", "smallint"}, {"serial2", "smallint"}, {"serial", "integer"},
+                   {"serial4", "integer"},      {"bigserial", "bigint"},  {"serial8", "bigint"}};
+    for (const auto &s : serials)
+        if (strcmp(name, s.name) == 0) {
+            *type = s.type;
+            return true;
+        }
+    return false;
+}
+
+char *name_list(List *names) {
+    StringInfoData buf;
+    initStringInfo(&buf);
+    appendStringInfoChar(&buf, '(');
+    ListCell *lc;
+    foreach (lc, names) {
+        if (lc != list_head(names))
+            appendStringInfoString(&buf, ", ");
+        appendStringInfoString(&buf, quote_identifier(strVal(lfirst(lc))));
+    }
+    appendStringInfoChar(&buf, ')');
+    return buf.data;
+}
+
+const char *fk_action(char a) {
+    switch (a) {
+    case FKCONSTR_ACTION_RESTRICT:
+        return "RESTRICT";
+    case FKCONSTR_ACTION_CASCADE:
+        return "CASCADE";
+    case FKCONSTR_ACTION_SETNULL:
+        return "SET NULL";
+    case FKCONSTR_ACTION_SETDEFAULT:
+        return "SET DEFAULT";
+    default:
+        return nullptr;  // NO ACTION, the default
+    }
+}
+
+// "other (id) MATCH FULL ON DELETE CASCADE", from the parse tree.
+char *fk_target_text(Constraint *con) {
+    StringInfoData buf;
+    initStringInfo(&buf);
+    RangeVar *pk = con->pktable;
+    appendStringInfoString(&buf, pk->schemaname ? quote_qualified_identifier(pk->schemaname, pk->relname)
+                                                : quote_identifier(pk->relname));
+    if (con->pk_attrs != NIL)
+        appendStringInfo(&buf, " %s", name_list(con->pk_attrs));
+    if (con->fk_matchtype == FKCONSTR_MATCH_FULL)
+        appendStringInfoString(&buf, " MATCH FULL");
+    if (const char *a = fk_action(con->fk_del_action))
+        appendStringInfo(&buf, " ON DELETE %s", a);
+    if (const char *a = fk_action(con->fk_upd_action))
+        appendStringInfo(&buf, " ON UPDATE %s", a);
+    return buf.data;
+}
+
+const char *choose_name(Oid relid, const char *col, const char *label) {
+    return quote_identifier(
+        ChooseConstraintName(get_rel_name(relid), col, label, get_rel_namespace(relid), NIL));
+}
+
+const char *written_expr(const char *query, int location) {
+    if (query == nullptr || location < 0)
+        return "...";
+    std::string text;
+    {
+        text = sc::ddl::parenthesized_after(query, static_cast<std::size_t>(location));
+    }
+    return text.empty() ? "..." : pg_strdup_cpp(text);
+}
+
+// Facts of ADD COLUMN. Returns false when something is off that PostgreSQL will report itself
+// (an unknown type): the statement then runs as sent.
+bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, const char *query) {
+    auto *def = castNode(ColumnDef, cmd->def);
+    c->kind = sc::ddl::Kind::add_column;
+    c->column_name = def->colname;
+    c->column = quote_identifier(def->colname);
+    c->if_not_exists = cmd->missing_ok;
+    c->column_exists = get_attnum(s->relid, def->colname) != InvalidAttrNumber;
+    if (c->column_exists)
+        return true;  // PostgreSQL says "already exists" (or skips, with IF NOT EXISTS)
+    TypeName *tn = def->typeName;
+    Oid typid = InvalidOid;
+    int32 typmod = -1;
+    const char *serial_type = nullptr;
+    if (tn && list_length(tn->names) == 1 && !tn->pct_type && is_serial_name(strVal(linitial(tn->names)), &serial_type)) {
+        c->serial = true;
+        c->type = serial_type;
+        typid = serial_type[0] == 's' ? INT2OID : serial_type[0] == 'i' ? INT4OID : INT8OID;
+    } else {
+        Type t = LookupTypeName(nullptr, tn, &typmod, true);
+        if (t == nullptr)
+            return false;
+        typid = typeTypeId(t);
+        ReleaseSysCache(t);
+        c->type = format_type_with_typemod(typid, typmod);
+        c->domain_constraints = DomainHasConstraints(typid);
+    }
+    c->collate = def->collClause != nullptr;
+    Oid nsp = get_rel_namespace(s->relid);
+    const char *relname = get_rel_name(s->relid);
+    ListCell *lc;
+    foreach (lc, def->constraints) {
+        auto *con = lfirst_node(Constraint, lc);
+        switch (con->contype) {
+        case CONSTR_DEFAULT: {
+            ParseState *pstate = make_parsestate(nullptr);
+            pstate->p_sourcetext = query;
+            Node *cooked = cookDefault(pstate, con->raw_expr, typid, typmod, def->colname, '\0');
+            if (cooked == nullptr || (IsA(cooked, Const) && castNode(Const, cooked)->constisnull))
+                break;  // DEFAULT NULL: no default
+            Node *planned = reinterpret_cast<Node *>(expression_planner(static_cast<Expr *>(copyObjectImpl(cooked))));
+            c->default_volatile = contain_volatile_functions(planned);
+            c->default_expr = deparse_expression(cooked, NIL, false, false);
+            int nest = NewGUCNestLevel();
+            (void)set_config_option("search_path", "", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+            c->default_expr_qualified = deparse_expression(cooked, NIL, false, false);
+            AtEOXact_GUC(true, nest);
+            break;
+        }
+        case CONSTR_NOTNULL:
+            c->not_null = true;
+            break;
+        case CONSTR_IDENTITY:
+            c->identity = true;
+            break;
+        case CONSTR_GENERATED:
+            c->generated = true;
+            break;
+        case CONSTR_CHECK:
+            c->check = written_expr(query, con->location);
+            c->check_name = con->conname ? quote_identifier(con->conname) : choose_name(s->relid, def->colname, "check");
+            break;
+        case CONSTR_UNIQUE:
+        case CONSTR_PRIMARY:
+            if (con->contype == CONSTR_UNIQUE)
+                c->unique = true;
+            else
+                c->primary_key = true;
+            c->unique_name = con->conname ? quote_identifier(con->conname)
+                                          : choose_name(s->relid, con->contype == CONSTR_UNIQUE ? def->colname : nullptr,
+                                                        con->contype == CONSTR_UNIQUE ? "key" : "pkey");
+            break;
+        case CONSTR_FOREIGN:
+            c->references = fk_target_text(con);
+            c->fk_name = con->conname ? quote_identifier(con->conname) : choose_name(s->relid, def->colname, "fkey");
+            break;
+        default:
+            break;
+        }
+    }
+    if (c->primary_key && c->check_name == nullptr)
+        c->check_name = choose_name(s->relid, def->colname, "not_null");
+    if (c->serial || c->identity) {
+        char *seq = ChooseRelationName(relname, def->colname, "seq", nsp, false);
+        c->sequence = quote_qualified_identifier(get_namespace_name(nsp), seq);
+    }
+    return true;
+}
+
+// A valid CHECK constraint proves the column NOT NULL: the test SET NOT NULL makes to skip its scan.
+bool not_null_implied(Oid relid, AttrNumber attnum) {
+    Relation rel = table_open(relid, NoLock);
+    Form_pg_attribute attr = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+    NullTest *test = makeNode(NullTest);
+    test->arg = reinterpret_cast<Expr *>(
+        makeVar(1, attr->attnum, attr->atttypid, attr->atttypmod, attr->attcollation, 0));
+    test->nulltesttype = IS_NOT_NULL;
+    test->argisrow = false;
+    test->location = -1;
+    bool implied = PartConstraintImpliedByRelConstraint(rel, list_make1(test));
+    table_close(rel, NoLock);
+    return implied;
+}
+
+void gather_set_not_null(const CStatement *s, AlterTableCmd *cmd, CCommand *c, bool locked) {
+    c->kind = sc::ddl::Kind::set_not_null;
+    c->column_name = cmd->name;
+    c->column = quote_identifier(cmd->name);
+    c->constraint = choose_name(s->relid, cmd->name, "not_null");
+    HeapTuple tup = SearchSysCacheAttName(s->relid, cmd->name);
+    if (!HeapTupleIsValid(tup)) {
+        c->kind = sc::ddl::Kind::other;  // PostgreSQL reports the unknown column
+        return;
+    }
+    auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tup));
+    c->attnum = att->attnum;
+    c->already_not_null = att->attnotnull;
+    ReleaseSysCache(tup);
+    if (!c->already_not_null && locked && get_rel_relkind(s->relid) == RELKIND_RELATION)
+        c->implied_by_check = not_null_implied(s->relid, c->attnum);
+}
+
+void gather_add_constraint(const CStatement *s, AlterTableCmd *cmd, CCommand *c, const char *query) {
+    if (!IsA(cmd->def, Constraint))
+        return;
+    auto *con = castNode(Constraint, cmd->def);
+    c->not_valid = con->skip_validation;
+    switch (con->contype) {
+    case CONSTR_CHECK:
+        c->kind = sc::ddl::Kind::add_check;
+        c->expr = written_expr(query, con->location);
+        c->constraint = con->conname ? quote_identifier(con->conname) : choose_name(s->relid, nullptr, "check");
+        break;
+    case CONSTR_FOREIGN:
+        c->kind = sc::ddl::Kind::add_foreign_key;
+        c->keys = name_list(con->fk_attrs);
+        c->fk_target = fk_target_text(con);
+        c->constraint = con->conname ? quote_identifier(con->conname)
+                                     : choose_name(s->relid, con->fk_attrs ? strVal(linitial(con->fk_attrs)) : nullptr,
+                                                   "fkey");
+        break;
+    case CONSTR_UNIQUE:
+    case CONSTR_PRIMARY:
+        c->kind = con->contype == CONSTR_UNIQUE ? sc::ddl::Kind::add_unique : sc::ddl::Kind::add_primary_key;
+        c->using_index = con->indexname != nullptr;
+        c->keys = name_list(con->keys);
+        c->constraint = con->conname ? quote_identifier(con->conname)
+                        : con->indexname ? quote_identifier(con->indexname)
+                                         : choose_name(s->relid,
+                                                       con->contype == CONSTR_UNIQUE && con->keys
+                                                           ? strVal(linitial(con->keys))
+                                                           : nullptr,
+                                                       con->contype == CONSTR_UNIQUE ? "key" : "pkey");
+        break;
+    default:
+        break;  // EXCLUDE and others: not classified
+    }
+}
+
+// Heap and TOAST, and index sizes, of the table and all its partitions or children. Exact when the
+// caller holds a lock or one can be had at once (pg_table_size opens the relation); otherwise
+// pg_class.relpages, never waiting in the lock queue.
+void measure(CStatement *s, bool locked) {
+    List *parts = s->inh ? find_all_inheritors(s->relid, NoLock, nullptr) : list_make1_oid(s->relid);
+    ListCell *lc;
+    foreach (lc, parts) {
+        Oid part = lfirst_oid(lc);
+        char kind = get_rel_relkind(part);
+        if (kind != RELKIND_RELATION)
+            continue;
+        bool have = locked;
+        bool took = false;
+        if (!have && ConditionalLockRelationOid(part, AccessShareLock))
+            have = took = true;
+        if (have && SearchSysCacheExists1(RELOID, ObjectIdGetDatum(part))) {
+            s->table_bytes += DatumGetInt64(DirectFunctionCall1(pg_table_size, ObjectIdGetDatum(part)));
+            s->index_bytes += DatumGetInt64(DirectFunctionCall1(pg_indexes_size, ObjectIdGetDatum(part)));
+        } else {
+            HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(part));
+            if (HeapTupleIsValid(tup)) {
+                auto *form = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup));
+                s->table_bytes += static_cast<int64>(form->relpages) * BLCKSZ;
+                ReleaseSysCache(tup);
+            }
+        }
+        if (took)
+            UnlockRelationOid(part, AccessShareLock);
+    }
+}
+
+bool needs_row_check(const CStatement *s) {
+    for (int i = 0; i < s->ncmds; i++) {
+        const CCommand &c = s->cmds[i];
+        if (c.kind == sc::ddl::Kind::add_column && c.not_null && !c.column_exists && c.default_expr == nullptr)
+            return true;
+    }
+    return false;
+}
+
+bool table_has_rows(const CStatement *s) {
+    char *query = psprintf("SELECT EXISTS (SELECT FROM %s%s)", s->inh ? "" : "ONLY ", s->table);
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    int rc = SPI_execute(query, true, 1);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+    bool isnull;
+    bool rows = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    SPI_finish();
+    return rows;
+}
+
+// The facts that need no lock. NULL: not a statement safe_column looks at.
+CStatement *gather_statement(AlterTableStmt *ats, bool missing_ok) {
+    if (ats->objtype != OBJECT_TABLE || ats->relation == nullptr)
+        return nullptr;
+    Oid relid = RangeVarGetRelid(ats->relation, NoLock, missing_ok);
+    if (!OidIsValid(relid))
+        return nullptr;
+    char kind = get_rel_relkind(relid);
+    if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
+        return nullptr;
+    auto *s = static_cast<CStatement *>(palloc0(sizeof(CStatement)));
+    s->relid = relid;
+    s->inh = ats->relation->inh;
+    const char *relname = get_rel_name(relid);
+    s->table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), relname);
+    s->table_name = psprintf("\"%s\"", relname);
+    s->has_rows = true;
+    s->ncmds = list_length(ats->cmds);
+    s->cmds = static_cast<CCommand *>(palloc0(sizeof(CCommand) * (s->ncmds > 0 ? s->ncmds : 1)));
+    return s;
+}
+
+// The facts of every subcommand. False: leave the statement to PostgreSQL as sent.
+bool gather_commands(CStatement *s, AlterTableStmt *ats, const char *query, bool locked) {
+    int i = 0;
+    ListCell *lc;
+    foreach (lc, ats->cmds) {
+        auto *cmd = lfirst_node(AlterTableCmd, lc);
+        CCommand *c = &s->cmds[i++];
+        c->kind = sc::ddl::Kind::other;
+        c->lockmode = AlterTableGetLockLevel(list_make1(cmd));
+        switch (cmd->subtype) {
+        case AT_AddColumn:
+            if (IsA(cmd->def, ColumnDef) && !gather_add_column(s, cmd, c, query))
+                return false;
+            break;
+        case AT_SetNotNull:
+            gather_set_not_null(s, cmd, c, locked);
+            break;
+        case AT_AddConstraint:
+            gather_add_constraint(s, cmd, c, query);
+            break;
+        case AT_AttachPartition:
+        case AT_DetachPartition:
+        case AT_DetachPartitionFinalize:
+            s->attach_or_detach = true;
+            break;
+        default:
+            break;
+        }
+    }
+    return true;
+}
+
+bool extension_installed() {
+    return OidIsValid(get_extension_oid("safe_column", true));
+}
+
+const char *mode_name(sc::ddl::Mode m) {
+    for (const auto *o = mode_options; o->name; o++)
+        if (o->val == static_cast<int>(m))
+            return o->name;
+    return "?";
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hook.
+
+enum class HookOutcome { pass, done };
+
+HookOutcome stage(const CStatement *s) {
+    for (int i = 0; i < s->ncmds; i++) {
+        const CCommand &c = s->cmds[i];
+        if (c.column_exists && c.if_not_exists) {
+            ereport(NOTICE, (errcode(ERRCODE_DUPLICATE_COLUMN),
+                             errmsg("column \"%s\" of relation \"%s\" already exists, skipping", c.column_name,
+                                    get_rel_name(s->relid))));
+            continue;
+        }
+        int64 job = add_column_job(s->relid, c.column_name, c.type,
+                                   c.default_expr_qualified ? pstrdup(c.default_expr_qualified) : nullptr, c.not_null,
+                                   nullptr);
+        ereport(NOTICE,
+                (errmsg("safe_column staged ADD COLUMN %s of %s as job %lld", c.column, s->table_name,
+                        static_cast<long long>(job)),
+                 errdetail("New rows get the column's default from now on; existing rows read NULL until the "
+                           "background worker has filled them%s.",
+                           c.not_null ? ", and NOT NULL is enforced once every row has a value" : ""),
+                 errhint("Wait for it with CALL safe_column_watch(%lld), or follow it in safe_column_progress.",
+                         static_cast<long long>(job))));
+    }
+    return HookOutcome::done;
+}
+
+HookOutcome decide_and_act(PlannedStmt *pstmt, const char *query) {
+    auto mode = static_cast<sc::ddl::Mode>(ddl_mode);
+    if (mode == sc::ddl::Mode::off || in_safe_column_ddl || creating_extension || IsBinaryUpgrade ||
+        !IsA(pstmt->utilityStmt, AlterTableStmt) || !IsNormalProcessingMode())
+        return HookOutcome::pass;
+    auto *ats = castNode(AlterTableStmt, pstmt->utilityStmt);
+    if (ats->objtype != OBJECT_TABLE || !extension_installed())
+        return HookOutcome::pass;
+    CStatement *s = gather_statement(ats, true);
+    // A table this role may not alter: PostgreSQL refuses it before taking any lock; so do we.
+    if (s == nullptr || !pg_class_ownercheck(s->relid, GetUserId()))
+        return HookOutcome::pass;
+
+    bool locked = false;
+    if (mode != sc::ddl::Mode::warn) {
+        if (!gather_commands(s, ats, query, false))
+            return HookOutcome::pass;
+        if (s->attach_or_detach)
+            return HookOutcome::pass;
+        LOCKMODE lockmode = AlterTableGetLockLevel(ats->cmds);
+        char *what = psprintf("run ALTER TABLE (safe_column.mode = %s)", mode_name(mode));
+        (void)lock_queue_safe(s->relid, lockmode, s->inh, what);
+        locked = true;
+        memset(s->cmds, 0, sizeof(CCommand) * (s->ncmds > 0 ? s->ncmds : 1));
+    }
+    // With the lock held (guard, stage), the facts are current and the size exact.
+    if (!gather_commands(s, ats, query, locked))
+        return HookOutcome::pass;
+    measure(s, locked);
+    if (needs_row_check(s) && (locked || ConditionalLockRelationOid(s->relid, AccessShareLock))) {
+        s->has_rows = table_has_rows(s);
+        if (!locked)
+            UnlockRelationOid(s->relid, AccessShareLock);
+    }
+
+    CVerdict v = core_decide(s, mode);
+    switch (v.action) {
+    case sc::ddl::Action::run:
+    case sc::ddl::Action::run_guarded:
+        return HookOutcome::pass;
+    case sc::ddl::Action::warn:
+        ereport(WARNING, (errmsg_internal("%s", v.message), errdetail_internal("%s", v.detail),
+                          v.hint[0] ? errhint("%s", v.hint) : 0));
+        return HookOutcome::pass;
+    case sc::ddl::Action::refuse:
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE), errmsg_internal("%s", v.message),
+                        errdetail_internal("%s", v.detail), errhint("%s", v.hint)));
+        break;
+    case sc::ddl::Action::stage:
+        // ALTER TABLE ONLY on a table with children: PostgreSQL refuses ADD COLUMN; let it say so.
+        if (!s->inh && has_subclass(s->relid))
+            return HookOutcome::pass;
+        return stage(s);
+    }
+    return HookOutcome::pass;
+}
+
+// PostgreSQL 14 added readOnlyTree to the hook's arguments.
+#if PG_VERSION_NUM >= 140000
+#define SC_READONLY_PARAM bool readOnlyTree,
+#define SC_READONLY_ARG readOnlyTree,
+#else
+#define SC_READONLY_PARAM
+#define SC_READONLY_ARG
+#endif
+
+void call_next(PlannedStmt *pstmt, const char *queryString, SC_READONLY_PARAM ProcessUtilityContext context,
+               ParamListInfo params, QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc) {
+    if (prev_process_utility)
+        prev_process_utility(pstmt, queryString, SC_READONLY_ARG context, params, queryEnv, dest, qc);
+    else
+        standard_ProcessUtility(pstmt, queryString, SC_READONLY_ARG context, params, queryEnv, dest, qc);
+}
+
+// The statement tree is only read, never changed, so readOnlyTree needs no copy.
+void process_utility(PlannedStmt *pstmt, const char *queryString, SC_READONLY_PARAM ProcessUtilityContext context,
+                     ParamListInfo params, QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc) {
+    // Most utility statements leave at once: one tag test.
+    if (ddl_mode != static_cast<int>(sc::ddl::Mode::off) && !in_safe_column_ddl &&
+        IsA(pstmt->utilityStmt, AlterTableStmt)) {
+        HookOutcome outcome = cpp_entry("safe_column utility hook", [&] { return decide_and_act(pstmt, queryString); });
+        if (outcome == HookOutcome::done)
+            return;
+    }
+    call_next(pstmt, queryString, SC_READONLY_ARG context, params, queryEnv, dest, qc);
+}
+
+// in_safe_column_ddl is set around the extension's own SPI DDL; an error there must not leave it set.
+void reset_on_abort(XactEvent event, void *) {
+    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+        in_safe_column_ddl = false;
+}
+
+void reset_on_subabort(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
+    if (event == SUBXACT_EVENT_ABORT_SUB)
+        in_safe_column_ddl = false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// safe_column_plan(ddl text)
+
+Datum plan_impl(FunctionCallInfo fcinfo) {
+    if (PG_ARGISNULL(0))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("ddl must not be null")));
+    char *ddl = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    List *stmts = raw_parser(ddl, RAW_PARSE_DEFAULT);
+    if (list_length(stmts) != 1)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("safe_column_plan explains exactly one statement, not %d", list_length(stmts)),
+                        errhint("Pass one ALTER TABLE statement.")));
+    RawStmt *raw = linitial_node(RawStmt, stmts);
+    if (!IsA(raw->stmt, AlterTableStmt) || castNode(AlterTableStmt, raw->stmt)->objtype != OBJECT_TABLE)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("safe_column_plan explains ALTER TABLE statements only"),
+                        errhint("Pass one ALTER TABLE statement on a table.")));
+    auto *ats = castNode(AlterTableStmt, raw->stmt);
+    CStatement *s = gather_statement(ats, false);
+    if (s == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                        errmsg("\"%s\" is not a table", ats->relation->relname),
+                        errhint("safe_column_plan explains ALTER TABLE statements on ordinary and partitioned "
+                                "tables.")));
+    if (!gather_commands(s, ats, ddl, false))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("the statement names a type that does not exist")));
+    bool locked = ConditionalLockRelationOid(s->relid, AccessShareLock);
+    measure(s, false);
+    if (locked) {
+        if (needs_row_check(s))
+            s->has_rows = table_has_rows(s);
+        UnlockRelationOid(s->relid, AccessShareLock);
+    }
+    CPlanStep *steps;
+    int n = core_plan(s, ddl, &steps);
+
+    auto mode = static_cast<sc::ddl::Mode>(ddl_mode);
+    CVerdict v = core_decide(s, mode == sc::ddl::Mode::off ? sc::ddl::Mode::guard : mode);
+
+    InitMaterializedSRF(fcinfo, 0);
+    auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    int row = 0;
+    for (int i = 0; i <= n; i++) {
+        Datum values[10];
+        bool nulls[10] = {};
+        if (i < n) {
+            const CPlanStep &p = steps[i];
+            values[1] = CStringGetTextDatum(p.approach);
+            nulls[2] = p.sql[0] == '\0';
+            values[2] = nulls[2] ? 0 : CStringGetTextDatum(p.sql);
+            nulls[3] = p.lock == nullptr;
+            values[3] = nulls[3] ? 0 : CStringGetTextDatum(p.lock);
+            values[4] = BoolGetDatum(p.rewrite);
+            values[5] = BoolGetDatum(p.scan);
+            values[6] = BoolGetDatum(p.index_build);
+            nulls[8] = !p.has_seconds;
+            values[8] = 0;
+            if (p.has_seconds) {
+                Interval *iv = static_cast<Interval *>(palloc0(sizeof(Interval)));
+                iv->time = static_cast<TimeOffset>(p.seconds * USECS_PER_SEC);
+                values[8] = IntervalPGetDatum(iv);
+            }
+            values[9] = CStringGetTextDatum(p.note);
+        } else {
+            // The last row: what safe_column.mode does with the statement right now.
+            const char *what;
+            switch (v.action) {
+            case sc::ddl::Action::refuse:
+                what = psprintf("refused: %s", v.message);
+                break;
+            case sc::ddl::Action::stage:
+                what = "staged: safe_add_column for each ADD COLUMN";
+                break;
+            case sc::ddl::Action::warn:
+                what = psprintf("run as sent, after a WARNING: %s", v.message);
+                break;
+            default:
+                what = mode == sc::ddl::Mode::warn ? "run as sent" : "run as sent, after taking its lock queue-safely";
+                break;
+            }
+            values[1] = CStringGetTextDatum("verdict");
+            nulls[2] = nulls[3] = nulls[8] = true;
+            values[4] = values[5] = values[6] = BoolGetDatum(false);
+            values[9] = CStringGetTextDatum(psprintf("safe_column.mode = %s: %s", mode_name(mode), what));
+            if (mode == sc::ddl::Mode::off)
+                values[9] = CStringGetTextDatum(
+                    psprintf("safe_column.mode = off: run as sent; in mode guard: %s",
+                             v.action == sc::ddl::Action::refuse ? psprintf("refused: %s", v.message)
+                                                                 : "run as sent, after taking its lock queue-safely"));
+        }
+        values[0] = Int32GetDatum(++row);
+        values[7] = Int64GetDatum(s->table_bytes);
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    }
+    return static_cast<Datum>(0);
+}
+
+}  // namespace
+
+void hook_init() {
+    DefineCustomEnumVariable(
+        "safe_column.mode", "What safe_column does with ALTER TABLE statements.",
+        "off: nothing. warn: run them as sent, with a WARNING for those that rewrite, scan or build an index under "
+        "a strong lock. guard: take every ALTER TABLE's lock queue-safely, and refuse those that would rewrite, scan "
+        "or build an index on a table of safe_column.guard_min_size or more. stage: as guard, but run ADD COLUMN "
+        "statements that safe_add_column can do as a staged job.",
+        &ddl_mode, static_cast<int>(sc::ddl::Mode::guard), mode_options, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "safe_column.guard_min_size", "Table size from which safe_column.mode refuses or stages heavy ALTER TABLEs.",
+        "Smaller tables are altered as sent (their lock still taken queue-safely): their rewrite or scan is short.",
+        &guard_min_size_kb, 10 * 1024, 0, INT_MAX, PGC_USERSET, GUC_UNIT_KB, nullptr, nullptr, nullptr);
+    prev_process_utility = ProcessUtility_hook;
+    ProcessUtility_hook = process_utility;
+    RegisterXactCallback(reset_on_abort, nullptr);
+    RegisterSubXactCallback(reset_on_subabort, nullptr);
+}
+
+}  // namespace sc::pg
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(safe_column_plan);
+
+Datum safe_column_plan(PG_FUNCTION_ARGS) {
+    return sc::pg::cpp_entry("safe_column_plan", [&] { return sc::pg::plan_impl(fcinfo); });
+}
+
+}  // extern "C"
