@@ -455,6 +455,7 @@ Verdict decide(const Statement &s, Mode mode, std::int64_t min_bytes) {
     }
     if (s.table_bytes < min_bytes) {
         v.action = Action::run_guarded;
+        v.below_min_size = true;
         return v;
     }
     if (mode == Mode::stage && all_stageable) {

@@ -124,6 +124,7 @@ enum class Action {
 
 struct Verdict {
     Action action = Action::run;
+    bool below_min_size = false;  // heavy, but the table is smaller than guard_min_size
     std::string message;  // refuse: the primary message; warn: the warning
     std::string detail;
     std::string hint;

@@ -156,6 +156,7 @@ sc::ddl::Statement to_core(const CStatement *s) {
 
 struct CVerdict {
     sc::ddl::Action action;
+    bool below_min_size;
     char *message, *detail, *hint;
 };
 
@@ -169,6 +170,7 @@ CVerdict core_decide(const CStatement *s, sc::ddl::Mode mode) {
     {
         sc::ddl::Verdict v = sc::ddl::decide(to_core(s), mode, static_cast<std::int64_t>(guard_min_size_kb) * 1024);
         out.action = v.action;
+        out.below_min_size = v.below_min_size;
         out.message = pg_strdup_cpp(v.message);
         out.detail = pg_strdup_cpp(v.detail);
         out.hint = pg_strdup_cpp(v.hint);
@@ -289,7 +291,7 @@ const char *written_expr(const char *query, int location) {
 
 // Facts of ADD COLUMN. Returns false when something is off that PostgreSQL will report itself
 // (an unknown type): the statement then runs as sent.
-bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, const char *query) {
+bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, const char *query, bool strict) {
     auto *def = castNode(ColumnDef, cmd->def);
     c->kind = sc::ddl::Kind::add_column;
     c->column_name = def->colname;
@@ -306,6 +308,10 @@ bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, con
         c->serial = true;
         c->type = serial_type;
         typid = serial_type[0] == 's' ? INT2OID : serial_type[0] == 'i' ? INT4OID : INT8OID;
+    } else if (strict) {
+        typenameTypeIdAndMod(nullptr, tn, &typid, &typmod);  // PostgreSQL's own error for an unknown type
+        c->type = format_type_with_typemod(typid, typmod);
+        c->domain_constraints = DomainHasConstraints(typid);
     } else {
         Type t = LookupTypeName(nullptr, tn, &typmod, true);
         if (t == nullptr)
@@ -523,7 +529,7 @@ CStatement *gather_statement(AlterTableStmt *ats, bool missing_ok) {
 }
 
 // The facts of every subcommand. False: leave the statement to PostgreSQL as sent.
-bool gather_commands(CStatement *s, AlterTableStmt *ats, const char *query, bool locked) {
+bool gather_commands(CStatement *s, AlterTableStmt *ats, const char *query, bool locked, bool strict = false) {
     int i = 0;
     ListCell *lc;
     foreach (lc, ats->cmds) {
@@ -533,7 +539,7 @@ bool gather_commands(CStatement *s, AlterTableStmt *ats, const char *query, bool
         c->lockmode = AlterTableGetLockLevel(list_make1(cmd));
         switch (cmd->subtype) {
         case AT_AddColumn:
-            if (IsA(cmd->def, ColumnDef) && !gather_add_column(s, cmd, c, query))
+            if (IsA(cmd->def, ColumnDef) && !gather_add_column(s, cmd, c, query, strict))
                 return false;
             break;
         case AT_SetNotNull:
@@ -716,8 +722,7 @@ Datum plan_impl(FunctionCallInfo fcinfo) {
                         errmsg("\"%s\" is not a table", ats->relation->relname),
                         errhint("safe_column_plan explains ALTER TABLE statements on ordinary and partitioned "
                                 "tables.")));
-    if (!gather_commands(s, ats, ddl, false))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("the statement names a type that does not exist")));
+    (void)gather_commands(s, ats, ddl, false, true);
     bool locked = ConditionalLockRelationOid(s->relid, AccessShareLock);
     measure(s, false);
     if (locked) {
@@ -769,7 +774,11 @@ Datum plan_impl(FunctionCallInfo fcinfo) {
                 what = psprintf("run as sent, after a WARNING: %s", v.message);
                 break;
             default:
-                what = mode == sc::ddl::Mode::warn ? "run as sent" : "run as sent, after taking its lock queue-safely";
+                what = mode == sc::ddl::Mode::warn ? "run as sent"
+                       : v.below_min_size
+                           ? "run as sent, after taking its lock queue-safely (the table is smaller than "
+                             "safe_column.guard_min_size)"
+                           : "run as sent, after taking its lock queue-safely";
                 break;
             }
             values[1] = CStringGetTextDatum("verdict");

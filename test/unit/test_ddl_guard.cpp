@@ -97,6 +97,7 @@ TEST(DdlGuard, BelowTheSizeThresholdOnlyTheLockIsGuarded) {
     c.default_expr = "gen_random_uuid()";
     c.default_volatile = true;
     EXPECT_EQ(decide(with(c, 5 * MB), Mode::guard, 10 * MB).action, Action::run_guarded);
+    EXPECT_TRUE(decide(with(c, 5 * MB), Mode::guard, 10 * MB).below_min_size);
     EXPECT_EQ(decide(with(c, 5 * MB), Mode::stage, 10 * MB).action, Action::run_guarded);
     EXPECT_EQ(decide(with(c, 10 * MB), Mode::guard, 10 * MB).action, Action::refuse);
     // warn mode warns whatever the size

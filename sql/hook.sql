@@ -1,0 +1,181 @@
+-- The ProcessUtility hook: safe_column.mode and safe_column.guard_min_size, and safe_column_plan().
+-- Sizes and durations in messages depend on the storage layout: masked as N and T here.
+SET client_min_messages = notice;
+CREATE FUNCTION sc_mask(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT regexp_replace(regexp_replace(t, '\d+ (bytes|kB|MB|GB)', 'N \1', 'g'),
+                          'about \d+ (s|min|h)|under a second', 'T', 'g')
+$$;
+CREATE FUNCTION sc_try(stmt text, OUT code text, OUT message text, OUT detail text, OUT hint text)
+LANGUAGE sql AS $$
+    SELECT c.code, c.message, sc_mask(c.detail), c.hint FROM sc_catch(stmt) c
+$$;
+-- Columns of a table, to show that a refused statement changed nothing.
+CREATE FUNCTION sc_columns(t regclass) RETURNS text LANGUAGE sql AS $$
+    SELECT string_agg(attname || CASE WHEN attnotnull THEN '!' ELSE '' END, ',' ORDER BY attnum)
+      FROM pg_attribute WHERE attrelid = t AND attnum > 0 AND NOT attisdropped
+$$;
+
+SHOW safe_column.mode;
+SHOW safe_column.guard_min_size;
+
+CREATE TABLE members (id bigint PRIMARY KEY, email text, name text, org_id int) WITH (autovacuum_enabled = off);
+INSERT INTO members SELECT g, 'user' || g || '@example.com', 'name ' || g, g % 10 FROM generate_series(1, 2000) g;
+CREATE TABLE orgs (id int PRIMARY KEY);
+INSERT INTO orgs SELECT g FROM generate_series(0, 9) g;
+SELECT pg_relation_filenode('members') AS fn \gset
+
+-- guard (the default) refuses heavy forms on tables of guard_min_size or more; 0 makes every table count.
+SET safe_column.guard_min_size = 0;
+\x on
+SELECT * FROM sc_try('ALTER TABLE members ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid()');
+SELECT * FROM sc_try('ALTER TABLE members ADD COLUMN seen timestamptz DEFAULT clock_timestamp()');
+SELECT * FROM sc_try('ALTER TABLE members ADD COLUMN n bigserial');
+SELECT * FROM sc_try('ALTER TABLE members ADD COLUMN n2 int GENERATED ALWAYS AS IDENTITY');
+SELECT * FROM sc_try('ALTER TABLE members ADD COLUMN e2 text GENERATED ALWAYS AS (lower(email)) STORED');
+CREATE DOMAIN hook_positive AS int CHECK (VALUE > 0);
+SELECT * FROM sc_try('ALTER TABLE members ADD COLUMN p hook_positive');
+SELECT * FROM sc_try('ALTER TABLE members ADD COLUMN code text NOT NULL');
+SELECT * FROM sc_try('ALTER TABLE members ADD COLUMN c int CHECK (c > 0 AND c <> '')''::int)');
+SELECT * FROM sc_try('ALTER TABLE members ADD COLUMN u int CONSTRAINT members_u_unique UNIQUE');
+SELECT * FROM sc_try('ALTER TABLE members ADD COLUMN o int DEFAULT 1 REFERENCES orgs (id) ON DELETE CASCADE');
+SELECT * FROM sc_try('ALTER TABLE members ALTER COLUMN email SET NOT NULL');
+SELECT * FROM sc_try('ALTER TABLE members ADD CONSTRAINT id_positive CHECK (id > 0)');
+SELECT * FROM sc_try('ALTER TABLE members ADD FOREIGN KEY (org_id) REFERENCES orgs');
+SELECT * FROM sc_try('ALTER TABLE members ADD CONSTRAINT email_unique UNIQUE (email)');
+CREATE TABLE keyless (k text) WITH (autovacuum_enabled = off);
+INSERT INTO keyless SELECT 'k' || g FROM generate_series(1, 100) g;
+SELECT * FROM sc_try('ALTER TABLE keyless ADD PRIMARY KEY (k)');
+-- several subcommands: the strictest decides
+SELECT * FROM sc_try('ALTER TABLE members ADD COLUMN a text, ADD COLUMN b uuid DEFAULT gen_random_uuid()');
+\x off
+-- Nothing was applied, nothing rewritten.
+SELECT sc_columns('members') AS columns, pg_relation_filenode('members') = :fn AS same_file,
+       (SELECT count(*) FROM pg_constraint WHERE conrelid = 'members'::regclass) AS constraints;
+
+-- Catalog-only forms run (their lock taken queue-safely).
+ALTER TABLE members ADD COLUMN status text;
+ALTER TABLE members ADD COLUMN plan text NOT NULL DEFAULT 'free';
+ALTER TABLE members ADD COLUMN created timestamptz DEFAULT now();
+ALTER TABLE members ADD COLUMN IF NOT EXISTS status text;
+ALTER TABLE members ADD CONSTRAINT id_positive CHECK (id > 0) NOT VALID;
+ALTER TABLE members VALIDATE CONSTRAINT id_positive;
+ALTER TABLE members ADD CONSTRAINT org_fk FOREIGN KEY (org_id) REFERENCES orgs NOT VALID;
+CREATE UNIQUE INDEX members_email_idx ON members (email);
+ALTER TABLE members ADD CONSTRAINT members_email_key UNIQUE USING INDEX members_email_idx;
+-- SET NOT NULL after a valid CHECK (col IS NOT NULL) needs no scan: not refused.
+ALTER TABLE members ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;
+ALTER TABLE members VALIDATE CONSTRAINT email_nn;
+ALTER TABLE members ALTER COLUMN email SET NOT NULL;
+ALTER TABLE members ALTER COLUMN email SET NOT NULL;
+ALTER TABLE members DROP CONSTRAINT email_nn;
+SELECT sc_columns('members') AS columns, pg_relation_filenode('members') = :fn AS same_file;
+-- Statements PostgreSQL itself rejects keep PostgreSQL's own errors.
+SELECT code, message FROM sc_try('ALTER TABLE members ADD COLUMN status text');
+SELECT code, message FROM sc_try('ALTER TABLE members ADD COLUMN x no_such_type');
+SELECT code, message FROM sc_try('ALTER TABLE no_such_table ADD COLUMN x int');
+ALTER TABLE IF EXISTS no_such_table ADD COLUMN x int;
+SELECT code, message FROM sc_try('ALTER TABLE members ALTER COLUMN no_such_column SET NOT NULL');
+-- Inside a DO block and a function: the same decision.
+SELECT code, message FROM sc_try($q$DO $$ BEGIN ALTER TABLE members ADD COLUMN t2 uuid DEFAULT gen_random_uuid(); END $$$q$);
+CREATE FUNCTION add_t3() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN ALTER TABLE members ADD COLUMN t3 uuid DEFAULT gen_random_uuid(); END $$;
+SELECT code, message FROM sc_try('SELECT add_t3()');
+-- A role that does not own the table gets PostgreSQL's own error, before any lock is taken.
+CREATE ROLE hook_stranger;
+SET ROLE hook_stranger;
+SELECT code, message FROM sc_try('ALTER TABLE members ADD COLUMN s2 uuid DEFAULT gen_random_uuid()');
+RESET ROLE;
+DROP ROLE hook_stranger;
+
+-- Below guard_min_size a heavy form runs as sent: a small table's rewrite is short.
+CREATE TABLE tiny (id int);
+INSERT INTO tiny VALUES (1), (2);
+RESET safe_column.guard_min_size;
+ALTER EVENT TRIGGER sc_forbid_rewrite DISABLE;
+SELECT pg_relation_filenode('tiny') AS tfn \gset
+ALTER TABLE tiny ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid();
+SELECT pg_relation_filenode('tiny') <> :tfn AS rewritten, count(token) AS filled FROM tiny;
+
+-- off: nothing; warn: a WARNING with the safe way, then the statement as sent.
+SET safe_column.guard_min_size = 0;
+SET safe_column.mode = off;
+ALTER TABLE tiny ADD COLUMN t_off uuid DEFAULT gen_random_uuid();
+SET safe_column.mode = warn;
+ALTER TABLE tiny ADD COLUMN t_warn uuid DEFAULT gen_random_uuid();
+ALTER TABLE tiny ADD COLUMN quiet text;
+SELECT count(t_off) AS off_filled, count(t_warn) AS warn_filled FROM tiny;
+ALTER EVENT TRIGGER sc_forbid_rewrite ENABLE;
+SET safe_column.mode = nonsense;
+SET safe_column.guard_min_size = -1;
+
+-- stage: the same plain statement becomes a safe_add_column job.
+SET safe_column.mode = stage;
+SELECT pg_relation_filenode('members') AS fn \gset
+SET client_min_messages = warning;
+ALTER TABLE members ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid();
+SET client_min_messages = notice;
+SELECT job_id AS j_token FROM safe_column_jobs WHERE column_name = 'token' AND table_name = 'members' \gset
+SET client_min_messages = warning;
+SELECT safe_column_wait(:j_token, '120s');
+SET client_min_messages = notice;
+SELECT pg_relation_filenode('members') = :fn AS no_rewrite, count(*) AS rows, count(DISTINCT token) AS filled,
+       (SELECT attnotnull FROM pg_attribute WHERE attrelid = 'members'::regclass AND attname = 'token') AS not_null
+  FROM members;
+-- In a transaction block the job starts after commit; a rollback leaves nothing.
+BEGIN;
+ALTER TABLE members ADD COLUMN rolled uuid DEFAULT gen_random_uuid();
+ROLLBACK;
+SELECT count(*) AS jobs_for_rolled FROM safe_column_jobs WHERE column_name = 'rolled';
+SET client_min_messages = warning;
+BEGIN;
+ALTER TABLE members ADD COLUMN seen timestamptz DEFAULT clock_timestamp(), ADD COLUMN note text;
+SELECT column_name, state FROM safe_column_jobs WHERE column_name IN ('seen', 'note') AND table_name = 'members' ORDER BY 1;
+COMMIT;
+SELECT safe_column_wait(job_id, '120s') FROM safe_column_jobs WHERE column_name = 'seen' AND table_name = 'members';
+SET client_min_messages = notice;
+SELECT count(seen) AS seen_filled, count(*) AS rows FROM members;
+-- IF NOT EXISTS of a staged column: skipped, no second job.
+ALTER TABLE members ADD COLUMN IF NOT EXISTS token uuid DEFAULT gen_random_uuid();
+SELECT count(*) AS token_jobs FROM safe_column_jobs WHERE column_name = 'token' AND table_name = 'members';
+-- What safe_add_column cannot do all of is refused, with the reason for stage mode in the hint.
+SELECT code, hint FROM sc_try('ALTER TABLE members ADD COLUMN u2 uuid DEFAULT gen_random_uuid() UNIQUE');
+-- A partitioned table: staged over its partitions.
+CREATE TABLE hook_events (id int, region text) PARTITION BY LIST (region);
+CREATE TABLE hook_events_eu PARTITION OF hook_events FOR VALUES IN ('eu');
+CREATE TABLE hook_events_us PARTITION OF hook_events FOR VALUES IN ('us');
+INSERT INTO hook_events SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END FROM generate_series(1, 500) g;
+SET client_min_messages = warning;
+ALTER TABLE hook_events ADD COLUMN uid uuid DEFAULT gen_random_uuid();
+SELECT safe_column_wait(job_id, '120s') FROM safe_column_jobs WHERE column_name = 'uid' AND table_name = 'hook_events';
+SET client_min_messages = notice;
+SELECT count(uid) AS filled, count(*) AS rows FROM hook_events;
+-- ONLY on a partitioned table: PostgreSQL's own error.
+SELECT code, message FROM sc_try('ALTER TABLE ONLY hook_events ADD COLUMN x uuid DEFAULT gen_random_uuid()');
+RESET safe_column.mode;
+RESET safe_column.guard_min_size;
+
+-- safe_column_plan: each step as sent and the safe way; runs nothing.
+SELECT step, approach, sql, lock_mode, rewrites, scans, builds_index, table_bytes > 0 AS sized,
+       estimated_duration IS NOT NULL AS estimated, sc_mask(note) AS note
+  FROM safe_column_plan('ALTER TABLE members ADD COLUMN t4 uuid NOT NULL DEFAULT gen_random_uuid()');
+SELECT step, approach, sql, lock_mode, scans, sc_mask(note) AS note
+  FROM safe_column_plan('ALTER TABLE members ALTER COLUMN name SET NOT NULL');
+SELECT step, approach, sql, lock_mode, sc_mask(note) AS note
+  FROM safe_column_plan('ALTER TABLE members ADD COLUMN t5 text');
+SELECT sc_columns('members') AS columns_unchanged;
+SELECT code, message FROM sc_try($$SELECT * FROM safe_column_plan(NULL)$$);
+SELECT code, message FROM sc_try($$SELECT * FROM safe_column_plan('ALTER TABLE members ADD COLUMN a int; ALTER TABLE members ADD COLUMN b int')$$);
+SELECT code, message FROM sc_try($$SELECT * FROM safe_column_plan('SELECT 1')$$);
+SELECT code, message FROM sc_try($$SELECT * FROM safe_column_plan('ALTER TABLE no_such_table ADD COLUMN a int')$$);
+SELECT code, message FROM sc_try($$SELECT * FROM safe_column_plan('ALTER TABLE members ADD COLUMN a no_such_type')$$);
+SELECT code, message FROM sc_try($$SELECT * FROM safe_column_plan('ALTER TABLE members ADD COLUMN')$$);
+CREATE VIEW members_v AS SELECT id FROM members;
+SELECT code, message FROM sc_try($$SELECT * FROM safe_column_plan('ALTER TABLE members_v ADD COLUMN a int')$$);
+
+-- The hook chains with pg_stat_statements (preloaded before safe_column, test/regress.conf): the
+-- statements the hook let through are counted there.
+CREATE EXTENSION pg_stat_statements;
+SELECT pg_stat_statements_reset();
+ALTER TABLE tiny ADD COLUMN counted text;
+SELECT calls FROM pg_stat_statements WHERE query = 'ALTER TABLE tiny ADD COLUMN counted text';
+DROP EXTENSION pg_stat_statements;
