@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test layer of safe_column:
-#   unit (ctest: the pure C++ core), regress (pg_regress), isolation (pg_isolation_regress), tap (prove).
+#   unit (ctest: the pure C++ core), regress (pg_regress), isolation (pg_isolation_regress), tap (prove),
+#   pg-alter-table (PostgreSQL's own ALTER TABLE tests, compared with and without the hook).
 # Run as root on Debian 12: it installs what it needs, and runs the clusters as the postgres user.
 # Exits non-zero on any failure; the last line is "N passed, N failed".
 set -uo pipefail
@@ -62,6 +63,10 @@ if compgen -G "$work/test/t/*.pl" >/dev/null; then
         [ -f "$f" ] && grep -q "not ok" "$f" && { echo "--- $f (failures)"; grep -B2 -A10 "not ok" "$f" | head -60; }
     done
 fi
+# --- PostgreSQL's own ALTER TABLE regression tests: the same output with and without the hook
+sc_log "PostgreSQL's alter_table tests, without safe_column and with safe_column.mode off and guard"
+"$SC_ROOT/test/pg_alter_table/run.sh" 2>&1 | tee "$log"
+count pg-alter-table "$(grep -c '^ok - ' "$log")" "$(grep -c '^not ok - ' "$log")"
 rm -f "$log"
 
 echo

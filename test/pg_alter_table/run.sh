@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# PostgreSQL's own regression tests for ALTER TABLE, run three times on throw-away instances:
+#   base   without safe_column
+#   off    safe_column preloaded and installed in the database, safe_column.mode = off
+#   guard  the same, safe_column.mode = guard (the default)
+# and compared: the hook must not change a single line of their output. (Tables there are far below
+# safe_column.guard_min_size, so guard only takes each ALTER TABLE's lock queue-safely.)
+#
+# The tests come from Debian's source package of PostgreSQL 15 (apt-get source, from the Debian
+# archive; any 15.x will do since the runs are compared with each other), with the test library
+# regress.so they need built here with PGXS. Run as root (downloads, then runs clusters as postgres).
+# Prints one "ok"/"not ok" line per comparison and ends with "N passed, N failed".
+set -uo pipefail
+source "$(dirname "$0")/../lib/common.sh"
+
+CACHE=${SC_PGSRC_CACHE:-/var/tmp/safe_column-pgsrc}
+TESTS=(test_setup create_index alter_table)
+passed=0
+failed=0
+ok() { echo "ok - $*"; passed=$((passed + 1)); }
+notok() { echo "not ok - $*"; failed=$((failed + 1)); }
+finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit; }
+
+# --- the tests, from the Debian source package
+regress_dir=$(ls -d "$CACHE"/postgresql-15.*/src/test/regress 2>/dev/null | tail -1)
+if [ -z "$regress_dir" ]; then
+    sc_log "downloading PostgreSQL 15's source package (for its regression tests)"
+    mkdir -p "$CACHE/lists/partial" && cd "$CACHE" || exit 1
+    . /etc/os-release
+    printf 'deb-src http://deb.debian.org/debian %s main\ndeb-src http://deb.debian.org/debian-security %s-security main\ndeb-src http://deb.debian.org/debian %s-updates main\n' \
+        "$VERSION_CODENAME" "$VERSION_CODENAME" "$VERSION_CODENAME" >sources.list
+    APT=(-q -o Dir::Etc::SourceList="$CACHE/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+         -o Dir::State::Lists="$CACHE/lists" -o APT::Sandbox::User=root)
+    apt-get "${APT[@]}" update >apt.log 2>&1 || { notok "apt-get update (deb-src) failed: see $CACHE/apt.log"; finish; }
+    got=0
+    # Newest first; a version whose files the mirror lacks is skipped.
+    for v in $(apt-cache "${APT[@]}" showsrc postgresql-15 | sed -n 's/^Version: //p' | sort -rV); do
+        if apt-get "${APT[@]}" source --download-only "postgresql-15=$v" >>apt.log 2>&1; then got=1; break; fi
+    done
+    [ "$got" = 1 ] || { notok "apt-get source postgresql-15 failed: see $CACHE/apt.log"; finish; }
+    tar -xjf postgresql-15_*.orig.tar.bz2 --wildcards '*/src/test/regress/*' ||
+        { notok "could not extract the regression tests"; finish; }
+    regress_dir=$(ls -d "$CACHE"/postgresql-15.*/src/test/regress | tail -1)
+fi
+echo "# PostgreSQL tests from $regress_dir"
+if [ ! -f "$regress_dir/regress.so" ]; then
+    printf 'MODULES = regress\nPGXS := $(shell pg_config --pgxs)\ninclude $(PGXS)\n' >"$regress_dir/Makefile.sc"
+    make -C "$regress_dir" -f Makefile.sc -s >/dev/null 2>&1 || { notok "could not build regress.so"; finish; }
+fi
+
+# --- three runs, as postgres, in a scratch directory
+work=$(mktemp -d /tmp/sc_pg_alter_table.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cp -r "$regress_dir"/{sql,expected,data} "$work"/ 2>/dev/null
+cp "$regress_dir/regress.so" "$work/"
+printf 'max_worker_processes = 16\n' >"$work/base.conf"
+printf "shared_preload_libraries = 'safe_column'\nsafe_column.mode = off\nmax_worker_processes = 16\n" >"$work/off.conf"
+printf "shared_preload_libraries = 'safe_column'\nsafe_column.mode = guard\nmax_worker_processes = 16\n" >"$work/guard.conf"
+chown -R postgres: "$work"
+pgxs_src=$(dirname "$(dirname "$(pg_config --pgxs)")")
+for run in base off guard; do
+    ext=()
+    [ "$run" = base ] || ext=(--load-extension=safe_column)
+    (cd "$work" && sc_as_postgres "$pgxs_src/test/regress/pg_regress" --temp-instance="$work/tmp_$run" \
+        --temp-config="$work/$run.conf" --inputdir="$work" --outputdir="$work/out_$run" --dlpath="$work" \
+        --bindir="$PG_BIN" --encoding=UTF8 --no-locale --port=$((57100 + RANDOM % 800)) \
+        "${ext[@]}" "${TESTS[@]}") >"$work/$run.log" 2>&1
+    grep -E "^(ok|not ok|test) " "$work/$run.log" | sed "s/^/# $run: /"
+    echo "# $run: $(grep -cE '\.\.\. ok' "$work/$run.log") of ${#TESTS[@]} tests as PostgreSQL expects them"
+done
+
+nd=$(diff "$work/expected/alter_table.out" "$work/out_base/results/alter_table.out" 2>/dev/null | grep -c "^[<>]")
+echo "# baseline alter_table: $nd lines differ from PostgreSQL's expected output (objects of tests not run here)"
+[ -n "${SC_KEEP:-}" ] && { trap - EXIT; echo "# kept $work"; }
+# The baseline must really have run ALTER TABLE statements, or comparing it proves nothing.
+n=$(grep -ci '^alter table' "$work/out_base/results/alter_table.out" 2>/dev/null || echo 0)
+if [ "$n" -gt 500 ]; then ok "baseline ran $n ALTER TABLE statements"; else notok "baseline ran only $n ALTER TABLE statements"; fi
+for run in off guard; do
+    for t in "${TESTS[@]}"; do
+        a="$work/out_base/results/$t.out"
+        b="$work/out_$run/results/$t.out"
+        if [ -s "$a" ] && [ -s "$b" ] && diff -u "$a" "$b" >"$work/$run.$t.diff"; then
+            ok "$t: mode $run gives the same output as without safe_column"
+        else
+            notok "$t: mode $run differs from the output without safe_column"
+            head -60 "$work/$run.$t.diff"
+        fi
+    done
+done
+finish
