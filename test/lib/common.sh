@@ -27,6 +27,10 @@ sc_ensure_packages() {
     for p in "${SC_PACKAGES[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
+    # The migration-tool test installs node-pg-migrate from the npm registry: Node.js and npm, from
+    # Debian when the machine has none (a Node.js from elsewhere that brings its own npm is kept).
+    command -v node >/dev/null || missing+=(nodejs)
+    command -v npm >/dev/null || missing+=(npm)
     if [ ${#missing[@]} -gt 0 ]; then
         sc_log "installing ${missing[*]}"
         if [ "$(id -u)" -ne 0 ]; then

@@ -1,0 +1,110 @@
+# A real migration tool from the npm registry (node-pg-migrate, with node-postgres) sends its own plain
+# ALTER TABLE statements, in its own transaction per migration; the hook decides in every mode.
+use strict;
+use warnings;
+use File::Path qw(make_path);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use SafeColumnTest;
+
+my $node = PostgreSQL::Test::Cluster->new('client');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'safe_column'
+safe_column.guard_min_size = 0
+});
+$node->start;
+$node->safe_psql('postgres', q{
+    CREATE EXTENSION safe_column;
+    CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);
+    INSERT INTO users SELECT g, 'user' || g || '@example.com' FROM generate_series(1, 20000) g;
+});
+sub sql { return $node->safe_psql('postgres', $_[0]); }
+
+# The tool, installed from the npm registry into this test's directory.
+my $dir = PostgreSQL::Test::Utils::tempdir();
+my ($out, $err) = run_command(['npm', 'install', '--prefix', $dir, '--cache', "$dir/.npm", '--no-audit',
+                               '--no-fund', '--loglevel=error', 'node-pg-migrate@7', 'pg@8']);
+my $tool = "$dir/node_modules/.bin/node-pg-migrate";
+ok(-x $tool, 'node-pg-migrate installed from the npm registry') or diag("$out\n$err");
+
+# Migrations written the way the tool's users write them: its own DSL generates the SQL.
+make_path("$dir/migrations");
+sub migration {
+    my ($name, $body) = @_;
+    open(my $fh, '>', "$dir/migrations/$name.js") or die $!;
+    print $fh "exports.up = (pgm) => {\n$body\n};\nexports.down = false;\n";
+    close $fh;
+}
+migration('1700000000001_add-token',
+    q{  pgm.addColumn('users', { token: { type: 'uuid', notNull: true, default: pgm.func('gen_random_uuid()') } });});
+
+my $url = 'postgres://localhost:' . $node->port . '/postgres?host=' . $node->host;
+sub migrate {
+    local $ENV{DATABASE_URL} = $url;
+    local $ENV{PGHOST} = $node->host;    # node-postgres: the socket directory
+    local $ENV{PGPORT} = $node->port;
+    my ($stdout, $stderr) = run_command([$tool, 'up', '-m', "$dir/migrations", '--no-check-order']);
+    return ($? >> 8, "$stdout\n$stderr");
+}
+sub applied { return sql("SELECT count(*) FROM pgmigrations WHERE name = '$_[0]'"); }
+sub has_column { return sql("SELECT count(*) FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = '$_[0]' AND NOT attisdropped"); }
+
+# --- guard (the default): the tool's run fails with the hook's message and hint; nothing is applied.
+my $fn = sql(q{SELECT pg_relation_filenode('users')});
+my ($rc, $output) = migrate();
+isnt($rc, 0, 'guard: the migration run fails');
+like($output, qr/this ALTER TABLE would rewrite table "users" under ACCESS EXCLUSIVE lock/,
+    'guard: the hook\'s message reaches the tool\'s output');
+like($output, qr/SELECT safe_add_column\('public\.users', 'token', 'uuid', default_expr => 'gen_random_uuid\(\)', not_null => true\)/,
+    'guard: the hint with the exact safe call reaches the tool\'s output');
+like($output, qr/55000/, 'guard: the SQLSTATE reaches the tool');
+is(has_column('token'), '0', 'guard: no column added');
+is(applied('1700000000001_add-token'), '0', 'guard: the migration is not recorded as applied');
+is(sql(q{SELECT count(*) FROM safe_column_jobs}), '0', 'guard: no job');
+is(sql(q{SELECT pg_relation_filenode('users')}), $fn, 'guard: the table was not rewritten');
+
+# --- stage, set for the database (every new session of the tool gets it): the same migration completes.
+sql(q{ALTER DATABASE postgres SET safe_column.mode = stage});
+($rc, $output) = migrate();
+is($rc, 0, 'stage: the migration run succeeds') or diag($output);
+is(applied('1700000000001_add-token'), '1', 'stage: the migration is recorded as applied');
+my $job = sql(q{SELECT job_id FROM safe_column_jobs WHERE column_name = 'token'});
+ok($job ne '', 'stage: the statement became a job');
+wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $job", 'complete', 'stage: the job completes');
+is(sql(q{SELECT count(*) || ' ' || count(DISTINCT token) FROM users}), '20000 20000',
+    'stage: every existing row got its own value');
+is(sql(q{SELECT format_type(atttypid, atttypmod) || ' ' || attnotnull || ' ' || pg_get_expr(adbin, adrelid)
+           FROM pg_attribute JOIN pg_attrdef ON adrelid = attrelid AND adnum = attnum
+          WHERE attrelid = 'users'::regclass AND attname = 'token'}),
+    'uuid true gen_random_uuid()', 'stage: the schema is what the migration asked for');
+is(sql(q{SELECT pg_relation_filenode('users')}), $fn, 'stage: no rewrite');
+is(sql(q{SELECT count(*) FROM pg_constraint WHERE conrelid = 'users'::regclass AND contype = 'c'}), '0',
+    'stage: no helper constraint left');
+sql(q{INSERT INTO users (id, email) VALUES (0, 'new@example.com')});
+is(sql(q{SELECT token IS NOT NULL FROM users WHERE id = 0}), 't', 'stage: new rows get the default');
+
+# --- guard refuses a CHECK that scans; warn runs it as sent; off runs it without a word.
+migration('1700000000002_email-check', q{  pgm.addConstraint('users', 'email_has_at', { check: "email LIKE '%@%'" });});
+sql(q{ALTER DATABASE postgres SET safe_column.mode = guard});
+($rc, $output) = migrate();
+isnt($rc, 0, 'guard: a validating CHECK is refused');
+like($output, qr/ADD CONSTRAINT email_has_at CHECK \(email LIKE '%@%'\) NOT VALID; ALTER TABLE public\.users VALIDATE CONSTRAINT email_has_at;/,
+    'guard: the NOT VALID / VALIDATE sequence reaches the tool');
+is(applied('1700000000002_email-check'), '0', 'guard: not applied');
+sql(q{ALTER DATABASE postgres SET safe_column.mode = warn});
+($rc, $output) = migrate();
+is($rc, 0, 'warn: the migration runs as sent') or diag($output);
+is(sql(q{SELECT convalidated FROM pg_constraint WHERE conname = 'email_has_at'}), 't', 'warn: the CHECK is there, validated');
+
+migration('1700000000003_seen', q{  pgm.addColumn('users', { seen: { type: 'timestamptz', default: pgm.func('clock_timestamp()') } });});
+sql(q{ALTER DATABASE postgres SET safe_column.mode = off});
+($rc, $output) = migrate();
+is($rc, 0, 'off: the migration runs as sent') or diag($output);
+isnt(sql(q{SELECT pg_relation_filenode('users')}), $fn, 'off: the volatile default rewrote the table, as PostgreSQL does');
+is(sql(q{SELECT count(seen) FROM users}), '20001', 'off: every row filled by the rewrite');
+is(sql(q{SELECT count(*) FROM safe_column_jobs}), '1', 'off and warn: no job besides the staged one');
+
+$node->stop;
+done_testing();
