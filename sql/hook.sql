@@ -75,6 +75,17 @@ SELECT code, message FROM sc_try('ALTER TABLE members ADD COLUMN x no_such_type'
 SELECT code, message FROM sc_try('ALTER TABLE no_such_table ADD COLUMN x int');
 ALTER TABLE IF EXISTS no_such_table ADD COLUMN x int;
 SELECT code, message FROM sc_try('ALTER TABLE members ALTER COLUMN no_such_column SET NOT NULL');
+-- A table no other session can see keeps nobody waiting: temporary, or created in this transaction.
+ALTER EVENT TRIGGER sc_forbid_rewrite DISABLE;
+CREATE TEMP TABLE scratch AS SELECT g AS id FROM generate_series(1, 100) g;
+ALTER TABLE scratch ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid();
+BEGIN;
+CREATE TABLE fresh AS SELECT g AS id FROM generate_series(1, 100) g;
+ALTER TABLE fresh ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid(), ADD PRIMARY KEY (id);
+COMMIT;
+SELECT (SELECT count(token) FROM scratch) AS temp_filled, (SELECT count(token) FROM fresh) AS fresh_filled;
+SELECT code, message FROM sc_try('ALTER TABLE fresh ADD COLUMN t2 uuid DEFAULT gen_random_uuid()');
+ALTER EVENT TRIGGER sc_forbid_rewrite ENABLE;
 -- Inside a DO block and a function: the same decision.
 SELECT code, message FROM sc_try($q$DO $$ BEGIN ALTER TABLE members ADD COLUMN t2 uuid DEFAULT gen_random_uuid(); END $$$q$);
 CREATE FUNCTION add_t3() RETURNS void LANGUAGE plpgsql AS $$

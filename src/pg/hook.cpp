@@ -560,6 +560,17 @@ bool gather_commands(CStatement *s, AlterTableStmt *ats, const char *query, bool
     return true;
 }
 
+bool invisible_to_others(Oid relid) {
+    if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+        return true;
+    Relation r = RelationIdGetRelation(relid);
+    if (r == nullptr)
+        return false;
+    bool created_here = r->rd_createSubid != InvalidSubTransactionId;
+    RelationClose(r);
+    return created_here;
+}
+
 bool extension_installed() {
     return OidIsValid(get_extension_oid("safe_column", true));
 }
@@ -611,6 +622,10 @@ HookOutcome decide_and_act(PlannedStmt *pstmt, const char *query) {
     CStatement *s = gather_statement(ats, true);
     // A table this role may not alter: PostgreSQL refuses it before taking any lock; so do we.
     if (s == nullptr || !pg_class_ownercheck(s->relid, GetUserId()))
+        return HookOutcome::pass;
+    // A table no other session can see (temporary, or created in this transaction) keeps nobody
+    // waiting, whatever the statement does to it.
+    if (invisible_to_others(s->relid))
         return HookOutcome::pass;
 
     bool locked = false;
