@@ -76,7 +76,7 @@ SELECT j.job_id,
        CASE WHEN c.oid IS NOT NULL THEN c.oid::regclass::text
             ELSE pg_catalog.quote_ident(j.schema_name) || '.' || pg_catalog.quote_ident(j.table_name)
        END AS table_name,
-       j.column_name,
+       coalesce(a.attname, j.column_name) AS column_name,
        j.column_type,
        j.default_expr,
        j.backfill_expr,
@@ -100,7 +100,8 @@ SELECT j.job_id,
        j.pause_reason,
        j.settings
   FROM safe_column_job_store j
-  LEFT JOIN pg_catalog.pg_class c ON c.oid = j.relid;
+  LEFT JOIN pg_catalog.pg_class c ON c.oid = j.relid
+  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = j.relid AND a.attnum = j.attnum AND NOT a.attisdropped;
 
 COMMENT ON VIEW safe_column_jobs IS 'every safe_column job, its definition, state, timings and error';
 GRANT SELECT ON safe_column_jobs TO PUBLIC;

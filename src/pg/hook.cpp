@@ -15,6 +15,7 @@
 #include "pg/guard.hpp"
 #include "pg/hook.hpp"
 #include "pg/lock.hpp"
+#include "pg/shmem.hpp"
 
 extern "C" {
 #include "access/relation.h"
@@ -26,6 +27,7 @@ extern "C" {
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "commands/extension.h"
 #include "commands/tablecmds.h"
@@ -37,9 +39,12 @@ extern "C" {
 #include "parser/parse_node.h"
 #include "parser/parse_type.h"
 #include "parser/parser.h"
+#include "postmaster/bgworker.h"
+#include "utils/backend_status.h"
 #include "storage/lmgr.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include <signal.h>
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -672,6 +677,57 @@ HookOutcome decide_and_act(PlannedStmt *pstmt, const char *query) {
     return HookOutcome::pass;
 }
 
+// ---------------------------------------------------------------------------------------------
+// DROP DATABASE and ALTER DATABASE RENAME need the database to themselves: a safe_column worker
+// connected to it would make them fail after five seconds ("being accessed by other users"), and a
+// worker restarted after the drop would fail to connect every few seconds. So the database is held
+// (no worker connects to it meanwhile) and its workers are asked to exit; at the end of the
+// transaction a dropped database stays held, otherwise it is released and gets a worker again.
+
+Oid held_db = InvalidOid;
+bool held_for_drop = false;
+
+void terminate_db_workers(Oid dboid) {
+    int n = pgstat_fetch_stat_numbackends();
+    for (int i = 1; i <= n; i++) {
+        LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+        if (local == nullptr)
+            continue;
+        PgBackendStatus *be = &local->backendStatus;
+        if (be->st_databaseid != dboid || be->st_backendType != B_BG_WORKER)
+            continue;
+        const char *type = GetBackgroundWorkerTypeByPid(be->st_procpid);
+        if (type != nullptr && strcmp(type, "safe_column worker") == 0)
+            (void)kill(be->st_procpid, SIGTERM);
+    }
+}
+
+void hold_database_for(const char *dbname, bool drop) {
+    if (dbname == nullptr || !shmem_ready())
+        return;
+    Oid dboid = get_database_oid(dbname, true);
+    // Only for the one who may drop or rename it: nobody else can make the workers exit.
+    if (!OidIsValid(dboid) || dboid == MyDatabaseId || !pg_database_ownercheck(dboid, GetUserId()))
+        return;
+    hold_database(dboid);
+    held_db = dboid;
+    held_for_drop = drop;
+    terminate_db_workers(dboid);
+}
+
+void xact_callback(XactEvent event, void *) {
+    // in_safe_column_ddl is set around the extension's own SPI DDL; an error there must not leave it set.
+    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+        in_safe_column_ddl = false;
+    if (OidIsValid(held_db) && (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT)) {
+        if (event == XACT_EVENT_ABORT || !held_for_drop) {
+            release_database(held_db);
+            want_database(held_db);  // the launcher starts its worker again (it exits if no job)
+        }
+        held_db = InvalidOid;
+    }
+}
+
 // PostgreSQL 14 added readOnlyTree to the hook's arguments.
 #if PG_VERSION_NUM >= 140000
 #define SC_READONLY_PARAM bool readOnlyTree,
@@ -692,20 +748,18 @@ void call_next(PlannedStmt *pstmt, const char *queryString, SC_READONLY_PARAM Pr
 // The statement tree is only read, never changed, so readOnlyTree needs no copy.
 void process_utility(PlannedStmt *pstmt, const char *queryString, SC_READONLY_PARAM ProcessUtilityContext context,
                      ParamListInfo params, QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc) {
+    Node *stmt = pstmt->utilityStmt;
+    if (IsA(stmt, DropdbStmt))
+        cpp_entry("safe_column utility hook", [&] { hold_database_for(castNode(DropdbStmt, stmt)->dbname, true); });
+    else if (IsA(stmt, RenameStmt) && castNode(RenameStmt, stmt)->renameType == OBJECT_DATABASE)
+        cpp_entry("safe_column utility hook", [&] { hold_database_for(castNode(RenameStmt, stmt)->subname, false); });
     // Most utility statements leave at once: one tag test.
-    if (ddl_mode != static_cast<int>(sc::ddl::Mode::off) && !in_safe_column_ddl &&
-        IsA(pstmt->utilityStmt, AlterTableStmt)) {
+    if (ddl_mode != static_cast<int>(sc::ddl::Mode::off) && !in_safe_column_ddl && IsA(stmt, AlterTableStmt)) {
         HookOutcome outcome = cpp_entry("safe_column utility hook", [&] { return decide_and_act(pstmt, queryString); });
         if (outcome == HookOutcome::done)
             return;
     }
     call_next(pstmt, queryString, SC_READONLY_ARG context, params, queryEnv, dest, qc);
-}
-
-// in_safe_column_ddl is set around the extension's own SPI DDL; an error there must not leave it set.
-void reset_on_abort(XactEvent event, void *) {
-    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-        in_safe_column_ddl = false;
 }
 
 void reset_on_subabort(SubXactEvent event, SubTransactionId, SubTransactionId, void *) {
@@ -829,7 +883,7 @@ void hook_init() {
         &guard_min_size_kb, 10 * 1024, 0, INT_MAX, PGC_USERSET, GUC_UNIT_KB, nullptr, nullptr, nullptr);
     prev_process_utility = ProcessUtility_hook;
     ProcessUtility_hook = process_utility;
-    RegisterXactCallback(reset_on_abort, nullptr);
+    RegisterXactCallback(xact_callback, nullptr);
     RegisterSubXactCallback(reset_on_subabort, nullptr);
 }
 

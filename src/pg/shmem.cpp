@@ -19,6 +19,7 @@ struct Shared {
     Latch *launcher_latch;
     int n_wanted;
     Oid wanted[max_wanted_dbs];
+    Oid held[max_held_dbs];
     LiveJob jobs[max_live_jobs];
 };
 
@@ -150,6 +151,43 @@ int take_wanted_databases(Oid *out, int max) {
     shared->n_wanted -= n;
     SpinLockRelease(&shared->mutex);
     return n;
+}
+
+void hold_database(Oid dboid) {
+    if (!shared)
+        return;
+    SpinLockAcquire(&shared->mutex);
+    int free_slot = -1;
+    bool present = false;
+    for (int i = 0; i < max_held_dbs; i++) {
+        present = present || shared->held[i] == dboid;
+        if (shared->held[i] == InvalidOid && free_slot < 0)
+            free_slot = i;
+    }
+    if (!present)
+        shared->held[free_slot >= 0 ? free_slot : static_cast<int>(dboid % max_held_dbs)] = dboid;
+    SpinLockRelease(&shared->mutex);
+}
+
+void release_database(Oid dboid) {
+    if (!shared)
+        return;
+    SpinLockAcquire(&shared->mutex);
+    for (int i = 0; i < max_held_dbs; i++)
+        if (shared->held[i] == dboid)
+            shared->held[i] = InvalidOid;
+    SpinLockRelease(&shared->mutex);
+}
+
+bool database_held(Oid dboid) {
+    if (!shared)
+        return false;
+    bool held = false;
+    SpinLockAcquire(&shared->mutex);
+    for (int i = 0; i < max_held_dbs; i++)
+        held = held || shared->held[i] == dboid;
+    SpinLockRelease(&shared->mutex);
+    return held;
 }
 
 }  // namespace sc::pg

@@ -46,4 +46,11 @@ void launcher_set_latch(Latch *latch);
 void want_database(Oid dboid);
 int take_wanted_databases(Oid *out, int max);
 
+// Databases being dropped or renamed by some session: their worker must not reconnect meanwhile (a
+// worker that finds its database held exits for good instead of failing to connect every few seconds).
+constexpr int max_held_dbs = 16;
+void hold_database(Oid dboid);
+void release_database(Oid dboid);
+bool database_held(Oid dboid);
+
 }  // namespace sc::pg

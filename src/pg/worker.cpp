@@ -129,6 +129,18 @@ bool extension_installed() {
     return rc == SPI_OK_SELECT && SPI_processed == 1;
 }
 
+// The column's current name; NULL once it is dropped (a dropped column keeps a pg_attribute row,
+// renamed "........pg.dropped.N........").
+char *live_attname(Oid relid, AttrNumber attnum) {
+    HeapTuple tup = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+    if (!HeapTupleIsValid(tup))
+        return nullptr;
+    auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tup));
+    char *name = att->attisdropped ? nullptr : pstrdup(NameStr(att->attname));
+    ReleaseSysCache(tup);
+    return name;
+}
+
 char *qualified_name(Oid relid) {
     char *rel = get_rel_name(relid);
     if (rel == nullptr)
@@ -796,7 +808,7 @@ void run_job(int64 job_id) {
                 step = Step::stop;
             } else if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(now.relid))) {
                 ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("the table of the job was dropped")));
-            } else if ((column = get_attname(now.relid, now.attnum, true)) == nullptr) {
+            } else if ((column = live_attname(now.relid, now.attnum)) == nullptr) {
                 ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("the column of the job was dropped")));
             } else if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(now.creator))) {
                 ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -953,7 +965,7 @@ void run_job(int64 job_id) {
                 PG_TRY();
                 {
                     begin_txn("safe_column: locating the row that failed");
-                    char *column = get_attname(job.relid, job.attnum, true);
+                    char *column = live_attname(job.relid, job.attnum);
                     char *row = column ? find_failing_row(&job, quote_identifier(column), &failed_part, failed_end)
                                        : nullptr;
                     if (row != nullptr) {
@@ -1118,6 +1130,10 @@ void safe_column_worker_main(Datum arg) {
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     pqsignal(SIGTERM, die);
     BackgroundWorkerUnblockSignals();
+    // Its database is being dropped (or renamed): exit for good, not "database does not exist" every
+    // few seconds. The session that holds it asks for a worker again if the database stays.
+    if (sc::pg::database_held(dboid))
+        proc_exit(0);
     BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
     pgstat_report_appname("safe_column worker");
     // Batches and bookkeeping are short statements: compiling them would cost more than it saves.
