@@ -728,6 +728,66 @@ void xact_callback(XactEvent event, void *) {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// DROP EXTENSION safe_column: the helper constraint of an unfinished NOT NULL job (CHECK (col IS NOT
+// NULL) NOT VALID) is not a member of the extension and would outlive it. Removed first, in the same
+// transaction (a DROP that fails keeps them), each table's lock taken queue-safely.
+
+bool drops_this_extension(DropStmt *drop) {
+    if (drop->removeType != OBJECT_EXTENSION)
+        return false;
+    ListCell *lc;
+    foreach (lc, drop->objects)
+        if (strcmp(strVal(lfirst(lc)), "safe_column") == 0)
+            return true;
+    return false;
+}
+
+void drop_helper_constraints() {
+    Oid ext = get_extension_oid("safe_column", true);
+    if (!OidIsValid(ext))
+        return;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    if (SPI_execute("SELECT n.nspname::text FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n"
+                    " ON n.oid = e.extnamespace WHERE e.extname = 'safe_column'", true, 1) != SPI_OK_SELECT ||
+        SPI_processed != 1)
+        elog(ERROR, "extension safe_column has no schema");
+    char *store = quote_qualified_identifier(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+                                             "safe_column_job_store");
+    char *query = psprintf("SELECT j.relid, c.conname::text FROM %s j"
+                           "  JOIN pg_catalog.pg_constraint c ON c.conrelid = j.relid AND c.conname = j.constraint_name"
+                           " WHERE j.state NOT IN ('complete', 'cancelled')",
+                           store);
+    if (SPI_execute(query, true, 0) != SPI_OK_SELECT)
+        elog(ERROR, "SPI_execute failed: %s", query);
+    int n = static_cast<int>(SPI_processed);
+    SPITupleTable *tuptable = SPI_tuptable;
+    for (int i = 0; i < n; i++) {
+        bool isnull;
+        Oid relid = DatumGetObjectId(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 1, &isnull));
+        char *conname = SPI_getvalue(tuptable->vals[i], tuptable->tupdesc, 2);
+        if (!pg_class_ownercheck(relid, GetUserId())) {
+            ereport(WARNING, (errmsg("constraint \"%s\" of relation \"%s\" is left behind", conname,
+                                     get_rel_name(relid)),
+                              errdetail("It is the helper constraint of an unfinished safe_column job, and the "
+                                        "current role does not own the table."),
+                              errhint("The table's owner can drop it with ALTER TABLE ... DROP CONSTRAINT.")));
+            continue;
+        }
+        (void)lock_queue_safe(relid, AccessExclusiveLock, false, "remove a helper constraint before DROP EXTENSION");
+        char *ddl = psprintf("ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s",
+                             quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid)),
+                             quote_identifier(conname));
+        in_safe_column_ddl = true;
+        int rc = SPI_execute(ddl, false, 0);
+        in_safe_column_ddl = false;
+        if (rc != SPI_OK_UTILITY)
+            elog(ERROR, "SPI_execute failed: %s", ddl);
+    }
+    SPI_finish();
+}
+
 // PostgreSQL 14 added readOnlyTree to the hook's arguments.
 #if PG_VERSION_NUM >= 140000
 #define SC_READONLY_PARAM bool readOnlyTree,
@@ -751,6 +811,8 @@ void process_utility(PlannedStmt *pstmt, const char *queryString, SC_READONLY_PA
     Node *stmt = pstmt->utilityStmt;
     if (IsA(stmt, DropdbStmt))
         cpp_entry("safe_column utility hook", [&] { hold_database_for(castNode(DropdbStmt, stmt)->dbname, true); });
+    else if (IsA(stmt, DropStmt) && drops_this_extension(castNode(DropStmt, stmt)))
+        cpp_entry("safe_column utility hook", [&] { drop_helper_constraints(); });
     else if (IsA(stmt, RenameStmt) && castNode(RenameStmt, stmt)->renameType == OBJECT_DATABASE)
         cpp_entry("safe_column utility hook", [&] { hold_database_for(castNode(RenameStmt, stmt)->subname, false); });
     // Most utility statements leave at once: one tag test.

@@ -959,7 +959,21 @@ void run_job(int64 job_id) {
                 continue;
             }
             char *volatile message = err->message;
-            if (failed_part.relid != InvalidOid && failed_end > failed_part.next_block) {
+            bool gone = false;
+            if (err->sqlerrcode == ERRCODE_UNDEFINED_COLUMN || err->sqlerrcode == ERRCODE_UNDEFINED_TABLE) {
+                // The table or the column went away between the step's check and its statement: say so.
+                begin_txn("safe_column: checking the job's table");
+                const char *why = !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(job.relid))
+                                      ? "the table of the job was dropped"
+                                  : live_attname(job.relid, job.attnum) == nullptr ? "the column of the job was dropped"
+                                                                                  : nullptr;
+                commit_txn();
+                if (why != nullptr) {
+                    message = const_cast<char *>(why);
+                    gone = true;
+                }
+            }
+            if (!gone && failed_part.relid != InvalidOid && failed_end > failed_part.next_block) {
                 // Find the row: in a fresh transaction, row by row over the failed batch's range.
                 MemoryContext old = MemoryContextSwitchTo(stepcxt);
                 PG_TRY();
