@@ -160,6 +160,17 @@ ALTER TABLE hook_events ADD COLUMN uid uuid DEFAULT gen_random_uuid();
 SELECT safe_column_wait(job_id, '120s') FROM safe_column_jobs WHERE column_name = 'uid' AND table_name = 'hook_events';
 SET client_min_messages = notice;
 SELECT count(uid) AS filled, count(*) AS rows FROM hook_events;
+-- Inheritance: the parent and its child, each filled.
+CREATE TABLE hook_parent (id int);
+CREATE TABLE hook_child () INHERITS (hook_parent);
+INSERT INTO hook_parent SELECT generate_series(1, 300);
+INSERT INTO hook_child SELECT generate_series(301, 500);
+SET client_min_messages = warning;
+ALTER TABLE hook_parent ADD COLUMN uid uuid NOT NULL DEFAULT gen_random_uuid();
+SELECT safe_column_wait(job_id, '120s') FROM safe_column_jobs WHERE column_name = 'uid' AND table_name = 'hook_parent';
+SET client_min_messages = notice;
+SELECT (SELECT count(uid) FROM ONLY hook_parent) AS parent_filled, (SELECT count(uid) FROM hook_child) AS child_filled,
+       (SELECT bool_and(attnotnull) FROM pg_attribute WHERE attname = 'uid' AND attrelid IN ('hook_parent'::regclass, 'hook_child'::regclass)) AS not_null;
 -- ONLY on a partitioned table: PostgreSQL's own error.
 SELECT code, message FROM sc_try('ALTER TABLE ONLY hook_events ADD COLUMN x uuid DEFAULT gen_random_uuid()');
 RESET safe_column.mode;
