@@ -41,15 +41,16 @@ public:
     bool due(double now_s, double interval_s, SignalMask wanted, std::uint64_t query_key) const;
 
     // A new sample: forgets every value; until finish(), due() says yes (a sample interrupted by an
-    // error is not reused). wal_pos: the end of WAL just before the signals are read.
+    // error is not reused). wal_pos: the end of WAL the lags are measured from, read just before them
+    // (never after: the bound below must not be too small).
     void begin(double now_s, SignalMask wanted, std::uint64_t query_key, std::uint64_t wal_pos);
     // What the sample found for one signal (a signal with nothing to report, such as no standby, is
     // not put).
     void put(SignalKind kind, double value, const char *label);
     void finish();
 
-    // The value of a signal at WAL position wal_pos, from the last sample; false when it found none.
-    // label points into the cache.
+    // The value of a signal at WAL position wal_pos (the end of WAL now, WAL not yet written
+    // included), from the last sample; false when it found none. label points into the cache.
     bool get(SignalKind kind, std::uint64_t wal_pos, double *value, const char **label) const;
 
     bool valid() const { return valid_; }

@@ -202,14 +202,17 @@ int sample_signals(sc::SignalReading *readings, Oid relid, sc::SignalCache *cach
     if (throttle_query != nullptr && throttle_query[0] != '\0')
         wanted |= sc::signal_bit(sc::SignalKind::throttle_query);
     std::uint64_t query_key = sc::text_key(throttle_query);
-    // The end of WAL as pg_current_wal_lsn() shows it, which the lags below are measured from.
-    std::uint64_t wal_now = GetXLogWriteRecPtr();
     *sampled = cache->due(now_s, sample_interval_ms / 1000.0, wanted, query_key);
     if (*sampled) {
-        cache->begin(now_s, wanted, query_key, wal_now);
+        // The lags are measured from the end of WAL as pg_current_wal_lsn() shows it (written WAL),
+        // read here just before the queries.
+        cache->begin(now_s, wanted, query_key, GetXLogWriteRecPtr());
         read_expensive_signals(cache, wanted, relid);
         cache->finish();
     }
+    // Between samples they grow by at most the WAL inserted since: batches commit asynchronously, and
+    // their WAL, not yet written, will be.
+    std::uint64_t wal_now = GetXLogInsertRecPtr();
 
     struct Limit {
         sc::SignalKind kind;
