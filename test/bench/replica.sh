@@ -360,7 +360,7 @@ reasons() {  # T0 T1: the throttle reasons seen, by signal, as a share of the sa
 }
 mb() { awk -v b="$1" 'BEGIN{printf "%.1f", b / 1048576}'; }
 
-declare -A WALL RPS WALMB CKPT CKPTT LOGCK MAXLAG P99LAG MAXLAGS CATCH SAME
+declare -A WALL RPS WALMB CKPT CKPTT LOGCK MAXLAG P99LAG MAXLAGS NLAG CATCH SAME
 for k in N S; do
     t0=$(tv $k t_start) t1=$(tv $k t_end) tc=$(tv $k t_caught)
     WALL[$k]=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b - a}')
@@ -370,7 +370,7 @@ for k in N S; do
     CKPTT[$k]=$(tv $k ckpt_timed)
     LOGCK[$k]=$(awk -v w0="$t0" -v w1="$t1" '$1 + 0 >= w0 && $1 + 0 <= w1 && /checkpoint starting: wal/ {n++} END {print n + 0}' "$TMP/primary.log")
     read -r mx p99 mxs n <<<"$(lag_stats "$t0" "$tc")"
-    MAXLAG[$k]=$mx P99LAG[$k]=$p99 MAXLAGS[$k]=$mxs
+    MAXLAG[$k]=$mx P99LAG[$k]=$p99 MAXLAGS[$k]=$mxs NLAG[$k]=$n
     CATCH[$k]=$(awk -v a="$t1" -v b="$tc" 'BEGIN{printf "%.1f", b - a}')
     SAME[$k]=$(tv $k same)
 done
@@ -389,21 +389,22 @@ mkdir -p "$OUT_DIR"
     echo "$SO_INFO; run $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "machine: $(nproc) cores, load average $LOAD_BEFORE before, $LOAD_AFTER after"
     echo
-    printf '%-27s %8s %8s %7s %9s %6s %12s %12s %10s %9s %9s\n' variant wall_s rows/s WAL_MB ckpt_req timed \
-        max_lag_MB p99_lag_MB max_lag_s catchup_s identical
+    printf '%-27s %8s %8s %7s %9s %6s %11s %11s %10s %8s %10s %9s\n' variant wall_s rows/s WAL_MB ckpt_req timed \
+        max_lag_MB p99_lag_MB max_lag_s samples catchup_s identical
     for k in N S; do
         label=$(tv $k label)
-        printf '%-27s %8.1f %8d %7d %9d %6d %12s %12s %10.1f %9.1f %9s\n' "($k) $label" "${WALL[$k]}" "${RPS[$k]}" \
+        printf '%-27s %8.1f %8d %7d %9d %6d %11s %11s %10.2f %8d %10.1f %9s\n' "($k) $label" "${WALL[$k]}" "${RPS[$k]}" \
             "${WALMB[$k]}" "${CKPT[$k]}" "${CKPTT[$k]}" "$(mb "${MAXLAG[$k]}")" "$(mb "${P99LAG[$k]}")" "${MAXLAGS[$k]}" \
-            "${CATCH[$k]}" "${SAME[$k]}"
+            "${NLAG[$k]}" "${CATCH[$k]}" "${SAME[$k]}"
     done
     echo
     echo "wall_s: until tok is filled and NOT NULL ((S): safe_add_column() call to the job's finished_at); rows/s = $ROWS / wall_s"
     echo "WAL_MB: pg_wal_lsn_diff over the variant, foreground included; ckpt_req: pg_stat_bgwriter.checkpoints_req"
     echo "  difference (forced; the log's 'checkpoint starting: wal' lines: (N) ${LOGCK[N]}, (S) ${LOGCK[S]}); timed: checkpoints_timed difference"
     echo "max_lag/p99_lag: standby1's replay lag in bytes (pg_current_wal_lsn() - replay_lsn), sampled every ${LAG_SAMPLE_S} s"
-    echo "  from the start of the variant until the standby had replayed its last WAL; max_lag_s: replay_lag; catchup_s:"
-    echo "  from the end of the variant until then; identical: the standby's tok equals the primary's (count, md5)"
+    echo "  from the start of the variant until the standby had replayed its last WAL (samples: how many); max_lag_s:"
+    echo "  replay_lag; catchup_s: from the end of the variant until then; identical: the standby's tok equals the"
+    echo "  primary's (count, md5)"
     echo "(S) one batch's WAL: largest $(mb "$BATCH_MAX") MB over $BATCH_N samples one batch apart; the job: $J_BATCHES batches,"
     echo "  $(mb "$J_WAL") MB of WAL, average $(awk -v w="$J_WAL" -v b="$J_BATCHES" 'BEGIN{printf "%.2f", (b > 0 ? w / b / 1048576 : 0)}') MB a batch; throttled ${J_THR} ms: $J_STATS"
     echo "(S) held by (share of the samples): $(reasons "$(tv S t_start)" "$(tv S t_end)")"
