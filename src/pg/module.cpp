@@ -89,6 +89,13 @@ void _PG_init(void) {
     DefineCustomIntVariable(
         "safe_column.critical_duration", "How long a signal must stay critical before the job is paused.", nullptr,
         &sc::pg::critical_duration_ms, 60000, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "safe_column.sample_interval",
+        "How often a backfill worker reads the throttling signals that cost queries.",
+        "Standby and slot lag, active backends, lock waiters and the throttle query are read at most once per "
+        "interval and reused in between (a lag in bytes grows by the WAL written since). The checkpoint signals "
+        "are read before every step. 0 reads everything before every step.",
+        &sc::pg::sample_interval_ms, 1000, 0, 60000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     sc::pg::hook_init();
     MarkGUCPrefixReserved("safe_column");
 

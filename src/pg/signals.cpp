@@ -1,3 +1,4 @@
+#include <cstdint>
 #include <cstring>
 
 #include "pg/signals.hpp"
@@ -26,6 +27,7 @@ char *throttle_query = nullptr;
 int throttle_query_timeout_ms = 1000;
 double critical_factor = 4.0;
 int critical_duration_ms = 60000;
+int sample_interval_ms = 1000;
 
 namespace {
 
@@ -38,28 +40,6 @@ sc::SignalReading reading(sc::SignalKind kind, bool enabled, double value, doubl
     r.resume_below = limit * 0.5;  // go on once it is down to half the limit
     r.critical = critical_factor > 1.0 ? limit * critical_factor : 0;
     return r;
-}
-
-// The worst row of a (label, value) query, or nothing.
-bool worst(const char *sql, double *value, const char **label) {
-    int rc = SPI_execute(sql, true, 0);
-    if (rc != SPI_OK_SELECT)
-        elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
-    bool found = false;
-    for (uint64 i = 0; i < SPI_processed; i++) {
-        bool isnull;
-        Datum v = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
-        if (isnull)
-            continue;
-        double d = DatumGetFloat8(v);
-        if (!found || d > *value) {
-            *value = d;
-            char *l = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-            *label = l ? l : "";
-            found = true;
-        }
-    }
-    return found;
 }
 
 struct QueryResult {
@@ -95,9 +75,94 @@ bool run_throttle_query(const char **label) {
     return true;
 }
 
+// The largest value of column col (float8) of the last SPI result, with column 1 as its label.
+bool worst_of(int col, double *value, const char **label) {
+    bool found = false;
+    for (uint64 i = 0; i < SPI_processed; i++) {
+        bool isnull;
+        Datum v = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, col, &isnull);
+        if (isnull)
+            continue;
+        double d = DatumGetFloat8(v);
+        if (!found || d > *value) {
+            *value = d;
+            char *l = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+            *label = l ? l : "";
+            found = true;
+        }
+    }
+    return found;
+}
+
+void spi_select(const char *sql) {
+    int rc = SPI_execute(sql, true, 0);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+}
+
+// Read the wanted expensive signals into the cache (a sample begun): one SPI query each, the standbys'
+// two in one.
+void read_expensive_signals(sc::SignalCache *cache, sc::SignalMask wanted, Oid relid) {
+    double value = 0;
+    const char *label = "";
+    // Streaming standbys. A logical subscriber that reports an apply position shows in
+    // pg_stat_replication too, but it is not a standby: its walsender holds an active logical slot,
+    // and the slot signal (safe_column.max_slot_lag) counts it, from what it confirmed.
+    sc::SignalMask replica = sc::signal_bit(sc::SignalKind::replica_lag_bytes) |
+                             sc::signal_bit(sc::SignalKind::replica_lag_seconds);
+    if ((wanted & replica) != 0) {
+        spi_select("SELECT r.application_name,"
+                   "       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), r.replay_lsn)::float8,"
+                   "       extract(epoch FROM r.replay_lag)::float8"
+                   "  FROM pg_catalog.pg_stat_replication r"
+                   " WHERE (r.replay_lsn IS NOT NULL OR r.replay_lag IS NOT NULL)"
+                   "   AND NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots s"
+                   "                    WHERE s.active_pid = r.pid AND s.slot_type = 'logical')");
+        if ((wanted & sc::signal_bit(sc::SignalKind::replica_lag_bytes)) != 0 && worst_of(2, &value, &label))
+            cache->put(sc::SignalKind::replica_lag_bytes, value, label);
+        if ((wanted & sc::signal_bit(sc::SignalKind::replica_lag_seconds)) != 0 && worst_of(3, &value, &label))
+            cache->put(sc::SignalKind::replica_lag_seconds, value, label);
+    }
+    // Only active slots: a forgotten inactive slot would otherwise stall every backfill for ever.
+    if ((wanted & sc::signal_bit(sc::SignalKind::slot_lag_bytes)) != 0) {
+        spi_select("SELECT slot_name, pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(),"
+                   "       coalesce(confirmed_flush_lsn, restart_lsn))::float8"
+                   "  FROM pg_catalog.pg_replication_slots WHERE active");
+        if (worst_of(2, &value, &label))
+            cache->put(sc::SignalKind::slot_lag_bytes, value, label);
+    }
+    if ((wanted & sc::signal_bit(sc::SignalKind::active_backends)) != 0) {
+        spi_select("SELECT '', count(*)::float8 FROM pg_catalog.pg_stat_activity"
+                   " WHERE state = 'active' AND backend_type = 'client backend'"
+                   "   AND pid <> pg_catalog.pg_backend_pid()");
+        if (worst_of(2, &value, &label))
+            cache->put(sc::SignalKind::active_backends, value, label);
+    }
+    // Sessions waiting for a lock on the table (a DDL, a LOCK TABLE): let them through first.
+    if ((wanted & sc::signal_bit(sc::SignalKind::lock_waiters)) != 0) {
+        Oid types[1] = {OIDOID};
+        Datum values[1] = {ObjectIdGetDatum(relid)};
+        int rc = SPI_execute_with_args(
+            "SELECT count(DISTINCT pid)::float8 FROM pg_catalog.pg_locks"
+            " WHERE NOT granted AND locktype = 'relation' AND relation = $1"
+            "   AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())",
+            1, types, values, nullptr, true, 1);
+        if (rc != SPI_OK_SELECT)
+            elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+        bool isnull;
+        double waiters = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        cache->put(sc::SignalKind::lock_waiters, waiters, "");
+    }
+    if ((wanted & sc::signal_bit(sc::SignalKind::throttle_query)) != 0) {
+        const char *qlabel = "";
+        bool hold = run_throttle_query(&qlabel);
+        cache->put(sc::SignalKind::throttle_query, hold ? 1 : 0, qlabel);
+    }
+}
+
 }  // namespace
 
-int sample_signals(sc::SignalReading *readings, Oid relid) {
+int sample_signals(sc::SignalReading *readings, Oid relid, sc::SignalCache *cache, double now_s, bool *sampled) {
     int n = 0;
 
     // WAL since the redo point of the last checkpoint, against the distance after which the server
@@ -122,58 +187,55 @@ int sample_signals(sc::SignalReading *readings, Oid relid) {
         readings[n - 1].critical = 0;
     }
 
-    double value = 0;
-    const char *label = "";
-    if (max_replica_lag_kb > 0 &&
-        worst("SELECT application_name,"
-              "       pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), replay_lsn)::float8"
-              "  FROM pg_catalog.pg_stat_replication WHERE replay_lsn IS NOT NULL",
-              &value, &label)) {
-        readings[n] = reading(sc::SignalKind::replica_lag_bytes, true, value, max_replica_lag_kb * 1024.0);
+    // The expensive signals: read at most once per safe_column.sample_interval, reused in between.
+    sc::SignalMask wanted = 0;
+    if (max_replica_lag_kb > 0)
+        wanted |= sc::signal_bit(sc::SignalKind::replica_lag_bytes);
+    if (max_replica_lag_ms > 0)
+        wanted |= sc::signal_bit(sc::SignalKind::replica_lag_seconds);
+    if (max_slot_lag_kb > 0)
+        wanted |= sc::signal_bit(sc::SignalKind::slot_lag_bytes);
+    if (max_active_backends > 0)
+        wanted |= sc::signal_bit(sc::SignalKind::active_backends);
+    if (yield_to_lock_waiters)
+        wanted |= sc::signal_bit(sc::SignalKind::lock_waiters);
+    if (throttle_query != nullptr && throttle_query[0] != '\0')
+        wanted |= sc::signal_bit(sc::SignalKind::throttle_query);
+    std::uint64_t query_key = sc::text_key(throttle_query);
+    *sampled = cache->due(now_s, sample_interval_ms / 1000.0, wanted, query_key);
+    if (*sampled) {
+        // The lags are measured from the end of WAL as pg_current_wal_lsn() shows it (written WAL),
+        // read here just before the queries.
+        cache->begin(now_s, wanted, query_key, GetXLogWriteRecPtr());
+        read_expensive_signals(cache, wanted, relid);
+        cache->finish();
+    }
+    // Between samples they grow by at most the WAL inserted since: batches commit asynchronously, and
+    // their WAL, not yet written, will be.
+    std::uint64_t wal_now = GetXLogInsertRecPtr();
+
+    struct Limit {
+        sc::SignalKind kind;
+        double limit;
+        bool may_be_critical;
+    };
+    const Limit limits[] = {
+        {sc::SignalKind::replica_lag_bytes, max_replica_lag_kb * 1024.0, true},
+        {sc::SignalKind::replica_lag_seconds, max_replica_lag_ms / 1000.0, true},
+        {sc::SignalKind::slot_lag_bytes, max_slot_lag_kb * 1024.0, true},
+        {sc::SignalKind::active_backends, static_cast<double>(max_active_backends), true},
+        {sc::SignalKind::lock_waiters, 0, false},
+        {sc::SignalKind::throttle_query, 0, false},
+    };
+    for (const Limit &l : limits) {
+        double value;
+        const char *label;
+        if ((wanted & sc::signal_bit(l.kind)) == 0 || !cache->get(l.kind, wal_now, &value, &label))
+            continue;
+        readings[n] = reading(l.kind, true, value, l.limit);
+        if (!l.may_be_critical)
+            readings[n].critical = 0;  // they resolve themselves: never worth a pause
         readings[n++].label = label;
-    }
-    if (max_replica_lag_ms > 0 &&
-        worst("SELECT application_name, extract(epoch FROM replay_lag)::float8"
-              "  FROM pg_catalog.pg_stat_replication WHERE replay_lag IS NOT NULL",
-              &value, &label)) {
-        readings[n] = reading(sc::SignalKind::replica_lag_seconds, true, value, max_replica_lag_ms / 1000.0);
-        readings[n++].label = label;
-    }
-    // Only active slots: a forgotten inactive slot would otherwise stall every backfill for ever.
-    if (max_slot_lag_kb > 0 &&
-        worst("SELECT slot_name, pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(),"
-              "       coalesce(confirmed_flush_lsn, restart_lsn))::float8"
-              "  FROM pg_catalog.pg_replication_slots WHERE active",
-              &value, &label)) {
-        readings[n] = reading(sc::SignalKind::slot_lag_bytes, true, value, max_slot_lag_kb * 1024.0);
-        readings[n++].label = label;
-    }
-    if (max_active_backends > 0 &&
-        worst("SELECT '', count(*)::float8 FROM pg_catalog.pg_stat_activity"
-              " WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_catalog.pg_backend_pid()",
-              &value, &label))
-        readings[n++] = reading(sc::SignalKind::active_backends, true, value, max_active_backends);
-    // Sessions waiting for a lock on the table (a DDL, a LOCK TABLE): let them through first.
-    if (yield_to_lock_waiters) {
-        Oid types[1] = {OIDOID};
-        Datum values[1] = {ObjectIdGetDatum(relid)};
-        int rc = SPI_execute_with_args(
-            "SELECT count(DISTINCT pid)::float8 FROM pg_catalog.pg_locks"
-            " WHERE NOT granted AND locktype = 'relation' AND relation = $1"
-            "   AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())",
-            1, types, values, nullptr, true, 1);
-        if (rc != SPI_OK_SELECT)
-            elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-        bool isnull;
-        double waiters = DatumGetFloat8(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-        readings[n++] = reading(sc::SignalKind::lock_waiters, true, waiters, 0);
-        readings[n - 1].critical = 0;
-    }
-    if (throttle_query != nullptr && throttle_query[0] != '\0') {
-        const char *qlabel = "";
-        readings[n] = reading(sc::SignalKind::throttle_query, true, run_throttle_query(&qlabel) ? 1 : 0, 0);
-        readings[n].critical = 0;
-        readings[n++].label = qlabel;
     }
     return n;
 }

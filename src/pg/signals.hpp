@@ -1,6 +1,7 @@
 // Sampling the throttling signals inside the server (a transaction with SPI connected).
 #pragma once
 
+#include "core/signal_cache.hpp"
 #include "core/throttle.hpp"
 #include "pg/pg_includes.hpp"
 
@@ -18,9 +19,12 @@ extern char *throttle_query;         // safe_column.throttle_query
 extern int throttle_query_timeout_ms;
 extern double critical_factor;       // safe_column.critical_factor
 extern int critical_duration_ms;     // safe_column.critical_duration
+extern int sample_interval_ms;       // safe_column.sample_interval
 
-// Fill readings (at most sc::signal_count) for a job on table relid. Labels point into memory of the
-// current transaction. Returns how many readings.
-int sample_signals(sc::SignalReading *readings, Oid relid);
+// Fill readings (at most sc::signal_count) for a job on table relid. The checkpoint signals are read
+// every time (no query); the others (standbys, slots, backends, lock waiters, the throttle query) come
+// from cache, read again when it is due (safe_column.sample_interval). *sampled: whether they were read
+// this time. Labels point into the cache. now_s: a monotonic clock in seconds. Returns how many readings.
+int sample_signals(sc::SignalReading *readings, Oid relid, sc::SignalCache *cache, double now_s, bool *sampled);
 
 }  // namespace sc::pg

@@ -31,6 +31,7 @@
 #include "pg/shmem.hpp"
 #include "pg/signals.hpp"
 #include "pg/overrides.hpp"
+#include "core/signal_cache.hpp"
 #include "core/throttle.hpp"
 #include "pg/subxact.hpp"
 #include "pg/worker.hpp"
@@ -75,6 +76,7 @@ extern "C" {
 static_assert(std::is_trivially_destructible_v<sc::BatchSizer>, "lives across PostgreSQL calls");
 static_assert(std::is_trivially_destructible_v<sc::RateMeter>, "lives across PostgreSQL calls");
 static_assert(std::is_trivially_destructible_v<sc::ThrottleController>, "lives across PostgreSQL calls");
+static_assert(std::is_trivially_destructible_v<sc::SignalCache>, "lives across PostgreSQL calls");
 
 namespace sc::pg {
 
@@ -335,7 +337,35 @@ struct Live {
     int64 vacuum_every;     // VACUUM it after this many
     bool skip_locked_next;  // the last batch timed out on a lock: retry its range with SKIP LOCKED
     sc::ThrottleController throttle;
+    sc::SignalCache signals;  // the expensive signals, reused between samples
+    // Time napped on a throttling signal, by signal, not yet recorded in the job (it is recorded in the
+    // next step's transaction, and kept until that commits).
+    double unrecorded_throttle_ms[sc::signal_count];
 };
+
+// Record the time napped on throttling signals in the job (in the current transaction).
+void record_throttled(int64 job_id, const Live *live) {
+    for (int k = 0; k < sc::signal_count; k++) {
+        double ms = live->unrecorded_throttle_ms[k];
+        if (ms <= 0)
+            continue;
+        char *sql = psprintf(
+            "UPDATE %s SET throttled_ms = throttled_ms + $2,"
+            "       throttle_stats = throttle_stats || pg_catalog.jsonb_build_object($3::text,"
+            "                        coalesce((throttle_stats ->> $3::text)::float8, 0) + $2)"
+            " WHERE job_id = $1",
+            store_table());
+        Oid types[3] = {INT8OID, FLOAT8OID, TEXTOID};
+        Datum values[3] = {Int64GetDatum(job_id), Float8GetDatum(ms),
+                           CStringGetTextDatum(sc::signal_name(static_cast<sc::SignalKind>(k)))};
+        spi_exec_args(sql, 3, types, values, SPI_OK_UPDATE);
+    }
+}
+
+void forget_recorded_throttle(Live *live) {
+    for (int k = 0; k < sc::signal_count; k++)
+        live->unrecorded_throttle_ms[k] = 0;
+}
 
 void live_set_throttle(Live *live, const char *reason) {
     live->values.throttled = reason != nullptr;
@@ -623,8 +653,9 @@ void vacuum_part(Oid relid) {
 }
 
 // Mark the job failed (in its own transaction).
-void fail_job(int64 job_id, const char *message) {
+void fail_job(int64 job_id, const char *message, const Live *live) {
     begin_txn("safe_column: recording a failed job");
+    record_throttled(job_id, live);
     char *sql = psprintf(
         "UPDATE %s SET state = 'failed', error = $2, finished_at = pg_catalog.clock_timestamp() WHERE job_id = $1",
         store_table());
@@ -693,22 +724,24 @@ constexpr long throttle_nap_ms = 500;
 
 enum class ThrottleOutcome { go, waiting, paused };
 
-// Before each step: sample the signals and ask the controller. Waiting is recorded (time, by signal)
-// in the job, in this step's transaction; a critical signal pauses the job for a human.
-ThrottleOutcome throttle_gate(Job *job, Live *live) {
+// Before each step: read the signals (the expensive ones at most once per safe_column.sample_interval)
+// and ask the controller. On waiting, *signal says on which (the worker records the time it then naps);
+// a critical signal pauses the job for a human.
+ThrottleOutcome throttle_gate(Job *job, Live *live, sc::SignalKind *signal) {
     sc::SignalReading readings[sc::signal_count];
+    double now_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    bool sampled = false;
     instr_time t0, t1;
     INSTR_TIME_SET_CURRENT(t0);
-    int n = sample_signals(readings, job->relid);
+    int n = sample_signals(readings, job->relid, &live->signals, now_s, &sampled);
     INSTR_TIME_SET_CURRENT(t1);
     INSTR_TIME_SUBTRACT(t1, t0);
-    live->values.sample_ms = INSTR_TIME_GET_MILLISEC(t1);
-    double now_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    if (sampled)
+        live->values.sample_ms = INSTR_TIME_GET_MILLISEC(t1);  // what the last full sample cost
     sc::ThrottleDecision d = live->throttle.decide(readings, n, now_s, critical_duration_ms / 1000.0);
     if (d.kind == sc::ThrottleDecision::Kind::go)
         return ThrottleOutcome::go;
     char *reason = pg_call([&] { return pstrdup(d.reason.c_str()); });
-    const char *signal = sc::signal_name(d.signal);
     if (d.kind == sc::ThrottleDecision::Kind::pause) {
         char *sql = psprintf("UPDATE %s SET state = 'paused', pause_reason = $2 WHERE job_id = $1", store_table());
         Oid types[2] = {INT8OID, TEXTOID};
@@ -719,16 +752,7 @@ ThrottleOutcome throttle_gate(Job *job, Live *live) {
         live_set_throttle(live, reason);
         return ThrottleOutcome::paused;
     }
-    char *sql = psprintf(
-        "UPDATE %s SET throttled_ms = throttled_ms + $2,"
-        "       throttle_stats = throttle_stats || pg_catalog.jsonb_build_object($3::text,"
-        "                        coalesce((throttle_stats ->> $3::text)::float8, 0) + $2)"
-        " WHERE job_id = $1",
-        store_table());
-    Oid types[3] = {INT8OID, FLOAT8OID, TEXTOID};
-    Datum values[3] = {Int64GetDatum(job->id), Float8GetDatum(static_cast<double>(throttle_nap_ms)),
-                       CStringGetTextDatum(signal)};
-    spi_exec_args(sql, 3, types, values, SPI_OK_UPDATE);
+    *signal = d.signal;
     live_set_throttle(live, reason);
     return ThrottleOutcome::waiting;
 }
@@ -796,12 +820,19 @@ void run_job(int64 job_id) {
         PartCursor &failed_part = *static_cast<PartCursor *>(palloc0(sizeof(PartCursor)));
         volatile int64 failed_end = 0;
         volatile bool in_batch = false;
+        volatile bool throttle_recorded = false;
+        volatile int waited_on = -1;  // the signal this step waits on
         PG_TRY();
         {
             begin_txn("safe_column: checking the job");
             Job now{};
             char *column = nullptr;
-            if (!load_job(job_id, &now)) {
+            bool loaded_now = load_job(job_id, &now);
+            if (loaded_now) {
+                record_throttled(job_id, &live);
+                throttle_recorded = true;
+            }
+            if (!loaded_now) {
                 step = Step::stop;  // the job row is gone (the extension was dropped)
             } else if (strcmp(now.state, "paused") == 0 || strcmp(now.state, "cancelled") == 0 ||
                        strcmp(now.state, "failed") == 0 || strcmp(now.state, "complete") == 0) {
@@ -825,12 +856,14 @@ void run_job(int64 job_id) {
                 job.state = pstrdup(now.state);
                 MemoryContextSwitchTo(old);
                 ThrottleOutcome gate = ThrottleOutcome::go;
+                sc::SignalKind signal = sc::SignalKind::checkpoint_wal;
                 if (throttle_enabled && job.phase != sc::JobPhase::done)
-                    gate = throttle_gate(&job, &live);
+                    gate = throttle_gate(&job, &live, &signal);
                 if (gate == ThrottleOutcome::paused) {
                     step = Step::stop;
                 } else if (gate == ThrottleOutcome::waiting) {
                     pause_ms = throttle_nap_ms;
+                    waited_on = static_cast<int>(signal);
                 } else switch (job.phase) {
                 case sc::JobPhase::backfill:
                 case sc::JobPhase::sweep:
@@ -998,10 +1031,12 @@ void run_job(int64 job_id) {
                 MemoryContextSwitchTo(old);
             }
             ereport(LOG, (errmsg("safe_column job " INT64_FORMAT " failed: %s", job_id, message)));
-            fail_job(job_id, message);
+            fail_job(job_id, message, &live);
             break;
         }
         transient_failures = 0;
+        if (throttle_recorded)
+            forget_recorded_throttle(&live);  // committed
         if (live.values.throttled && pause_ms < throttle_nap_ms)
             live_set_throttle(&live, nullptr);
         else
@@ -1015,7 +1050,16 @@ void run_job(int64 job_id) {
             live.vacuum_blocks = 0;
             vacuum_part(live.vacuum_relid);
         }
+        // The time throttled is the time actually napped (a reload or a signal may cut a nap short; a
+        // busy machine may make it longer), recorded in the job by the next step.
+        instr_time nap_start, nap_end;
+        INSTR_TIME_SET_CURRENT(nap_start);
         nap(static_cast<long>(pause_ms));
+        if (waited_on >= 0) {
+            INSTR_TIME_SET_CURRENT(nap_end);
+            INSTR_TIME_SUBTRACT(nap_end, nap_start);
+            live.unrecorded_throttle_ms[waited_on] += INSTR_TIME_GET_MILLISEC(nap_end);
+        }
     }
     live_release(live.slot);
     MemoryContextDelete(jobcxt);

@@ -104,6 +104,22 @@ my $sample_ms = sql("SELECT sample_ms FROM safe_column_progress WHERE job_id = $
 note "sampling the signals took $sample_ms ms";
 ok($sample_ms > 0 && $sample_ms < 50, "2: sampling the signals costs little ($sample_ms ms), and is shown");
 is(sql("SELECT rows_done FROM safe_column_jobs WHERE job_id = $job"), '0', '2: no row was filled while held');
+# The time recorded is the time napped, measured: not a count of planned 500 ms naps. Every reload
+# wakes the worker (SIGHUP sets its latch) and cuts its nap short: twenty reloads, paced 50 ms apart so
+# that the postmaster forwards each one, would add ten seconds more to a count of planned naps than the
+# wall-clock time that passed.
+my ($w0, $t0) = split /\|/, sql("SELECT extract(epoch FROM clock_timestamp()), throttled_ms FROM safe_column_jobs WHERE job_id = $job");
+sql(q{DO $$BEGIN FOR i IN 1..20 LOOP PERFORM pg_reload_conf(); PERFORM pg_sleep(0.05); END LOOP; END$$});
+wait_for($node, "SELECT throttled_ms >= $t0 + 1500 FROM safe_column_jobs WHERE job_id = $job", 't',
+    '2: the job went on waiting through the reloads');
+my ($w1, $t1) = split /\|/, sql("SELECT extract(epoch FROM clock_timestamp()), throttled_ms FROM safe_column_jobs WHERE job_id = $job");
+my ($wall_ms, $recorded_ms) = (($w1 - $w0) * 1000, $t1 - $t0);
+note "over $wall_ms ms of wall-clock time, $recorded_ms ms throttled were recorded";
+# (The nap under way at the first reading is recorded after it: 500 ms more at most, and some slack
+# for a busy machine that wakes the worker late.)
+cmp_ok($recorded_ms, '<=', $wall_ms + 1000, '2: the time recorded as throttled is no more than the time that passed');
+is(sql("SELECT throttled_ms <> 500 * round(throttled_ms / 500) FROM safe_column_jobs WHERE job_id = $job"), 't',
+    '2: throttled_ms is measured, not a multiple of the planned 500 ms');
 sql(q{ALTER SYSTEM SET safe_column.throttle_query = 'SELECT false'; SELECT pg_reload_conf();});
 wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $job", 'complete', '2: released, the job completed');
 is(sql(q{SELECT count(*) FROM t WHERE c IS DISTINCT FROM length(v)}), '0', '2: exact values');
@@ -116,6 +132,41 @@ wait_for($node, "SELECT throttle_reason FROM safe_column_progress WHERE job_id =
 is(sql("SELECT state FROM safe_column_jobs WHERE job_id = $job"), 'backfilling', '2: the job did not fail for it');
 sql(q{ALTER SYSTEM RESET safe_column.throttle_query; SELECT pg_reload_conf();});
 wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $job", 'complete', '2: fixed, the job completed');
+
+# 2b. The signals that cost queries are read at most once per safe_column.sample_interval (1 s by
+# default), however many steps the worker makes: a throttle query counts its runs in a sequence. Small
+# batches and no pause make many steps per second. With an interval of 0 they are read before every
+# step (the test can fail).
+sql(q{CREATE SEQUENCE tq_runs;
+      ALTER SYSTEM SET safe_column.throttle_query = 'SELECT nextval(''public.tq_runs'') < 0'; SELECT pg_reload_conf();});
+sub counted_job {
+    my ($column, $expr) = @_;
+    my $runs0 = sql('SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM tq_runs');
+    my $j = sql(qq{BEGIN; SELECT safe_add_column('t', '$column', 'int', backfill_expr => '$expr');
+                   SELECT safe_column_pause(currval(pg_get_serial_sequence('safe_column_job_store', 'job_id'))); COMMIT;});
+    ($j) = split /\n/, $j;
+    sql("SELECT safe_column_set($j, 'batch_target', '2ms')");
+    sql("SELECT safe_column_resume($j)");
+    wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $j", 'complete', "2b: job on $column completed");
+    my ($batches, $secs) = split /\|/,
+        sql("SELECT batches, extract(epoch FROM finished_at - started_at) FROM safe_column_jobs WHERE job_id = $j");
+    return ($j, sql('SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM tq_runs') - $runs0, $batches, $secs);
+}
+wait_for($node, q{SELECT current_setting('safe_column.throttle_query') LIKE '%tq_runs%'}, 't', '2b: counting throttle query loaded');
+my ($cj, $runs, $batches, $secs) = counted_job('g', 'id + 2');
+note "interval 1s: $runs samples for $batches batches in $secs s";
+cmp_ok($batches, '>=', 20, "2b: the job made many steps ($batches batches in $secs s)");
+cmp_ok($runs, '<=', $secs / 1.0 + 2, "2b: the signals were read at most once a second ($runs times in $secs s)");
+cmp_ok($runs * 4, '<', $batches, "2b: far fewer times than there were batches ($runs vs $batches)");
+is(sql("SELECT count(*) FROM t WHERE g IS DISTINCT FROM id + 2"), '0', '2b: exact values');
+sql(q{ALTER SYSTEM SET safe_column.sample_interval = 0; SELECT pg_reload_conf();});
+wait_for($node, q{SELECT current_setting('safe_column.sample_interval')}, '0', '2b: sample_interval 0 loaded');
+($cj, $runs, $batches, $secs) = counted_job('h', 'id + 3');
+note "interval 0: $runs samples for $batches batches in $secs s";
+cmp_ok($runs, '>=', $batches, "2b: with sample_interval = 0, the signals were read before every step ($runs times, $batches batches)");
+sql(q{ALTER SYSTEM RESET safe_column.sample_interval; ALTER SYSTEM RESET safe_column.throttle_query; SELECT pg_reload_conf();});
+wait_for($node, q{SELECT current_setting('safe_column.sample_interval') || current_setting('safe_column.throttle_query')},
+    '1s', '2b: settings back to their defaults');
 
 # 3. Sessions waiting for a lock on the table go first. The job is created paused, before the
 # sessions line up (its own brief lock would queue behind the waiter), and resumed among them.

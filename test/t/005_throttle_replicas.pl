@@ -101,6 +101,18 @@ my ($r0, $t0) = split /\|/, job_field($j1, 'rows_done, throttled_ms');
 cmp_ok($r0, '>', 0, '1: the job filled some rows before the lag reached the limit');
 cmp_ok($r0, '<', 300000, '1: and was held mid-backfill');
 cmp_ok(psql_p($lag_sql), '>', 2 * 1024 * 1024, '1: the lag is above the limit indeed');
+# The lag passed the limit by one batch at most: between two readings of pg_stat_replication (once a
+# second) the worker takes the lag as the last reading plus the WAL written since, an upper bound, and
+# starts no batch once that is above the limit. One batch's WAL: its rows at the job's WAL per row.
+my ($lag_held, $batch_rows, $wal_per_row) = split /\|/, psql_p(qq{
+    SELECT ($lag_sql), p.batch_rows, j.wal_bytes::float8 / j.rows_done
+      FROM safe_column_jobs j JOIN safe_column_progress p USING (job_id) WHERE job_id = $j1});
+my $overshoot = $lag_held - 2 * 1024 * 1024;
+my $batch_wal = $batch_rows * $wal_per_row;
+note sprintf('lag held at %d bytes: %d past the limit; last batch %d rows, %.0f bytes of WAL per row: %.0f bytes',
+    $lag_held, $overshoot, $batch_rows, $wal_per_row, $batch_wal);
+cmp_ok($overshoot, '<=', 1.5 * $batch_wal + 256 * 1024,
+    "1: the lag passed the limit by about one batch's WAL at most ($overshoot bytes; one batch about $batch_wal)");
 # Nothing advances while the worker records two more seconds of throttling.
 wait_for($primary, qq{SELECT throttled_ms >= $t0 + 2000 FROM safe_column_jobs WHERE job_id = $j1}, 't',
     '1: the throttled time grows while replay is paused');
@@ -218,6 +230,67 @@ wait_state($j4, 'complete', '4: the resumed job completed');
 is(job_field($j4, q{pause_reason IS NULL}), 't', '4: resume cleared pause_reason');
 is(psql_p('SELECT count(*) FROM t4 WHERE h IS DISTINCT FROM md5(v)'), '0', '4: exact values');
 same_on_standby('t4', 'h', '4: the standby holds exactly the primary\'s values');
+
+# ---------------------------------------------------------------------------------------------
+# 5. A logical subscriber reports an apply position and shows in pg_stat_replication, but it is not a
+# standby: safe_column.max_replica_lag does not count it. Its slot does (safe_column.max_slot_lag), from
+# what it confirmed. The subscriber's apply worker is held on a lock, so that it lags behind.
+
+$standby->stop;    # the subscriber is the only one to stream now
+psql_p(q{ALTER SYSTEM RESET safe_column.critical_factor; ALTER SYSTEM RESET safe_column.critical_duration;
+         SELECT pg_reload_conf();});
+wait_for($primary, q{SELECT current_setting('safe_column.critical_factor')}, '0', '5: no critical pause');
+my $sub = PostgreSQL::Test::Cluster->new('sub1');
+$sub->init;
+$sub->start;
+psql_p(q{CREATE TABLE pubt (id int PRIMARY KEY); CREATE PUBLICATION pub FOR TABLE pubt;
+         CREATE TABLE t5 (id int PRIMARY KEY, v text NOT NULL);
+         INSERT INTO t5 SELECT g, md5(g::text) FROM generate_series(1, 100000) g;});
+sql($sub, 'CREATE TABLE pubt (id int PRIMARY KEY)');
+my $pub_conn = $primary->connstr . ' dbname=postgres';
+sql($sub, "CREATE SUBSCRIPTION sub1 CONNECTION '$pub_conn' PUBLICATION pub");
+wait_for($sub, q{SELECT count(*) FROM pg_subscription_rel WHERE srsubstate NOT IN ('r', 's')}, '0',
+    '5: the subscription is in sync');
+$primary->wait_for_catchup('sub1');
+is(psql_p(q{SELECT count(*) FROM pg_stat_replication WHERE application_name = 'sub1' AND replay_lsn IS NOT NULL}),
+    '1', '5: the subscriber shows in pg_stat_replication with an apply position');
+
+my $sub_blocker = $sub->background_psql('postgres');
+$sub_blocker->query_safe('BEGIN');
+$sub_blocker->query_safe('LOCK TABLE pubt IN ACCESS EXCLUSIVE MODE');
+psql_p('INSERT INTO pubt VALUES (1)');
+wait_for($sub, q{SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'pubt'::regclass}, '1',
+    '5: the subscriber\'s apply worker waits on the locked table');
+
+# A job with the slot signal off for it: the subscriber's lag alone must not hold it.
+my $j5 = psql_p(q{BEGIN; SELECT safe_add_column('t5', 'h', 'text', backfill_expr => 'md5(v)');
+                  SELECT safe_column_pause(currval(pg_get_serial_sequence('safe_column_job_store', 'job_id'))); COMMIT;});
+($j5) = split /\n/, $j5;
+psql_p("SELECT safe_column_set($j5, 'max_slot_lag', '0')");
+psql_p("SELECT safe_column_resume($j5)");
+wait_state($j5, 'complete', '5: the job completed while the subscriber lagged');
+is(psql_p('SELECT count(*) FROM t5 WHERE h IS DISTINCT FROM md5(v)'), '0', '5: exact values');
+is(psql_p(q{SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) > 2 * 1024 * 1024
+              FROM pg_stat_replication WHERE application_name = 'sub1'}),
+    't', '5: the subscriber is more than safe_column.max_replica_lag behind in pg_stat_replication');
+is(job_field($j5, q{throttle_stats ? 'replica_lag_bytes'}), 'f', '5: the job was never throttled on replica lag');
+
+# At the server's max_slot_lag the subscriber's slot holds the next job.
+my $j6 = psql_p(q{SELECT safe_add_column('t5', 'h2', 'text', backfill_expr => 'md5(v)')});
+wait_for($primary, qq{SELECT throttled AND throttle_reason LIKE 'slot\\_lag sub1 %'
+                        FROM safe_column_progress WHERE job_id = $j6}, 't',
+    '5: the subscriber\'s slot holds the job');
+like(psql_p("SELECT throttle_reason FROM safe_column_progress WHERE job_id = $j6"),
+    qr/^slot_lag sub1 \d+ MB > 4 MB$/, '5: the reason names the signal, the subscription\'s slot, its lag and the limit');
+$sub_blocker->query_safe('COMMIT');
+$sub_blocker->quit;
+wait_state($j6, 'complete', '5: once the subscriber applied again, the job completed');
+is(job_field($j6, q{(throttle_stats ? 'slot_lag') AND NOT (throttle_stats ? 'replica_lag_bytes')}), 't',
+    '5: throttle_stats counts the subscriber as a slot, not as a standby');
+$primary->wait_for_catchup('sub1');
+is(sql($sub, 'SELECT count(*) FROM pubt'), '1', '5: the subscriber applied the row it was held on');
+sql($sub, 'DROP SUBSCRIPTION sub1');
+$sub->stop;
 
 # ---------------------------------------------------------------------------------------------
 # No server process crashed, no job failed.
