@@ -130,6 +130,7 @@ for my $case (['vacuum_full', 'VACUUM FULL %s'], ['cluster', 'CLUSTER %s USING %
     sql(q{CREATE TABLE t_helper (id int PRIMARY KEY); INSERT INTO t_helper SELECT generate_series(1, 500)});
     sql(q{ALTER SYSTEM SET safe_column.throttle_query =
             'SELECT EXISTS (SELECT FROM pg_constraint WHERE conname ~ ''^safe_column_\d+_not_null$'')'});
+    sql('ALTER SYSTEM SET safe_column.sample_interval = 0');    # read the query before every step
     sql('SELECT pg_reload_conf()');
     my $held = sql(q{SELECT safe_add_column('t_helper', 'h', 'text', backfill_expr => 'md5(id::text)', not_null => true)});
     ok($node->poll_query_until('postgres', "SELECT throttled AND throttle_reason ~ 'throttle_query' FROM safe_column_progress WHERE job_id = $held"),
@@ -138,6 +139,7 @@ for my $case (['vacuum_full', 'VACUUM FULL %s'], ['cluster', 'CLUSTER %s USING %
     sql('DROP EXTENSION safe_column');
     is(helpers_left('t_helper'), '0', 'DROP EXTENSION: the helper constraint went with the extension');
     sql('ALTER SYSTEM RESET safe_column.throttle_query');
+    sql('ALTER SYSTEM RESET safe_column.sample_interval');
     sql('SELECT pg_reload_conf()');
     ok($node->poll_query_until('postgres',
         q{SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'safe_column worker'}),
