@@ -327,6 +327,12 @@ char *cook_backfill_expr(const Request *r) {
                                r->colname, r->type_text),
                         errhint("Cast the expression to the column's type.")));
     assign_expr_collations(pstate, coerced);
+    // Fold constants now, as for a default: an expression that fails or is NULL for every row is
+    // refused here rather than by the job on its first row, after the column was added.
+    Node *folded = reinterpret_cast<Node *>(expression_planner(static_cast<Expr *>(copyObjectImpl(coerced))));
+    if (r->not_null && IsA(folded, Const) && castNode(Const, folded)->constisnull)
+        ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
+                        errmsg("backfill_expr is null, but column \"%s\" is to be NOT NULL", r->colname)));
     error_context_stack = cb.previous;
     char *text = deparse_qualified(coerced, deparse_context_for(RelationGetRelationName(rel), r->relid));
     table_close(rel, NoLock);
