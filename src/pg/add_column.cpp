@@ -28,6 +28,8 @@ extern "C" {
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "catalog/dependency.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "nodes/nodeFuncs.h"
@@ -173,6 +175,10 @@ void check_relation(Oid relid) {
         ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                         errmsg("permission denied: \"%s\" is a system table", name),
                         errdetail("Tables in schema information_schema belong to the system.")));
+    Oid extension = getExtensionOfObject(RelationRelationId, relid);
+    if (OidIsValid(extension) && extension == get_extension_oid("safe_column", true))
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("permission denied: \"%s\" is an internal table of safe_column", name)));
     if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
         ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a table", name),
                         errdetail_relkind_not_supported(relkind),
