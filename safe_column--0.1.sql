@@ -1,5 +1,10 @@
 /* safe_column--0.1.sql */
 
+-- Views and functions bind their names when this script runs, with the extension's schema on the
+-- search_path: every function is pg_catalog-qualified and every operator gets operands of exactly the
+-- types of a pg_catalog operator, so that nothing planted in that schema beforehand can be chosen
+-- instead (pg_catalog is searched first, and wins among equally good matches).
+
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION safe_column" to load this file. \quit
 
@@ -79,7 +84,11 @@ SELECT j.job_id,
        coalesce(a.attname, j.column_name) AS column_name,
        j.column_type,
        j.default_expr,
-       j.backfill_expr,
+       -- backfill_expr and error are like a query's text and its error (which can quote the row's
+       -- values): as pg_stat_activity.query, only for the job's creator (and its members), the table's
+       -- owner, and members of pg_read_all_stats (superusers are members of every role).
+       CASE WHEN j.backfill_expr IS NULL OR v.visible THEN j.backfill_expr ELSE '<insufficient privilege>' END
+           AS backfill_expr,
        j.not_null,
        j.state,
        pg_catalog.pg_get_userbyid(j.created_by) AS created_by,
@@ -88,7 +97,7 @@ SELECT j.job_id,
        j.finished_at,
        j.lock_attempts,
        j.lock_wait_ms,
-       j.error,
+       CASE WHEN j.error IS NULL OR v.visible THEN j.error ELSE '<insufficient privilege>' END AS error,
        j.phase,
        j.rows_total,
        j.rows_done,
@@ -101,21 +110,24 @@ SELECT j.job_id,
        j.settings
   FROM safe_column_job_store j
   LEFT JOIN pg_catalog.pg_class c ON c.oid = j.relid
-  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = j.relid AND a.attnum = j.attnum AND NOT a.attisdropped;
+  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = j.relid AND a.attnum = j.attnum AND NOT a.attisdropped
+  CROSS JOIN LATERAL (SELECT pg_catalog.pg_has_role(j.created_by, 'USAGE')
+                             OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE')
+                             OR (c.oid IS NOT NULL AND pg_catalog.pg_has_role(c.relowner, 'USAGE')) AS visible) v;
 
 COMMENT ON VIEW safe_column_jobs IS 'every safe_column job, its definition, state, timings and error';
 GRANT SELECT ON safe_column_jobs TO PUBLIC;
 
 CREATE FUNCTION safe_column_pause(job bigint) RETURNS text
-AS 'MODULE_PATHNAME', 'safe_column_pause' LANGUAGE C STRICT VOLATILE;
+AS 'MODULE_PATHNAME', 'safe_column_pause' LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 COMMENT ON FUNCTION safe_column_pause(bigint) IS 'pause a backfill job after its current batch; returns the new state';
 
 CREATE FUNCTION safe_column_resume(job bigint) RETURNS text
-AS 'MODULE_PATHNAME', 'safe_column_resume' LANGUAGE C STRICT VOLATILE;
+AS 'MODULE_PATHNAME', 'safe_column_resume' LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 COMMENT ON FUNCTION safe_column_resume(bigint) IS 'resume a paused or failed job where it stopped; returns the new state';
 
 CREATE FUNCTION safe_column_cancel(job bigint, drop_column boolean DEFAULT false) RETURNS text
-AS 'MODULE_PATHNAME', 'safe_column_cancel' LANGUAGE C STRICT VOLATILE;
+AS 'MODULE_PATHNAME', 'safe_column_cancel' LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 COMMENT ON FUNCTION safe_column_cancel(bigint, boolean) IS
 'stop a job for good and remove its helper objects; with drop_column, drop the column too';
 
@@ -148,26 +160,30 @@ SELECT j.job_id,
        j.rows_done,
        greatest(j.rows_total, j.rows_done) AS rows_total,
        CASE WHEN j.state = 'complete' THEN 100.0
-            WHEN j.phase = 'backfill' THEN round(100.0 * p.blocks_done / greatest(p.blocks_total, 1), 1)
+            WHEN j.phase = 'backfill'
+            THEN pg_catalog.round(100.0 * p.blocks_done::numeric / greatest(p.blocks_total, 1)::numeric, 1)
             ELSE 99.9
        END AS percent,
-       round(coalesce(l.rows_per_sec,
-                      j.rows_done / nullif(extract(epoch FROM pg_catalog.clock_timestamp() - j.started_at), 0))
-             ::numeric, 1) AS rows_per_sec,
-       CASE WHEN j.phase = 'backfill' AND j.state = 'backfilling' AND l.blocks_per_sec > 0
-            THEN make_interval(secs => round(((p.blocks_total - p.blocks_done) / l.blocks_per_sec)::numeric))
+       pg_catalog.round(coalesce(l.rows_per_sec::numeric,
+                                 j.rows_done::numeric
+                                 / nullif(extract(epoch FROM pg_catalog.clock_timestamp() - j.started_at),
+                                          0::numeric)), 1) AS rows_per_sec,
+       CASE WHEN j.phase = 'backfill' AND j.state = 'backfilling' AND l.blocks_per_sec > 0::float8
+            THEN pg_catalog.make_interval(secs => pg_catalog.round(((p.blocks_total - p.blocks_done)::float8
+                                                                    / l.blocks_per_sec)::numeric)::float8)
        END AS eta,
        l.batch_rows,
-       round(l.last_batch_ms::numeric, 1) AS last_batch_ms,
+       pg_catalog.round(l.last_batch_ms::numeric, 1) AS last_batch_ms,
        coalesce(l.throttled, false) AS throttled,
        l.throttle_reason,
        j.wal_bytes,
        l.worker_pid,
        j.error,
-       round(l.sample_ms::numeric, 3) AS sample_ms
+       pg_catalog.round(l.sample_ms::numeric, 3) AS sample_ms
   FROM safe_column_jobs j
   LEFT JOIN safe_column_live() l ON l.job_id = j.job_id
-  LEFT JOIN (SELECT job_id, sum(next_block)::bigint AS blocks_done, sum(end_block)::bigint AS blocks_total
+  LEFT JOIN (SELECT job_id, pg_catalog.sum(next_block)::bigint AS blocks_done,
+                    pg_catalog.sum(end_block)::bigint AS blocks_total
                FROM safe_column_job_part GROUP BY job_id) p ON p.job_id = j.job_id;
 
 COMMENT ON VIEW safe_column_progress IS 'every job with its live progress: phase, percent, rate, ETA, throttling';
@@ -175,11 +191,11 @@ GRANT SELECT ON safe_column_progress TO PUBLIC;
 
 -- The progress line of safe_column_wait's and safe_column_watch's NOTICEs.
 CREATE FUNCTION safe_column_progress_line(job bigint) RETURNS text
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 SELECT pg_catalog.format('safe_column job %s: %s, phase %s, %s%%, %s of %s rows, %s rows/s, ETA %s',
                          p.job_id, p.state, p.phase, p.percent, p.rows_done, coalesce(p.rows_total::text, '?'),
                          coalesce(p.rows_per_sec::text, '?'),
-                         coalesce(round(extract(epoch FROM p.eta))::text || ' s', '?'))
+                         coalesce(pg_catalog.round(extract(epoch FROM p.eta))::text || ' s', '?'))
   FROM @extschema@.safe_column_progress p WHERE p.job_id = job
 $$;
 

@@ -102,7 +102,8 @@ SELECT * FROM sc_catch(format('SELECT safe_column_resume(%s)', :j_doomed));
 SELECT safe_column_cancel(:j_doomed);
 -- Unknown jobs, NULL arguments.
 SELECT * FROM sc_catch('SELECT safe_column_pause(999999)');
-SELECT safe_column_pause(NULL) IS NULL AS strict_null;
+SELECT * FROM sc_catch('SELECT safe_column_pause(NULL)');
+SELECT * FROM sc_catch(format('SELECT safe_column_cancel(%s, NULL)', :j_pause));
 SELECT * FROM sc_catch('SELECT safe_column_wait(NULL)');
 SELECT * FROM sc_catch(format('SELECT safe_column_wait(%s, %L)', :j_pause, '-1s'));
 SELECT * FROM sc_catch('CALL safe_column_watch(NULL)');

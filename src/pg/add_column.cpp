@@ -28,6 +28,8 @@ extern "C" {
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "catalog/dependency.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "nodes/nodeFuncs.h"
@@ -173,6 +175,10 @@ void check_relation(Oid relid) {
         ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                         errmsg("permission denied: \"%s\" is a system table", name),
                         errdetail("Tables in schema information_schema belong to the system.")));
+    Oid extension = getExtensionOfObject(RelationRelationId, relid);
+    if (OidIsValid(extension) && extension == get_extension_oid("safe_column", true))
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("permission denied: \"%s\" is an internal table of safe_column", name)));
     if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
         ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a table", name),
                         errdetail_relkind_not_supported(relkind),
@@ -327,6 +333,12 @@ char *cook_backfill_expr(const Request *r) {
                                r->colname, r->type_text),
                         errhint("Cast the expression to the column's type.")));
     assign_expr_collations(pstate, coerced);
+    // Fold constants now, as for a default: an expression that fails or is NULL for every row is
+    // refused here rather than by the job on its first row, after the column was added.
+    Node *folded = reinterpret_cast<Node *>(expression_planner(static_cast<Expr *>(copyObjectImpl(coerced))));
+    if (r->not_null && IsA(folded, Const) && castNode(Const, folded)->constisnull)
+        ereport(ERROR, (errcode(ERRCODE_NOT_NULL_VIOLATION),
+                        errmsg("backfill_expr is null, but column \"%s\" is to be NOT NULL", r->colname)));
     error_context_stack = cb.previous;
     char *text = deparse_qualified(coerced, deparse_context_for(RelationGetRelationName(rel), r->relid));
     table_close(rel, NoLock);

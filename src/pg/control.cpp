@@ -159,7 +159,14 @@ char *core_text_drop_column(const char *table, const char *column) {
     return pg_call([&] { return pstrdup(text.c_str()); });
 }
 
+// The control functions are not STRICT: a NULL job or flag is an error, never a silent no-op.
+void require_arg(FunctionCallInfo fcinfo, int n, const char *argname) {
+    if (PG_ARGISNULL(n))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be null", argname)));
+}
+
 Datum pause_impl(FunctionCallInfo fcinfo) {
+    require_arg(fcinfo, 0, "job");
     int64 job_id = PG_GETARG_INT64(0);
     SPI_connect();
     JobRow job;
@@ -177,6 +184,7 @@ Datum pause_impl(FunctionCallInfo fcinfo) {
 }
 
 Datum resume_impl(FunctionCallInfo fcinfo) {
+    require_arg(fcinfo, 0, "job");
     int64 job_id = PG_GETARG_INT64(0);
     SPI_connect();
     JobRow job;
@@ -198,12 +206,18 @@ Datum resume_impl(FunctionCallInfo fcinfo) {
 }
 
 Datum cancel_impl(FunctionCallInfo fcinfo) {
+    require_arg(fcinfo, 0, "job");
+    require_arg(fcinfo, 1, "drop_column");
     int64 job_id = PG_GETARG_INT64(0);
     bool drop = PG_GETARG_BOOL(1);
     SPI_connect();
     JobRow job;
     load_job_row(job_id, &job);
     check_control(&job, "cancel");
+    // Controlling a job is not owning its table: dropping the column is the owner's right, as for
+    // ALTER TABLE (the job's creator may have handed the table over since).
+    if (drop && SearchSysCacheExists1(RELOID, ObjectIdGetDatum(job.relid)) && !pg_class_ownercheck(job.relid, GetUserId()))
+        aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(job.relid));
     if (strcmp(job.state, "complete") == 0)
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("cannot cancel safe_column job " INT64_FORMAT " because it is complete", job_id),
@@ -239,9 +253,12 @@ struct Progress {
     char *line;  // for the NOTICE
 };
 
+// Read as the caller, through the public views: what the caller may not read there (another role's
+// error) it does not get here either.
 void read_progress(int64 job_id, Progress *p) {
-    OwnerContext ctx;
-    enter_owner_context(&ctx);
+    int nest = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
+                            0, false);
     char *sql = psprintf("SELECT state, phase, error, %s(job_id) FROM %s WHERE job_id = $1",
                          extension_table("safe_column_progress_line"), extension_table("safe_column_jobs"));
     Oid types[1] = {INT8OID};
@@ -257,21 +274,21 @@ void read_progress(int64 job_id, Progress *p) {
     p->phase = SPI_getvalue(tup, desc, 2);
     p->error = SPI_getvalue(tup, desc, 3);
     p->line = SPI_getvalue(tup, desc, 4);
-    leave_owner_context(&ctx);
+    AtEOXact_GUC(true, nest);
 }
 
 Datum wait_impl(FunctionCallInfo fcinfo) {
     if (PG_ARGISNULL(0))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("job must not be null")));
     int64 job_id = PG_GETARG_INT64(0);
-    long timeout_ms = -1;
+    double timeout_us = -1;  // none
     if (!PG_ARGISNULL(1)) {
         Interval *iv = PG_GETARG_INTERVAL_P(1);
         double secs = static_cast<double>(iv->time) / USECS_PER_SEC +
                       (static_cast<double>(iv->day) + iv->month * 30.0) * SECS_PER_DAY;
         if (secs < 0)
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("timeout must not be negative")));
-        timeout_ms = static_cast<long>(secs * 1000.0);
+        timeout_us = secs * USECS_PER_SEC;
     }
     if (IsolationUsesXactSnapshot())
         ereport(ERROR, (errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
@@ -287,6 +304,10 @@ Datum wait_impl(FunctionCallInfo fcinfo) {
                         errdetail("Its worker starts when the transaction commits."),
                         errhint("Commit first, then call safe_column_wait.")));
     TimestampTz start = GetCurrentTimestamp();
+    // A timeout beyond the end of time is no timeout (and must not wrap around into the past).
+    TimestampTz deadline = DT_NOEND;
+    if (timeout_us >= 0 && timeout_us < static_cast<double>(DT_NOEND - start))
+        deadline = start + static_cast<TimestampTz>(timeout_us);
     TimestampTz last_notice = 0;
     Progress p;
     for (;;) {
@@ -298,7 +319,7 @@ Datum wait_impl(FunctionCallInfo fcinfo) {
             ereport(NOTICE, (errmsg("%s", p.line)));
             last_notice = now;
         }
-        if (timeout_ms >= 0 && TimestampDifferenceExceeds(start, now, static_cast<int>(timeout_ms))) {
+        if (now >= deadline) {
             ereport(NOTICE, (errmsg("safe_column job " INT64_FORMAT " is still %s after the timeout", job_id,
                                     p.state)));
             break;
@@ -324,6 +345,8 @@ Datum set_impl(FunctionCallInfo fcinfo) {
     int64 job_id = PG_GETARG_INT64(0);
     char *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
     char *value = PG_ARGISNULL(2) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(2));
+    for (char *c = name; *c; c++)
+        *c = static_cast<char>(pg_ascii_tolower(static_cast<unsigned char>(*c)));  // as for SET
     if (strncmp(name, "safe_column.", 12) == 0)
         name += 12;
     if (overridable_setting(name) == nullptr)
@@ -331,6 +354,7 @@ Datum set_impl(FunctionCallInfo fcinfo) {
                         errhint("One of: checkpoint_wal_share, wait_for_checkpoint, max_replica_lag, "
                                 "max_replica_lag_time, max_slot_lag, max_active_backends, yield_to_lock_waiters, "
                                 "critical_factor, critical_duration, batch_target, batch_sleep_ratio.")));
+    name = pstrdup(overridable_setting(name));
     if (value != nullptr)
         validate_override(name, value);
     MemoryContext caller = CurrentMemoryContext;
@@ -338,6 +362,16 @@ Datum set_impl(FunctionCallInfo fcinfo) {
     JobRow job;
     load_job_row(job_id, &job);
     check_control(&job, "change");
+    // The settings are the server's (PGC_SIGHUP): a job may go beyond them only for a role that may
+    // change them. Going back to the server's value is every controller's right.
+    if (value != nullptr && !superuser()) {
+        char *full = psprintf("safe_column.%s", name);
+        if (pg_parameter_aclcheck(full, GetUserId(), ACL_ALTER_SYSTEM) != ACLCHECK_OK)
+            ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                            errmsg("permission denied to override %s for safe_column job " INT64_FORMAT, full, job_id),
+                            errdetail("A job may override a server setting only for a role that may change it."),
+                            errhint("Ask a superuser, or have ALTER SYSTEM ON PARAMETER %s granted.", full)));
+    }
     if (strcmp(job.state, "complete") == 0 || strcmp(job.state, "cancelled") == 0)
         not_in_state(&job, "change");
     OwnerContext ctx;

@@ -188,13 +188,15 @@ int64 insert_job(const NewJob *job) {
 }
 
 void notify_job(int64 job_id, const char *job_store) {
-    // The table always schema-qualified, whatever the search_path of whoever sends it.
+    // The table always schema-qualified, whatever the search_path of whoever sends it. Every role of the
+    // database may LISTEN: the payload says whether the job has an error, never the error itself (it can
+    // quote a row's values); safe_column_jobs shows it to those who may read it.
     char *sql = psprintf(
         "SELECT pg_catalog.pg_notify('safe_column', pg_catalog.json_build_object("
         "'job_id', s.job_id,"
         "'table', pg_catalog.quote_ident(coalesce(n.nspname, s.schema_name)) || '.' ||"
         "         pg_catalog.quote_ident(coalesce(c.relname, s.table_name)),"
-        "'column', s.column_name, 'state', s.state, 'phase', s.phase, 'error', s.error)::text)"
+        "'column', s.column_name, 'state', s.state, 'phase', s.phase, 'error', s.error IS NOT NULL)::text)"
         "  FROM %s s"
         "  LEFT JOIN pg_catalog.pg_class c ON c.oid = s.relid"
         "  LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"

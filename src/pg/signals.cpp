@@ -12,6 +12,7 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/timeout.h"
 }
 
 namespace sc::pg {
@@ -48,12 +49,19 @@ struct QueryResult {
 
 void throttle_query_body(void *arg) {
     auto *out = static_cast<QueryResult *>(arg);
-    int nest = NewGUCNestLevel();
-    char timeout[32];
-    snprintf(timeout, sizeof timeout, "%dms", throttle_query_timeout_ms);
-    (void)set_config_option("statement_timeout", timeout, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-    int rc = SPI_execute(throttle_query, true, 1);
-    AtEOXact_GUC(true, nest);
+    // statement_timeout is armed only for statements a client sends, never for SPI in a background
+    // worker: arm the timer itself, and always disarm it, or a hanging query would hold the worker.
+    volatile int rc = 0;
+    enable_timeout_after(STATEMENT_TIMEOUT, throttle_query_timeout_ms);
+    PG_TRY();
+    {
+        rc = SPI_execute(throttle_query, true, 1);
+    }
+    PG_FINALLY();
+    {
+        disable_timeout(STATEMENT_TIMEOUT, false);
+    }
+    PG_END_TRY();
     if (rc != SPI_OK_SELECT || SPI_processed != 1 || SPI_tuptable->tupdesc->natts != 1 ||
         SPI_gettypeid(SPI_tuptable->tupdesc, 1) != BOOLOID)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),

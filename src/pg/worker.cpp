@@ -178,12 +178,31 @@ struct RoleSwitch {
     int nest;
 };
 
-void as_creator(Oid creator, RoleSwitch *rs) {
+// Who runs the job's statements on a table: its creator, except that a job a superuser created on a
+// table of a role that is not one runs as the table's owner, as VACUUM and CREATE INDEX do. Otherwise
+// the owner's triggers, and the functions of its indexes, constraints and policies, would run with
+// superuser rights whenever a superuser added a column to the owner's table.
+Oid acting_role(Oid creator, Oid relid) {
+    if (!superuser_arg(creator))
+        return creator;
+    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tup))
+        return creator;
+    Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->relowner;
+    ReleaseSysCache(tup);
+    return superuser_arg(owner) ? creator : owner;
+}
+
+void as_creator(Oid creator, Oid relid, RoleSwitch *rs) {
+    Oid role = acting_role(creator, relid);
     GetUserIdAndSecContext(&rs->save_user, &rs->save_sec);
     rs->nest = NewGUCNestLevel();
     (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
                             true, 0, false);
-    SetUserIdAndSecContext(creator, rs->save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+    // A row-level security policy that hides rows from the role would make the batches skip them
+    // silently: with row_security off, such a statement fails instead, and the job with it.
+    (void)set_config_option("row_security", "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    SetUserIdAndSecContext(role, rs->save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 }
 
 void back_from_creator(const RoleSwitch *rs) {
@@ -516,7 +535,7 @@ bool run_batch(Job *job, const char *column, int blocks, bool skip_locked, Batch
     instr_time t0, t1;
     INSTR_TIME_SET_CURRENT(t0);
     RoleSwitch rs;
-    as_creator(job->creator, &rs);
+    as_creator(job->creator, part.relid, &rs);
     int rc = SPI_execute(sql, false, 0);
     back_from_creator(&rs);
     AtEOXact_GUC(true, batch_nest);
@@ -583,7 +602,7 @@ void run_ddl_step(Job *job, const char *column) {
     case sc::JobPhase::add_check:
         if (!exists) {
             (void)lock_queue_safe(job->relid, AccessExclusiveLock, true, what);
-            as_creator(job->creator, &rs);
+            as_creator(job->creator, job->relid, &rs);
             in_safe_column_ddl = true;
             spi_exec(core_ddl(Ddl::add_check, table, column, con), SPI_OK_UTILITY);
             in_safe_column_ddl = false;
@@ -593,7 +612,7 @@ void run_ddl_step(Job *job, const char *column) {
     case sc::JobPhase::validate:
         if (exists && !validated) {
             (void)lock_queue_safe(job->relid, ShareUpdateExclusiveLock, true, what);
-            as_creator(job->creator, &rs);
+            as_creator(job->creator, job->relid, &rs);
             in_safe_column_ddl = true;
             spi_exec(core_ddl(Ddl::validate, table, column, con), SPI_OK_UTILITY);
             in_safe_column_ddl = false;
@@ -602,7 +621,7 @@ void run_ddl_step(Job *job, const char *column) {
         break;
     case sc::JobPhase::set_not_null:
         (void)lock_queue_safe(job->relid, AccessExclusiveLock, true, what);
-        as_creator(job->creator, &rs);
+        as_creator(job->creator, job->relid, &rs);
         in_safe_column_ddl = true;
         spi_exec(core_ddl(Ddl::set_not_null, table, column, con), SPI_OK_UTILITY);
         spi_exec(core_ddl(Ddl::drop_constraint, table, column, con), SPI_OK_UTILITY);
@@ -668,23 +687,30 @@ void fail_job(int64 job_id, const char *message, const Live *live) {
 
 struct RowProbe {
     Oid creator;
+    Oid relid;
     const char *sql;
     Datum tid;
+    bool is_null;  // out: the expression gave NULL for the row
 };
 
 // Evaluate the job's expression on one row, as the creator (run in a subtransaction).
 void probe_row(void *arg) {
     auto *p = static_cast<RowProbe *>(arg);
     RoleSwitch rs;
-    as_creator(p->creator, &rs);
+    as_creator(p->creator, p->relid, &rs);
     Oid types[1] = {TIDOID};
     Datum values[1] = {p->tid};
-    (void)SPI_execute_with_args(p->sql, 1, types, values, nullptr, true, 0);
+    int rc = SPI_execute_with_args(p->sql, 1, types, values, nullptr, true, 0);
     back_from_creator(&rs);
+    if (rc == SPI_OK_SELECT && SPI_processed == 1) {
+        bool isnull;
+        p->is_null = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    }
 }
 
 // After an expression error in a batch: find the first row of the batch's range where the expression
-// fails, each row evaluated in a subtransaction, so the error can name it.
+// fails, each row evaluated in a subtransaction, so the error can name it. For a NOT NULL job, a row
+// where the expression gives NULL is the cause too (the batch then violates the helper CHECK).
 char *find_failing_row(const Job *job, const char *column, const PartCursor *part, int64 end) {
     char *table = qualified_name(part->relid);
     if (table == nullptr)
@@ -693,10 +719,10 @@ char *find_failing_row(const Job *job, const char *column, const PartCursor *par
         "SELECT ctid FROM ONLY %s WHERE ctid >= '(" INT64_FORMAT ",0)'::pg_catalog.tid AND ctid < '(" INT64_FORMAT
         ",0)'::pg_catalog.tid AND %s IS NULL ORDER BY ctid",
         table, part->next_block, end, column);
-    char *probe_sql = psprintf("SELECT (%s) FROM ONLY %s WHERE ctid = $1", job->fill_expr, table);
+    char *probe_sql = psprintf("SELECT (%s) IS NULL FROM ONLY %s WHERE ctid = $1", job->fill_expr, table);
     char *found = nullptr;
     RoleSwitch rs;
-    as_creator(job->creator, &rs);
+    as_creator(job->creator, part->relid, &rs);
     int rc = SPI_execute(rows_sql, true, 0);
     back_from_creator(&rs);
     if (rc != SPI_OK_SELECT)
@@ -705,11 +731,15 @@ char *find_failing_row(const Job *job, const char *column, const PartCursor *par
     uint64 n = SPI_processed;
     for (uint64 i = 0; i < n && found == nullptr; i++) {
         bool isnull;
-        RowProbe probe{job->creator, probe_sql, SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull)};
+        RowProbe probe{job->creator, part->relid, probe_sql, SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull),
+                       false};
         ErrorData *edata = run_in_subtransaction(probe_row, &probe);
+        const char *row = DatumGetCString(DirectFunctionCall1(tidout, probe.tid));
         if (edata != nullptr)
-            found = psprintf("%s (row %s of %s)", edata->message,
-                             DatumGetCString(DirectFunctionCall1(tidout, probe.tid)), get_rel_name(part->relid));
+            found = psprintf("%s (row %s of %s)", edata->message, row, get_rel_name(part->relid));
+        else if (probe.is_null && job->not_null)
+            found = psprintf("the expression is null for row %s of %s, and the column is to be NOT NULL", row,
+                             get_rel_name(part->relid));
     }
     return found;
 }
@@ -1196,6 +1226,10 @@ void safe_column_worker_main(Datum arg) {
     pgstat_report_appname("safe_column worker");
     // Batches and bookkeeping are short statements: compiling them would cost more than it saves.
     SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+    // The worker is a superuser: its own queries (bookkeeping, throttling signals, the throttle query)
+    // must never resolve a name to an object a role planted in a schema of the default search_path
+    // (an aggregate count(integer) in public would otherwise run as superuser).
+    SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
 
     sc::pg::worker_loop();
     proc_exit(0);
