@@ -34,6 +34,7 @@ extern "C" {
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "optimizer/optimizer.h"
 #include "parser/parse_node.h"
@@ -372,6 +373,8 @@ bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, con
                                                         con->contype == CONSTR_UNIQUE ? "key" : "pkey");
             break;
         case CONSTR_FOREIGN:
+            if (!OidIsValid(RangeVarGetRelid(con->pktable, NoLock, true)))
+                return false;  // PostgreSQL reports the missing table
             c->references = fk_target_text(con);
             c->fk_name = con->conname ? quote_identifier(con->conname) : choose_name(s->relid, def->colname, "fkey");
             break;
@@ -421,18 +424,62 @@ void gather_set_not_null(const CStatement *s, AlterTableCmd *cmd, CCommand *c, b
         c->implied_by_check = not_null_implied(s->relid, c->attnum);
 }
 
+// A statement that PostgreSQL will reject anyway gets PostgreSQL's own error, not a refusal: names
+// that do not resolve leave the subcommand unclassified (run as sent, so PostgreSQL reports them).
+struct ColumnRefCheck {
+    Oid relid;
+    bool ok;
+};
+
+bool column_refs_resolve(Node *node, void *arg) {
+    if (node == nullptr)
+        return false;
+    auto *check = static_cast<ColumnRefCheck *>(arg);
+    if (IsA(node, ColumnRef)) {
+        auto *ref = castNode(ColumnRef, node);
+        Node *last = static_cast<Node *>(llast(ref->fields));
+        if (list_length(ref->fields) != 1 || !IsA(last, String) ||
+            get_attnum(check->relid, strVal(last)) == InvalidAttrNumber)
+            check->ok = false;
+        return false;
+    }
+#if PG_VERSION_NUM >= 160000
+    return raw_expression_tree_walker(node, column_refs_resolve, arg);
+#else
+    // Before 16 the walker is declared bool (*)(): cast through void (*)(), the generic function type.
+    using Walker = bool (*)();
+    return raw_expression_tree_walker(node, reinterpret_cast<Walker>(reinterpret_cast<void (*)()>(column_refs_resolve)),
+                                      arg);
+#endif
+}
+
+bool columns_exist(Oid relid, List *names) {
+    ListCell *lc;
+    foreach (lc, names)
+        if (get_attnum(relid, strVal(lfirst(lc))) == InvalidAttrNumber)
+            return false;
+    return true;
+}
+
 void gather_add_constraint(const CStatement *s, AlterTableCmd *cmd, CCommand *c, const char *query) {
     if (!IsA(cmd->def, Constraint))
         return;
     auto *con = castNode(Constraint, cmd->def);
     c->not_valid = con->skip_validation;
     switch (con->contype) {
-    case CONSTR_CHECK:
+    case CONSTR_CHECK: {
+        ColumnRefCheck check{s->relid, true};
+        (void)column_refs_resolve(con->raw_expr, &check);
+        if (!check.ok)
+            return;
         c->kind = sc::ddl::Kind::add_check;
         c->expr = written_expr(query, con->location);
         c->constraint = con->conname ? quote_identifier(con->conname) : choose_name(s->relid, nullptr, "check");
         break;
+    }
     case CONSTR_FOREIGN:
+        if (!columns_exist(s->relid, con->fk_attrs) || !OidIsValid(RangeVarGetRelid(con->pktable, NoLock, true)))
+            return;
         c->kind = sc::ddl::Kind::add_foreign_key;
         c->keys = name_list(con->fk_attrs);
         c->fk_target = fk_target_text(con);
@@ -442,6 +489,8 @@ void gather_add_constraint(const CStatement *s, AlterTableCmd *cmd, CCommand *c,
         break;
     case CONSTR_UNIQUE:
     case CONSTR_PRIMARY:
+        if (!columns_exist(s->relid, con->keys))
+            return;
         c->kind = con->contype == CONSTR_UNIQUE ? sc::ddl::Kind::add_unique : sc::ddl::Kind::add_primary_key;
         c->using_index = con->indexname != nullptr;
         c->keys = name_list(con->keys);
@@ -544,6 +593,9 @@ bool gather_commands(CStatement *s, AlterTableStmt *ats, const char *query, bool
         c->lockmode = AlterTableGetLockLevel(list_make1(cmd));
         switch (cmd->subtype) {
         case AT_AddColumn:
+            // ALTER TABLE ONLY on a table with children: PostgreSQL refuses ADD COLUMN; let it say so.
+            if (!s->inh && has_subclass(s->relid))
+                break;
             if (IsA(cmd->def, ColumnDef) && !gather_add_column(s, cmd, c, query, strict))
                 return false;
             break;
@@ -832,10 +884,26 @@ void reset_on_subabort(SubXactEvent event, SubTransactionId, SubTransactionId, v
 // ---------------------------------------------------------------------------------------------
 // safe_column_plan(ddl text)
 
+// Errors in the statement given to safe_column_plan point into that statement (QUERY: ... in psql),
+// not into the caller's SELECT.
+void plan_error_callback(void *arg) {
+    int pos = geterrposition();
+    if (pos > 0) {
+        errposition(0);
+        internalerrposition(pos);
+        internalerrquery(static_cast<const char *>(arg));
+    }
+}
+
 Datum plan_impl(FunctionCallInfo fcinfo) {
     if (PG_ARGISNULL(0))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("ddl must not be null")));
     char *ddl = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    ErrorContextCallback cb;
+    cb.callback = plan_error_callback;
+    cb.arg = ddl;
+    cb.previous = error_context_stack;
+    error_context_stack = &cb;
     List *stmts = raw_parser(ddl, RAW_PARSE_DEFAULT);
     if (list_length(stmts) != 1)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -854,6 +922,7 @@ Datum plan_impl(FunctionCallInfo fcinfo) {
                         errhint("safe_column_plan explains ALTER TABLE statements on ordinary and partitioned "
                                 "tables.")));
     (void)gather_commands(s, ats, ddl, false, true);
+    error_context_stack = cb.previous;
     bool locked = ConditionalLockRelationOid(s->relid, AccessShareLock);
     measure(s, false);
     if (locked) {
