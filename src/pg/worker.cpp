@@ -685,6 +685,45 @@ void fail_job(int64 job_id, const char *message, const Live *live) {
     commit_txn();
 }
 
+// A NOT NULL job that fails after adding its CHECK (col IS NOT NULL) NOT VALID must not leave it in
+// place: every application UPDATE of a row still NULL would fail. It is removed (queue-safe lock), and
+// the job goes back to its final sweep, so that a resume fills the rows and adds it again. A validated
+// CHECK stays: every row has a value then, and SET NOT NULL needs it to skip its scan.
+void remove_helper_after_failure(Job *job) {
+    if (job->constraint_name == nullptr)
+        return;
+    MemoryContext oldcxt = CurrentMemoryContext;
+    PG_TRY();
+    {
+        begin_txn("safe_column: removing the helper constraint of a failed job");
+        bool validated = false;
+        char *table = qualified_name(job->relid);
+        if (table != nullptr && constraint_exists(job->relid, job->constraint_name, &validated) && !validated) {
+            (void)lock_queue_safe(job->relid, AccessExclusiveLock, true, "remove the helper constraint of a failed job");
+            in_safe_column_ddl = true;
+            spi_exec(core_ddl(Ddl::drop_constraint, table, "", quote_identifier(job->constraint_name)), SPI_OK_UTILITY);
+            in_safe_column_ddl = false;
+            reset_parts(job, job->sweep_passes + 1);
+            char *sql = psprintf("UPDATE %s SET phase = 'final_sweep' WHERE job_id = $1", store_table());
+            Oid types[1] = {INT8OID};
+            Datum values[1] = {Int64GetDatum(job->id)};
+            spi_exec_args(sql, 1, types, values, SPI_OK_UPDATE);
+        }
+        commit_txn();
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(oldcxt);
+        ErrorData *edata = CopyErrorData();
+        FlushErrorState();
+        AbortCurrentTransaction();
+        ereport(WARNING, (errmsg("could not remove the helper constraint \"%s\" of failed safe_column job " INT64_FORMAT
+                                 ": %s", job->constraint_name, job->id, edata->message),
+                          errhint("Cancel the job with safe_column_cancel(" INT64_FORMAT "), which removes it.", job->id)));
+    }
+    PG_END_TRY();
+}
+
 struct RowProbe {
     Oid creator;
     Oid relid;
@@ -1062,6 +1101,7 @@ void run_job(int64 job_id) {
             }
             ereport(LOG, (errmsg("safe_column job " INT64_FORMAT " failed: %s", job_id, message)));
             fail_job(job_id, message, &live);
+            remove_helper_after_failure(&job);
             break;
         }
         transient_failures = 0;

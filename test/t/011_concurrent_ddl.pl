@@ -105,6 +105,24 @@ for my $case (['vacuum_full', 'VACUUM FULL %s'], ['cluster', 'CLUSTER %s USING %
     like(end_state($job), qr/^failed\|the table of the job was dropped/, 'DROP TABLE: failed, with the reason');
 }
 
+# --- a NOT NULL job that fails after adding its helper CHECK: the CHECK goes, so the application can
+# still update the rows left NULL; after the data is fixed, a resume completes the job.
+{
+    sql(q{CREATE TABLE t_nullrow (id int PRIMARY KEY, v text);
+          INSERT INTO t_nullrow SELECT g, CASE WHEN g = 4 THEN NULL ELSE md5(g::text) END FROM generate_series(1, 200) g});
+    my $job = sql(q{SELECT safe_add_column('t_nullrow', 'h', 'text', backfill_expr => 'v', not_null => true)});
+    like(end_state($job), qr/^failed\|/, 'a row the expression leaves NULL fails the NOT NULL job');
+    is(helpers_left('t_nullrow'), '0', 'the failed job left no helper constraint');
+    my ($rc, $out, $err) = $node->psql('postgres', q{UPDATE t_nullrow SET v = md5('4') WHERE id = 4});
+    is($rc, 0, 'the application can update the row left NULL') or diag($err);
+    like(sql("SELECT safe_column_resume($job)"), qr/^(queued|backfilling|validating)$/, 'resume after the data is fixed');
+    is(end_state($job), 'complete|', 'the resumed job completes');
+    is(exact('t_nullrow'), '0/200', 'every row has exactly its value');
+    is(sql(q{SELECT attnotnull FROM pg_attribute WHERE attrelid = 't_nullrow'::regclass AND attname = 'h'}), 't',
+        'NOT NULL set');
+    is(helpers_left('t_nullrow'), '0', 'no helper constraint left');
+}
+
 # --- the creator role is dropped (its objects reassigned first, as DROP ROLE demands)
 {
     sql(q{CREATE ROLE creator LOGIN; GRANT CREATE ON SCHEMA public TO creator});
