@@ -123,7 +123,19 @@ SELECT pg_relation_filenode('users') = :filenode_before AS still_no_rewrite,
 SELECT attnotnull FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'token';
 SQL
 
-sc_log "5. every call is a job"
+sc_log "5. a migration tool's plain ALTER TABLE: explained, refused with the safe way (guard), staged (stage)"
+psql_demo -v ON_ERROR_STOP=0 <<'SQL' || true
+SELECT step, approach, lock_mode, rewrites, estimated_duration, left(coalesce(sql, note), 90) AS what
+  FROM safe_column_plan('ALTER TABLE users ADD COLUMN seen_at timestamptz NOT NULL DEFAULT clock_timestamp()');
+SET safe_column.guard_min_size = '1MB';  -- the demo's table is small; the default refuses from 10MB
+ALTER TABLE users ADD COLUMN seen_at timestamptz NOT NULL DEFAULT clock_timestamp();
+SET safe_column.mode = stage;
+ALTER TABLE users ADD COLUMN seen_at timestamptz NOT NULL DEFAULT clock_timestamp();
+CALL safe_column_watch((SELECT job_id FROM safe_column_jobs WHERE column_name = 'seen_at'));
+SELECT count(seen_at) AS rows_with_seen_at, count(*) AS rows FROM users;
+SQL
+
+sc_log "6. every call is a job"
 psql_demo -c "SELECT job_id, table_name, column_name, column_type, default_expr, not_null, state, lock_attempts,
                      round(lock_wait_ms) AS lock_wait_ms FROM safe_column_jobs ORDER BY job_id"
 
