@@ -192,10 +192,11 @@ GRANT SELECT ON safe_column_progress TO PUBLIC;
 -- The progress line of safe_column_wait's and safe_column_watch's NOTICEs.
 CREATE FUNCTION safe_column_progress_line(job bigint) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-SELECT pg_catalog.format('safe_column job %s: %s, phase %s, %s%%, %s of %s rows, %s rows/s, ETA %s',
+SELECT pg_catalog.format('safe_column job %s: %s, phase %s, %s%%, %s of %s rows, %s rows/s, ETA %s%s',
                          p.job_id, p.state, p.phase, p.percent, p.rows_done, coalesce(p.rows_total::text, '?'),
                          coalesce(p.rows_per_sec::text, '?'),
-                         coalesce(pg_catalog.round(extract(epoch FROM p.eta))::text || ' s', '?'))
+                         coalesce(pg_catalog.round(extract(epoch FROM p.eta))::text || ' s', '?'),
+                         CASE WHEN p.throttled THEN ', waiting: ' || coalesce(p.throttle_reason, '?') ELSE '' END)
   FROM @extschema@.safe_column_progress p WHERE p.job_id = job
 $$;
 

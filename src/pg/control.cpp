@@ -186,6 +186,7 @@ Datum pause_impl(FunctionCallInfo fcinfo) {
 Datum resume_impl(FunctionCallInfo fcinfo) {
     require_arg(fcinfo, 0, "job");
     int64 job_id = PG_GETARG_INT64(0);
+    MemoryContext caller = CurrentMemoryContext;
     SPI_connect();
     JobRow job;
     load_job_row(job_id, &job);
@@ -201,8 +202,10 @@ Datum resume_impl(FunctionCallInfo fcinfo) {
     }
     // Also when it was running: its worker may be gone (a restart without shared_preload_libraries).
     start_worker_at_commit();
+    // The state may point into SPI's memory, which SPI_finish frees.
+    char *result = MemoryContextStrdup(caller, state);
     SPI_finish();
-    PG_RETURN_TEXT_P(cstring_to_text(state));
+    PG_RETURN_TEXT_P(cstring_to_text(result));
 }
 
 Datum cancel_impl(FunctionCallInfo fcinfo) {
@@ -295,6 +298,7 @@ Datum wait_impl(FunctionCallInfo fcinfo) {
                         errmsg("safe_column_wait cannot run in a REPEATABLE READ or SERIALIZABLE transaction"),
                         errdetail("Such a transaction would never see the job's progress."),
                         errhint("Call it outside an explicit transaction, or in READ COMMITTED.")));
+    MemoryContext caller = CurrentMemoryContext;
     SPI_connect();
     JobRow job;
     load_job_row(job_id, &job);
@@ -332,7 +336,9 @@ Datum wait_impl(FunctionCallInfo fcinfo) {
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("safe_column job " INT64_FORMAT " failed: %s", job_id, p.error ? p.error : "?"),
                         errhint("Fix the cause, then call safe_column_resume(" INT64_FORMAT ").", job_id)));
-    char *state = pstrdup(p.state);
+    // p.state lives in SPI's memory, which SPI_finish frees (a long wait had made that memory go back
+    // to the system: reading it crashed the backend).
+    char *state = MemoryContextStrdup(caller, p.state);
     SPI_finish();
     PG_RETURN_TEXT_P(cstring_to_text(state));
 }

@@ -868,6 +868,7 @@ void run_job(int64 job_id) {
     live.values.blocks_per_sec = -1;
     live_set_phase(&live, job.phase);
     int transient_failures = 0;
+    int renamed_retries = 0;  // a name that vanished between a step's check and its statement
 
     for (;;) {
         CHECK_FOR_INTERRUPTS();
@@ -1073,6 +1074,12 @@ void run_job(int64 job_id) {
                 if (why != nullptr) {
                     message = const_cast<char *>(why);
                     gone = true;
+                } else if (renamed_retries++ < 3) {
+                    // Both still exist: renamed meanwhile. The next step resolves the new names. (An
+                    // expression naming a dropped column fails the same way every time: after 3 tries.)
+                    FreeErrorData(err);
+                    nap(100L);
+                    continue;
                 }
             }
             if (!gone && failed_part.relid != InvalidOid && failed_end > failed_part.next_block) {
@@ -1105,6 +1112,7 @@ void run_job(int64 job_id) {
             break;
         }
         transient_failures = 0;
+        renamed_retries = 0;
         if (throttle_recorded)
             forget_recorded_throttle(&live);  // committed
         if (live.values.throttled && pause_ms < throttle_nap_ms)

@@ -9,6 +9,8 @@ use Test::More;
 use SafeColumnTest;
 
 my $rows = $ENV{DDL_ROWS} // 60000;
+# glibc fills freed memory: a value read after its memory context is gone shows as garbage.
+$ENV{MALLOC_PERTURB_} //= 165;
 my $node = PostgreSQL::Test::Cluster->new('ddl');
 $node->init;
 # Slow, small batches, so that every DDL below lands in the middle of a job.
@@ -154,6 +156,10 @@ for my $case (['vacuum_full', 'VACUUM FULL %s'], ['cluster', 'CLUSTER %s USING %
     ok($node->poll_query_until('postgres', "SELECT throttled AND throttle_reason ~ 'throttle_query' FROM safe_column_progress WHERE job_id = $held"),
         'DROP EXTENSION: a NOT NULL job holds with its helper constraint in place');
     is(helpers_left('t_helper'), '1', 'DROP EXTENSION: the helper constraint exists before');
+    # safe_column_wait returns the state it read in SPI's memory after many polls (it used to read it
+    # after SPI_finish had freed that memory: garbage, or a crash after a long wait).
+    is(sql("SELECT safe_column_wait($held, '3s')"), 'validating', 'a wait that times out returns the job\'s state');
+    is(sql("SELECT safe_column_resume($held)"), 'validating', 'resume of a running job returns its state');
     sql('DROP EXTENSION safe_column');
     is(helpers_left('t_helper'), '0', 'DROP EXTENSION: the helper constraint went with the extension');
     sql('ALTER SYSTEM RESET safe_column.throttle_query');
