@@ -110,6 +110,7 @@ my $holder = $node->background_psql('postgres');
 $holder->query_safe('BEGIN');
 $holder->query_safe('SELECT count(*) FROM a WHERE id = 1');
 my $caller = $node->background_psql('postgres', on_error_stop => 0);
+$caller->{stdin} .= qq{SET safe_column.lock_wait_budget = '10min';\n};    # it keeps trying until the kill
 $caller->{stdin} .= qq{SELECT safe_add_column('a', 'w', 'text', backfill_expr => 'md5(id::text)', not_null => true);\n};
 $caller->{run}->pump_nb;
 wait_for($node, q{SELECT count(*) FROM pg_locks WHERE relation = 'a'::regclass AND mode = 'AccessExclusiveLock' AND NOT granted},
