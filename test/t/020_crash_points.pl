@@ -377,8 +377,9 @@ for my $n (1 .. 3) {
         '1', "J: cancel $n: the same worker runs the batch again, in a new transaction");
     $xid = sql("SELECT backend_xid FROM pg_stat_activity WHERE pid = $jpid");
 }
-like(sql("SELECT throttle_reason FROM safe_column_progress WHERE job_id = $job_j"),
-    qr/^retrying after: canceling statement due to user request$/, 'J: the progress says why it retries');
+# (safe_column_progress.throttle_reason says "retrying after: canceling statement due to user request"
+# until a batch succeeds; not asserted: after a failure the batch is halved, and a smaller batch
+# before the gated row may succeed before the gate is reached again.)
 sql(q{DELETE FROM sc_gate WHERE tag = 'tj'});
 check(job => $job_j, table => 'tj', column => 'w', ref => 'md5(id::text)', not_null => 1, rows => $rows,
     control => 'tj_ctl', label => 'J');
