@@ -437,6 +437,7 @@ my $bad_ctid = sql("SELECT ctid FROM tl WHERE id = $bad");
 my $job_l = sql(q{SELECT safe_add_column('tl', 'w', 'int', backfill_expr => 'id * 1000 / d', not_null => true)});
 wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $job_l", 'failed', 'L: the job failed');
 is(job_field($job_l, 'error'), "division by zero (row $bad_ctid of tl)", 'L: the error names the row');
+note('L: the job failed with: ' . job_field($job_l, 'error'));
 my $l_done = job_field($job_l, 'rows_done');
 is(sql(q{SELECT count(*) FILTER (WHERE w IS NOT NULL) || '|' || count(*) FILTER (WHERE w IS NOT NULL AND w IS DISTINCT FROM CASE WHEN d <> 0 THEN id * 1000 / d END)
            FROM tl}), "$l_done|0", 'L: the rows it counted are filled, exactly');

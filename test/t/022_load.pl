@@ -228,7 +228,7 @@ ok($inserted > 0 && $deleted > 0 && $moved_old > 0 && $moved_new > 0 && $app_w >
 # Foreground latency from pgbench's per-transaction log: client, transaction, latency (us), script,
 # epoch seconds, microseconds of the transaction's end. With -R the latency counts from the
 # transaction's scheduled start (its wait for a busy client included): what the application sees.
-my (%lat, $logged);
+my (%lat, $logged, %worst);
 for my $file (glob("$dir/lat[0-9]*.*")) {
     open(my $fh, '<', $file) or die "$file: $!";
     while (my $line = <$fh>) {
@@ -237,6 +237,7 @@ for my $file (glob("$dir/lat[0-9]*.*")) {
         my $end = $f[4] + $f[5] / 1e6;
         my $window = $end < $job_called ? 'before' : $end <= $finished ? 'during' : 'after';
         push @{ $lat{$window} }, $f[2] / 1000.0;
+        $worst{$window} = [$f[2] / 1000.0, $end] if !$worst{$window} || $f[2] / 1000.0 > $worst{$window}[0];
         push @{ $lat{all} }, $f[2] / 1000.0;
         $logged++;
     }
@@ -258,7 +259,10 @@ for my $window (qw(before during after all)) {
     my @l = sort { $a <=> $b } @{ $lat{$window} // [] };
     next unless @l;
     my $label = { before => 'before the job', during => 'during the job', after => 'after it', all => 'whole run' }->{$window};
-    push @report, sprintf('%-28s %8d %9.2f %9.2f %9.2f', $label, scalar(@l), pct(\@l, 0.5), pct(\@l, 0.99), $l[-1]);
+    my $line = sprintf('%-28s %8d %9.2f %9.2f %9.2f', $label, scalar(@l), pct(\@l, 0.5), pct(\@l, 0.99), $l[-1]);
+    $line .= sprintf('  (slowest ended %+.1f s from the safe_add_column call)', $worst{$window}[1] - $job_called)
+      if $window ne 'all';
+    push @report, $line;
 }
 push @report, 'job: ' . sql(qq{SELECT format('%s s, rows_done %s, sweep_rows %s, batches %s, WAL %s, throttled %s ms %s',
         round(extract(epoch FROM finished_at - started_at)::numeric, 1), rows_done, sweep_rows, batches,
