@@ -6,7 +6,7 @@ use Exporter 'import';
 use Test::More;
 use Time::HiRes qw(usleep time);
 
-our @EXPORT = qw(crash_restart wait_for);
+our @EXPORT = qw(crash_restart wait_for check_job_result make_test_table gate_sql worker_gated);
 
 # poll_query_until as a test: the query must return $expected before the deadline (no fixed sleeps).
 sub wait_for {
@@ -60,6 +60,103 @@ sub crash_restart {
     }
     $node->start;
     return;
+}
+
+# ---------------------------------------------------------------------------------------------
+# Helpers of the crash, restart and load suites (020-022).
+
+# A table of $rows rows (id, v, pad) and an untouched control copy "${name}_ctl" of it, for
+# check_job_result's comparison of every other column. $partitions > 0: hash-partitioned.
+sub make_test_table {
+    my ($node, $db, $name, $rows, $partitions) = @_;
+    my $parts = '';
+    if ($partitions) {
+        $parts = " PARTITION BY HASH (id);\n"
+          . join('', map { "CREATE TABLE ${name}_p$_ PARTITION OF $name FOR VALUES WITH (MODULUS $partitions, REMAINDER $_);\n" }
+              0 .. $partitions - 1);
+    }
+    $node->safe_psql($db, qq{
+        CREATE TABLE $name (id int PRIMARY KEY, v int NOT NULL, pad text NOT NULL)$parts;
+        INSERT INTO $name SELECT g, g % 1000, md5(g::text || 'pad') FROM generate_series(1, $rows) g;
+        CREATE TABLE ${name}_ctl AS SELECT * FROM $name;
+        ANALYZE $name;
+    });
+    return;
+}
+
+# A gate for the expressions of jobs: public.sc_gated(tag, id, value) returns value, but first waits
+# (pg_sleep) as long as (tag, id) is in public.sc_gate. A worker that runs a batch over a gated row
+# stays inside that batch, provably (pg_stat_activity shows the batch and wait_event PgSleep), until
+# the gate is opened. Names are qualified: the worker runs expressions with a pinned search_path.
+sub gate_sql {
+    return q{
+        CREATE TABLE public.sc_gate (tag text, id int, PRIMARY KEY (tag, id));
+        CREATE FUNCTION public.sc_gated(tag text, i int, val anyelement) RETURNS anyelement
+        LANGUAGE plpgsql AS $gate$
+        BEGIN
+            WHILE EXISTS (SELECT 1 FROM public.sc_gate g WHERE g.tag = sc_gated.tag AND g.id = i) LOOP
+                PERFORM pg_catalog.pg_sleep(0.01);
+            END LOOP;
+            RETURN val;
+        END $gate$;
+    };
+}
+
+# Wait until the worker of database $db runs a batch of job $job and sleeps in the gate; returns the
+# worker's pid and the phase its activity names ('backfill', 'sweep', 'final_sweep').
+sub worker_gated {
+    my ($node, $db, $job, $what) = @_;
+    my $sql = qq{SELECT count(*) FROM pg_stat_activity
+                  WHERE backend_type = 'safe_column worker' AND datname = '$db'
+                    AND query LIKE 'safe_column job $job: %' AND wait_event = 'PgSleep'};
+    ok($node->poll_query_until($db, $sql, '1'), $what);
+    my $row = $node->safe_psql($db, qq{SELECT pid || ' ' || split_part(split_part(query, ': ', 2), ' ', 1)
+                                          FROM pg_stat_activity
+                                         WHERE backend_type = 'safe_column worker' AND datname = '$db'
+                                           AND query LIKE 'safe_column job $job: %'});
+    return split ' ', $row;
+}
+
+# Wait for job $job to complete, then check everything about it against references computed
+# independently of safe_column:
+#   - state complete, phase done, no error;
+#   - every row of the table holds exactly $ref (an SQL expression over the row; without one, a value),
+#     and the table has the $rows rows expected (when given);
+#   - every other column equals the control copy (when given: a table with the original columns);
+#   - NOT NULL set as asked, on the table and every partition;
+#   - nothing of the job is left: no constraint named safe_column_* on any of its tables, no live
+#     slot in shared memory.
+# Returns the number of rows checked.
+sub check_job_result {
+    my ($node, %a) = @_;
+    my $db = $a{db} // 'postgres';
+    my ($job, $table, $col) = @a{qw(job table column)};
+    my $label = $a{label} // "job $job ($table.$col)";
+    my $psql = sub { $node->safe_psql($db, $_[0]) };
+    ok($node->poll_query_until($db, "SELECT state FROM safe_column_jobs WHERE job_id = $job", 'complete'),
+        "$label: complete");
+    is($psql->("SELECT state || '|' || phase || '|' || coalesce(error, '<null>') FROM safe_column_jobs WHERE job_id = $job"),
+        'complete|done|<null>', "$label: phase done, no error");
+    # Without a reference (a volatile default), at least: a value in every row.
+    my $wrong = defined $a{ref} ? "$col IS DISTINCT FROM ($a{ref})" : "$col IS NULL";
+    my ($all, $bad) = split /\|/, $psql->("SELECT count(*) || '|' || count(*) FILTER (WHERE $wrong) FROM $table");
+    is($bad, '0', "$label: every row holds " . (defined $a{ref} ? "exactly $a{ref}" : 'a value') . " ($all rows)");
+    is($all, $a{rows}, "$label: the table has its $a{rows} rows") if defined $a{rows};
+    if (defined $a{control}) {
+        my $cols = $psql->("SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute
+                             WHERE attrelid = '$a{control}'::regclass AND attnum > 0 AND NOT attisdropped");
+        is($psql->(qq{SELECT count(*) FROM ((SELECT $cols FROM $table EXCEPT ALL SELECT $cols FROM $a{control})
+                                    UNION ALL (SELECT $cols FROM $a{control} EXCEPT ALL SELECT $cols FROM $table)) d}),
+            '0', "$label: every other column equals the control copy");
+    }
+    my $tree = "SELECT '$table'::regclass UNION SELECT relid FROM pg_partition_tree('$table')";
+    is($psql->("SELECT string_agg(DISTINCT attnotnull::text, ',') FROM pg_attribute
+                 WHERE attrelid IN ($tree) AND attname = '$col'"),
+        ($a{not_null} ? 'true' : 'false'), "$label: NOT NULL " . ($a{not_null} ? 'set' : 'not set, as asked'));
+    is($psql->("SELECT (SELECT count(*) FROM pg_constraint WHERE conrelid IN ($tree) AND conname LIKE 'safe\\_column\\_%')
+                     + (SELECT count(*) FROM safe_column_live() WHERE job_id = $job)"),
+        '0', "$label: no helper constraint and no live slot left");
+    return $all;
 }
 
 1;
