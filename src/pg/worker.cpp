@@ -1271,6 +1271,9 @@ void safe_column_worker_main(Datum arg) {
     if (sc::pg::database_held(dboid))
         proc_exit(0);
     BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+    // A database (or role) made read-only by default must not turn every start of the worker into an
+    // error and a restart: a queued job was asked for by someone who could write.
+    SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
     pgstat_report_appname("safe_column worker");
     // Batches and bookkeeping are short statements: compiling them would cost more than it saves.
     SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);

@@ -210,6 +210,16 @@ for my $force (0, 1) {
         'after ALTER DATABASE RENAME a new job runs');
 }
 
+# A database read-only by default: the worker still runs the job someone who could write queued.
+{
+    sql('ALTER DATABASE renamed SET default_transaction_read_only = on');
+    sql(q{SET default_transaction_read_only = off;
+          SELECT safe_add_column('t_db', 'h4', 'text', backfill_expr => 'md5(id::text)')}, 'renamed');
+    ok($node->poll_query_until('renamed', q{SELECT state = 'complete' FROM safe_column_jobs WHERE column_name = 'h4'}),
+        'a read-only database by default: the job completes');
+    is(exact('t_db', 'h4', 'renamed'), "0/$rows", 'read-only database: every row exact');
+}
+
 is(sql('SELECT pg_postmaster_start_time()'), $started, 'the server never restarted');
 unlike(slurp_file($node->logfile), qr/terminated by signal|server process .* exited with exit code [2-9]/,
     'no process crashed');
