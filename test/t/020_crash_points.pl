@@ -46,6 +46,9 @@ shared_preload_libraries = 'safe_column'
 safe_column.batch_target = 20ms
 safe_column.batch_sleep_ratio = 1
 max_worker_processes = 16
+# The throttle queries below are gates on the job's own progress: read before every step, not once a
+# second (safe_column.sample_interval), or a small job can pass its gate between two readings.
+safe_column.sample_interval = 0
 });
 $node->start;
 
