@@ -130,11 +130,11 @@ sc_log "5. a migration tool's plain ALTER TABLE: explained, refused with the saf
 psql_demo -v ON_ERROR_STOP=0 <<'SQL' || true
 SELECT step, approach, lock_mode, rewrites, estimated_duration, left(coalesce(sql, note), 90) AS what
   FROM safe_column_plan('ALTER TABLE users ADD COLUMN seen_at timestamptz NOT NULL DEFAULT clock_timestamp()');
-SET safe_column.guard_min_size = '1MB';  -- the demo's table is small; the default refuses from 10MB
 ALTER TABLE users ADD COLUMN seen_at timestamptz NOT NULL DEFAULT clock_timestamp();
 SET safe_column.mode = stage;
 ALTER TABLE users ADD COLUMN seen_at timestamptz NOT NULL DEFAULT clock_timestamp();
-CALL safe_column_watch((SELECT job_id FROM safe_column_jobs WHERE column_name = 'seen_at'));
+SELECT job_id AS seen_job FROM safe_column_jobs WHERE column_name = 'seen_at' \gset
+CALL safe_column_watch(:seen_job);
 SELECT count(seen_at) AS rows_with_seen_at, count(*) AS rows FROM users;
 SQL
 
