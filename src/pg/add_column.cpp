@@ -466,16 +466,16 @@ int64 existing_column(const Request *r, AttrNumber attnum) {
     return job.job_id;
 }
 
-int64 run_ddl(const char *sql) {
-    in_safe_column_ddl = true;
-    int rc = SPI_execute(sql, false, 0);
-    in_safe_column_ddl = false;
-    if (rc != SPI_OK_UTILITY)
-        elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
-    return 0;
-}
 
 }  // namespace
+
+void run_extension_ddl(const char *sql) {
+    in_safe_column_ddl = true;
+    int rc = SPI_execute(sql, false, 0);
+    in_safe_column_ddl = false;  // after an error, the abort callbacks reset it (hook.cpp)
+    if (rc != SPI_OK_UTILITY)
+        elog(ERROR, "SPI_execute failed (%s): %s", SPI_result_code_string(rc), sql);
+}
 
 int64 add_column_job(Oid relid, const char *colname, const char *type_in, char *default_expr, bool not_null,
                      char *backfill_expr) {
@@ -540,7 +540,7 @@ int64 add_column_job(Oid relid, const char *colname, const char *type_in, char *
         return job_id;
     }
 
-    run_ddl(backfill ? staged_sql : r.sql);
+    run_extension_ddl(backfill ? staged_sql : r.sql);
 
     NewJob job{};
     job.relid = r.relid;

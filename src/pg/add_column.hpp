@@ -11,6 +11,10 @@ namespace sc::pg {
 int64 add_column_job(Oid relid, const char *colname, const char *type_in, char *default_expr, bool not_null,
                      char *backfill_expr);
 
+// Runs one of the extension's own DDL statements through SPI (connected), marked so that the utility
+// hook leaves it alone.
+void run_extension_ddl(const char *sql);
+
 // True while safe_column itself runs DDL through SPI (the utility hook leaves such statements alone).
 extern bool in_safe_column_ddl;
 

@@ -131,12 +131,8 @@ void job_ddl(const JobRow *job, LOCKMODE mode, const char *sql, const char *what
     Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->relowner;
     ReleaseSysCache(tup);
     SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-    in_safe_column_ddl = true;
-    int rc = SPI_execute(sql, false, 0);
-    in_safe_column_ddl = false;
+    run_extension_ddl(sql);
     SetUserIdAndSecContext(save_user, save_sec);
-    if (rc != SPI_OK_UTILITY)
-        elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
 }
 
 bool helper_constraint_exists(const JobRow *job) {

@@ -106,7 +106,6 @@ struct CStatement {
     int64 table_bytes, index_bytes;
     int ncmds;
     CCommand *cmds;
-    bool attach_or_detach;  // takes locks on other tables its own way: never locked ahead
 };
 
 const char *str_or_empty(const char *s) { return s ? s : ""; }
@@ -605,11 +604,6 @@ bool gather_commands(CStatement *s, AlterTableStmt *ats, const char *query, bool
         case AT_AddConstraint:
             gather_add_constraint(s, cmd, c, query);
             break;
-        case AT_AttachPartition:
-        case AT_DetachPartition:
-        case AT_DetachPartitionFinalize:
-            s->attach_or_detach = true;
-            break;
         default:
             break;
         }
@@ -626,6 +620,16 @@ bool invisible_to_others(Oid relid) {
     bool created_here = r->rd_createSubid != InvalidSubTransactionId;
     RelationClose(r);
     return created_here;
+}
+
+bool attaches_or_detaches(AlterTableStmt *ats) {
+    ListCell *lc;
+    foreach (lc, ats->cmds) {
+        AlterTableType t = lfirst_node(AlterTableCmd, lc)->subtype;
+        if (t == AT_AttachPartition || t == AT_DetachPartition || t == AT_DetachPartitionFinalize)
+            return true;
+    }
+    return false;
 }
 
 bool extension_installed() {
@@ -685,19 +689,18 @@ HookOutcome decide_and_act(PlannedStmt *pstmt, const char *query) {
     if (invisible_to_others(s->relid))
         return HookOutcome::pass;
 
+    // guard and stage take the statement's locks first, queue-safely; the facts gathered then are
+    // current and the size exact. Statements that attach or detach partitions lock other tables their
+    // own way: never locked ahead.
     bool locked = false;
     if (mode != sc::ddl::Mode::warn) {
-        if (!gather_commands(s, ats, query, false))
-            return HookOutcome::pass;
-        if (s->attach_or_detach)
+        if (attaches_or_detaches(ats))
             return HookOutcome::pass;
         LOCKMODE lockmode = AlterTableGetLockLevel(ats->cmds);
         char *what = psprintf("run ALTER TABLE (safe_column.mode = %s)", mode_name(mode));
         (void)lock_queue_safe(s->relid, lockmode, s->inh, what);
         locked = true;
-        memset(s->cmds, 0, sizeof(CCommand) * (s->ncmds > 0 ? s->ncmds : 1));
     }
-    // With the lock held (guard, stage), the facts are current and the size exact.
     if (!gather_commands(s, ats, query, locked))
         return HookOutcome::pass;
     measure(s, locked);
@@ -831,11 +834,7 @@ void drop_helper_constraints() {
         char *ddl = psprintf("ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s",
                              quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid)),
                              quote_identifier(conname));
-        in_safe_column_ddl = true;
-        int rc = SPI_execute(ddl, false, 0);
-        in_safe_column_ddl = false;
-        if (rc != SPI_OK_UTILITY)
-            elog(ERROR, "SPI_execute failed: %s", ddl);
+        run_extension_ddl(ddl);
     }
     SPI_finish();
 }
@@ -953,7 +952,6 @@ Datum plan_impl(FunctionCallInfo fcinfo) {
             values[5] = BoolGetDatum(p.scan);
             values[6] = BoolGetDatum(p.index_build);
             nulls[8] = !p.has_seconds;
-            values[8] = 0;
             if (p.has_seconds) {
                 Interval *iv = static_cast<Interval *>(palloc0(sizeof(Interval)));
                 iv->time = static_cast<TimeOffset>(p.seconds * USECS_PER_SEC);
@@ -984,12 +982,10 @@ Datum plan_impl(FunctionCallInfo fcinfo) {
             values[1] = CStringGetTextDatum("verdict");
             nulls[2] = nulls[3] = nulls[8] = true;
             values[4] = values[5] = values[6] = BoolGetDatum(false);
-            values[9] = CStringGetTextDatum(psprintf("safe_column.mode = %s: %s", mode_name(mode), what));
-            if (mode == sc::ddl::Mode::off)
-                values[9] = CStringGetTextDatum(
-                    psprintf("safe_column.mode = off: run as sent; in mode guard: %s",
-                             v.action == sc::ddl::Action::refuse ? psprintf("refused: %s", v.message)
-                                                                 : "run as sent, after taking its lock queue-safely"));
+            // With mode off the verdict was taken for guard: say both.
+            values[9] = CStringGetTextDatum(mode == sc::ddl::Mode::off
+                                                ? psprintf("safe_column.mode = off: run as sent; in mode guard: %s", what)
+                                                : psprintf("safe_column.mode = %s: %s", mode_name(mode), what));
         }
         values[0] = Int32GetDatum(++row);
         values[7] = Int64GetDatum(s->table_bytes);

@@ -603,9 +603,7 @@ void run_ddl_step(Job *job, const char *column) {
         if (!exists) {
             (void)lock_queue_safe(job->relid, AccessExclusiveLock, true, what);
             as_creator(job->creator, job->relid, &rs);
-            in_safe_column_ddl = true;
-            spi_exec(core_ddl(Ddl::add_check, table, column, con), SPI_OK_UTILITY);
-            in_safe_column_ddl = false;
+            run_extension_ddl(core_ddl(Ddl::add_check, table, column, con));
             back_from_creator(&rs);
         }
         break;
@@ -613,19 +611,15 @@ void run_ddl_step(Job *job, const char *column) {
         if (exists && !validated) {
             (void)lock_queue_safe(job->relid, ShareUpdateExclusiveLock, true, what);
             as_creator(job->creator, job->relid, &rs);
-            in_safe_column_ddl = true;
-            spi_exec(core_ddl(Ddl::validate, table, column, con), SPI_OK_UTILITY);
-            in_safe_column_ddl = false;
+            run_extension_ddl(core_ddl(Ddl::validate, table, column, con));
             back_from_creator(&rs);
         }
         break;
     case sc::JobPhase::set_not_null:
         (void)lock_queue_safe(job->relid, AccessExclusiveLock, true, what);
         as_creator(job->creator, job->relid, &rs);
-        in_safe_column_ddl = true;
-        spi_exec(core_ddl(Ddl::set_not_null, table, column, con), SPI_OK_UTILITY);
-        spi_exec(core_ddl(Ddl::drop_constraint, table, column, con), SPI_OK_UTILITY);
-        in_safe_column_ddl = false;
+        run_extension_ddl(core_ddl(Ddl::set_not_null, table, column, con));
+        run_extension_ddl(core_ddl(Ddl::drop_constraint, table, column, con));
         back_from_creator(&rs);
         break;
     default:
@@ -700,9 +694,7 @@ void remove_helper_after_failure(Job *job) {
         char *table = qualified_name(job->relid);
         if (table != nullptr && constraint_exists(job->relid, job->constraint_name, &validated) && !validated) {
             (void)lock_queue_safe(job->relid, AccessExclusiveLock, true, "remove the helper constraint of a failed job");
-            in_safe_column_ddl = true;
-            spi_exec(core_ddl(Ddl::drop_constraint, table, "", quote_identifier(job->constraint_name)), SPI_OK_UTILITY);
-            in_safe_column_ddl = false;
+            run_extension_ddl(core_ddl(Ddl::drop_constraint, table, "", quote_identifier(job->constraint_name)));
             reset_parts(job, job->sweep_passes + 1);
             char *sql = psprintf("UPDATE %s SET phase = 'final_sweep' WHERE job_id = $1", store_table());
             Oid types[1] = {INT8OID};
