@@ -70,6 +70,9 @@ my $relfilenode = sql(q{SELECT pg_relation_filenode('t')});
 # does, as an application deployed with the migration would).
 my $has_w = q{SELECT count(*) AS has_w FROM pg_catalog.pg_attribute WHERE attrelid = 'public.t'::regclass AND attname = 'w' AND NOT attisdropped \gset};
 my $max_id = q{SELECT last_value AS maxid FROM t_id_seq \gset};
+# Each change reaches the control copy through the same statement as the table (a data-modifying
+# WITH): one snapshot for both. With two statements, an insert committing between them made the
+# second see a row the first had not (the control then held a change the table never got).
 my %scripts = (
     insert => [2, qq{
 SELECT nextval('t_id_seq') AS nid \\gset
@@ -87,20 +90,16 @@ COMMIT;
     update_old => [4, q{
 \set id random(1, :rows)
 \set dv random(1, 1000)
-BEGIN;
-UPDATE t SET v = v + :dv, pad = md5(pad) WHERE id = :id;
-UPDATE t_ctl SET v = v + :dv, pad = md5(pad) WHERE id = :id;
-COMMIT;
+WITH a AS (UPDATE t SET v = v + :dv, pad = md5(pad) WHERE id = :id RETURNING id)
+UPDATE t_ctl SET v = v + :dv, pad = md5(pad) WHERE id IN (SELECT id FROM a);
 }],
     update_new => [2, qq{
 $max_id
 \\set hi greatest(:maxid, :rows + 1)
 \\set id random(:rows + 1, :hi)
 \\set dv random(1, 1000)
-BEGIN;
-UPDATE t SET v = v + :dv, pad = md5(pad) WHERE id = :id;
-UPDATE t_ctl SET v = v + :dv, pad = md5(pad) WHERE id = :id;
-COMMIT;
+WITH a AS (UPDATE t SET v = v + :dv, pad = md5(pad) WHERE id = :id RETURNING id)
+UPDATE t_ctl SET v = v + :dv, pad = md5(pad) WHERE id IN (SELECT id FROM a);
 }],
     write_w => [1, qq{
 $max_id
@@ -108,19 +107,15 @@ $max_id
 \\set r random(1, 1000000)
 $has_w
 \\if :has_w
-BEGIN;
-UPDATE t SET w = 'app ' || :r WHERE id = :id;
-UPDATE t_ctl SET app_w = 'app ' || :r WHERE id = :id;
-COMMIT;
+WITH a AS (UPDATE t SET w = 'app ' || :r WHERE id = :id RETURNING id)
+UPDATE t_ctl SET app_w = 'app ' || :r WHERE id IN (SELECT id FROM a);
 \\endif
 }],
     delete => [1, qq{
 $max_id
 \\set id random(1, :maxid)
-BEGIN;
-DELETE FROM t WHERE id = :id;
-DELETE FROM t_ctl WHERE id = :id;
-COMMIT;
+WITH a AS (DELETE FROM t WHERE id = :id RETURNING id)
+DELETE FROM t_ctl WHERE id IN (SELECT id FROM a);
 }],
     select => [5, q{
 \set id random(1, :rows)
