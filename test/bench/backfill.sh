@@ -9,6 +9,12 @@
 #   (4) safe_add_column('users', 'tok', 'uuid', 'gen_random_uuid()', not_null => true) with
 #       safe_column.throttle = off (ALTER SYSTEM + pg_reload_conf())
 #   (5) the same at the default settings
+#   (6) a reference, not a contender: (5)'s batches imitated in plain SQL from a client. A PL/pgSQL
+#       procedure fills tok by TID ranges of the median batch size (5) used, one transaction each with
+#       synchronous_commit off, pausing batch_sleep_ratio times each batch's duration after it, then
+#       fills what the foreground moved, then CHECK NOT VALID, VALIDATE, SET NOT NULL + DROP CONSTRAINT.
+#       Side by side with (5), it tells what the worker adds to the foreground's latency beyond the
+#       work itself (the same rows updated, the same WAL written, in the same rhythm).
 #
 # A throw-away PostgreSQL 15 cluster (temp dir under /tmp, unix socket only; shared_buffers 512MB,
 # max_wal_size 1GB, log_checkpoints on). Before each variant, users (id bigint primary key, email text,
@@ -236,6 +242,35 @@ BEGIN
     RAISE NOTICE 'bench_fill % %', n, round(max_ms::numeric, 1);
 END
 \$\$;
+
+-- Variant (6): TID ranges of a fixed number of blocks, one transaction each, a pause of sleep_ratio
+-- times the batch's duration after each; then the rows the foreground moved behind the fill.
+CREATE PROCEDURE bench_tid_fill(blocks integer, sleep_ratio float8)
+LANGUAGE plpgsql AS \$\$
+DECLARE
+    nblocks bigint := pg_relation_size('users') / current_setting('block_size')::integer;
+    b bigint := 0;
+    t0 timestamptz;
+    ms double precision;
+    max_ms double precision := 0;
+    n integer := 0;
+BEGIN
+    WHILE b < nblocks LOOP
+        t0 := clock_timestamp();
+        UPDATE users SET tok = gen_random_uuid()
+         WHERE ctid >= format('(%s,0)', b)::tid AND ctid < format('(%s,0)', b + blocks)::tid AND tok IS NULL;
+        COMMIT;
+        ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
+        max_ms := greatest(max_ms, ms);
+        n := n + 1;
+        b := b + blocks;
+        PERFORM pg_sleep(ms * sleep_ratio / 1000);
+    END LOOP;
+    UPDATE users SET tok = gen_random_uuid() WHERE tok IS NULL;
+    COMMIT;
+    RAISE NOTICE 'bench_tid_fill % %', n, round(max_ms::numeric, 1);
+END
+\$\$;
 SQL
 
 # prepare_users: a fresh users, identical each time.
@@ -397,6 +432,19 @@ body_safe() {
 }
 body_4() { body_safe; }
 body_5() { body_safe; }
+body_6() {
+    MARK start
+    echo "BEGIN; ALTER TABLE users ADD COLUMN tok uuid; ALTER TABLE users ALTER COLUMN tok SET DEFAULT gen_random_uuid(); COMMIT;"
+    MARK added
+    echo "SET synchronous_commit = off; SET enable_seqscan = off;"
+    echo "CALL bench_tid_fill($TID_BLOCKS, $TID_SLEEP_RATIO);"
+    echo "RESET synchronous_commit; RESET enable_seqscan;"
+    MARK filled
+    echo "ALTER TABLE users ADD CONSTRAINT tok_not_null CHECK (tok IS NOT NULL) NOT VALID;"
+    echo "ALTER TABLE users VALIDATE CONSTRAINT tok_not_null;"
+    echo "BEGIN; ALTER TABLE users ALTER COLUMN tok SET NOT NULL; ALTER TABLE users DROP CONSTRAINT tok_not_null; COMMIT;"
+    MARK end
+}
 
 # run_variant KEY: fresh users, pgbench, the variant, measurements; leaves $TMP/KEY.*
 run_variant() {
@@ -540,6 +588,7 @@ declare -A LABEL=(
     [3]="PL/pgSQL 10k-row commits"
     [4]="safe_add_column throttle=off"
     [5]="safe_add_column defaults"
+    [6]="(ref.) (5)'s batches, plain SQL"
 )
 run_variant 1 "${LABEL[1]}"
 run_variant 2 "${LABEL[2]}"
@@ -554,6 +603,11 @@ q "SELECT pg_reload_conf()" >/dev/null
 for _ in $(seq 50); do [[ $(q "SHOW safe_column.throttle") == on ]] && break; sleep 0.1; done
 [[ $(q "SHOW safe_column.throttle") == on ]] || die "safe_column.throttle did not come back on"
 run_variant 5 "${LABEL[5]}"
+# (6) imitates (5): its median batch size (safe_column_live() samples) and the sleep ratio it used.
+TID_BLOCKS=$(awk 'NF >= 8 && $5 + 0 > 0 {print $5}' "$TMP/5.live" | sort -n | awk '{v[NR] = $1} END {print (NR ? v[int((NR + 1) / 2)] : 0)}')
+[[ $TID_BLOCKS =~ ^[0-9]+$ && $TID_BLOCKS -gt 0 ]] || die "no batch sizes of (5) to imitate in (6)"
+TID_SLEEP_RATIO=$(q "SHOW safe_column.batch_sleep_ratio")
+run_variant 6 "${LABEL[6]}"
 GUCS=$(q "SELECT string_agg(name || ' = ' || setting || coalesce(unit, ''), ', ' ORDER BY name) FROM pg_settings
           WHERE name IN ('safe_column.throttle', 'safe_column.batch_target', 'safe_column.batch_sleep_ratio',
                          'safe_column.lock_timeout')")
@@ -569,7 +623,7 @@ read -r LOCK_MED LOCK_P99 <<<"$LOCK_RES"
 # ---------------------------------------------------------------------------------------------
 # Per-variant figures.
 declare -A WALL RPS AE LOCKED WALMB CKPT SIZE TX FAIL P50 P99 MAX SLOW
-for k in 1 2 3 4 5; do
+for k in 1 2 3 4 5 6; do
     t0=$(tv $k t_start) t1=$(tv $k t_end)
     WALL[$k]=$(tv $k wall_s)
     RPS[$k]=$(awk -v r="$ROWS" -v w="${WALL[$k]}" 'BEGIN{printf "%d", (w > 0 ? r / w : 0)}')
@@ -579,6 +633,7 @@ for k in 1 2 3 4 5; do
     1) LOCKED[$k]=- ;;
     2) LOCKED[$k]=$(ms_between "$(mark 2 added)" "$(mark 2 filled)") ;;
     3) LOCKED[$k]=$(awk 'sub(/.*NOTICE:  bench_fill /, "") {print $2}' "$TMP/3.out") ;;
+    6) LOCKED[$k]=$(awk 'sub(/.*NOTICE:  bench_tid_fill /, "") {print $2}' "$TMP/6.out") ;;
     *) LOCKED[$k]=$(awk 'NF >= 8 && $7 + 0 > m {m = $7 + 0} END {printf "%.1f", m}' "$TMP/$k.live") ;;
     esac
     WALMB[$k]=$(awk -v b="$(tv $k wal)" 'BEGIN{printf "%.0f", b / 1048576}')
@@ -686,7 +741,7 @@ spans_line() {  # KEY
     echo
     printf '%-31s %8s %8s %9s %10s %7s %4s %7s %6s %4s %7s %8s %8s %6s\n' \
         variant wall_s rows/s AE_max_ms rowlock_ms WAL_MB ckpt size_MB tx fail p50_ms p99_ms max_ms ">${GOAL_MAX_MS}ms"
-    for k in 1 2 3 4 5; do
+    for k in 1 2 3 4 5 6; do
         printf '%-31s %8.2f %8d %9.1f %10s %7d %4d %7d %6d %4d %7.1f %8.1f %8.1f %6d\n' "($k) ${LABEL[$k]}" \
             "${WALL[$k]}" "${RPS[$k]}" "${AE[$k]}" "${LOCKED[$k]}" "${WALMB[$k]}" "${CKPT[$k]}" "${SIZE[$k]}" \
             "${TX[$k]}" "${FAIL[$k]}" "${P50[$k]}" "${P99[$k]}" "${MAX[$k]}" "${SLOW[$k]}"
@@ -699,11 +754,14 @@ spans_line() {  # KEY
     echo "  interval $LOCK_MED ms, p99 $LOCK_P99 ms), as an upper bound (last sample without it to first sample after it);"
     echo "  holds shorter than one interval may go unseen. rowlock_ms: longest time rows stay locked by the fill: (2) the"
     echo "  UPDATE, (3) the longest 10k-id transaction, (4)/(5) the longest batch seen by safe_column_live() (sampled every"
-    echo "  ${LIVE_SAMPLE_S} s); (1) holds ACCESS EXCLUSIVE throughout. WAL_MB: pg_wal_lsn_diff over the variant, foreground"
+    echo "  ${LIVE_SAMPLE_S} s), (6) its longest batch; (1) holds ACCESS EXCLUSIVE throughout. WAL_MB: pg_wal_lsn_diff over the variant, foreground"
     echo "  traffic included; ckpt: pg_stat_bgwriter.checkpoints_req difference; size_MB: pg_table_size(users) after."
     echo "tx/fail/p50/p99/max: foreground transactions whose lifetime (scheduled start to completion; latency includes"
     echo "  the -R schedule lag) overlaps the variant; fail: failed transactions + aborted clients."
     echo "reference: freshly rewritten table (1) ${SIZE[1]} MB; fresh table before any variant $((FRESH_SIZE / 1048576)) MB"
+    echo "reference (6): (5)'s work in plain SQL from a client ($TID_BLOCKS-block TID ranges, the median batch of (5), pause"
+    echo "  $TID_SLEEP_RATIO x each batch's duration, synchronous_commit off): foreground p99 ${P99[6]} ms vs (5) ${P99[5]} ms, max ${MAX[6]} vs ${MAX[5]} ms."
+    echo "  What the foreground pays for the WAL and row locks of the work itself, whoever does it."
     echo
     echo "goal (4) rows/s >= ${GOAL_RATE_FACTOR}x (2): $V_RATE (${RPS[4]} vs ${RPS[2]} rows/s, $(awk -v a="${RPS[4]}" -v b="${RPS[2]}" 'BEGIN{printf "%.2fx", (b > 0 ? a / b : 0)}'))"
     echo "goal (5) foreground max <= ${GOAL_MAX_MS} ms, no failures: $V_MAX (max ${MAX[5]} ms, ${FAIL[5]} failed)"
@@ -722,12 +780,14 @@ spans_line() {  # KEY
 
 {
     echo "details"
-    for k in 1 2 3 4 5; do
+    for k in 1 2 3 4 5 6; do
         t0=$(tv $k t_start) t1=$(tv $k t_end)
         echo "($k) ${LABEL[$k]}: wall ${WALL[$k]} s; index size after $(($(tv $k idx) / 1048576)) MB; requested/timed checkpoints $(tv $k ckpt_req)/$(tv $k ckpt_timed)"
         case $k in
         1) echo "    ALTER TABLE $(ms_between "$t0" "$t1") ms" ;;
         2 | 3) echo "    ADD COLUMN + SET DEFAULT $(ms_between "$t0" "$(mark $k added)") ms, $([[ $k == 2 ]] && echo UPDATE || echo "CALL bench_fill") $(ms_between "$(mark $k added)" "$(mark $k filled)") ms, SET NOT NULL $(ms_between "$(mark $k filled)" "$t1") ms" ;;
+        6) echo "    ADD COLUMN + SET DEFAULT $(ms_between "$t0" "$(mark $k added)") ms, CALL bench_tid_fill($TID_BLOCKS, $TID_SLEEP_RATIO) $(ms_between "$(mark $k added)" "$(mark $k filled)") ms, CHECK NOT VALID + VALIDATE + SET NOT NULL $(ms_between "$(mark $k filled)" "$t1") ms"
+           echo "    $(awk 'sub(/.*NOTICE:  bench_tid_fill /, "") {printf "%s batches, longest %s ms", $1, $2}' "$TMP/6.out")" ;;
         *) echo "    safe_add_column() call $(ms_between "$t0" "$(mark $k added)") ms; $(job_line $k)"
            echo "    worker phases (sampled): $(phase_line $k)"
            echo "    worker $(rss_line $k)" ;;
