@@ -168,7 +168,14 @@ SELECT j.job_id,
                                  j.rows_done::numeric
                                  / nullif(extract(epoch FROM pg_catalog.clock_timestamp() - j.started_at),
                                           0::numeric)), 1) AS rows_per_sec,
-       CASE WHEN j.phase = 'backfill' AND j.state = 'backfilling' AND l.blocks_per_sec > 0::float8
+       CASE WHEN j.phase = 'backfill' AND j.state = 'backfilling' AND l.throttled AND p.blocks_done > 0
+                 AND j.started_at IS NOT NULL
+            -- Held by a throttling signal: the rate of the last batches says nothing of how long the
+            -- wait lasts; the job's average pace since it started, its waits included, does.
+            THEN pg_catalog.make_interval(secs => pg_catalog.round(((p.blocks_total - p.blocks_done)::float8
+                     * extract(epoch FROM pg_catalog.clock_timestamp() - j.started_at)::float8
+                     / p.blocks_done::float8)::numeric)::float8)
+            WHEN j.phase = 'backfill' AND j.state = 'backfilling' AND l.blocks_per_sec > 0::float8
             THEN pg_catalog.make_interval(secs => pg_catalog.round(((p.blocks_total - p.blocks_done)::float8
                                                                     / l.blocks_per_sec)::numeric)::float8)
        END AS eta,

@@ -168,6 +168,33 @@ sql(q{ALTER SYSTEM RESET safe_column.sample_interval; ALTER SYSTEM RESET safe_co
 wait_for($node, q{SELECT current_setting('safe_column.sample_interval') || current_setting('safe_column.throttle_query')},
     '1s', '2b: settings back to their defaults');
 
+# 2c. The ETA of a held job: from the job's average pace, waits included, so it grows while the job
+# waits (the rate of its last batches would keep promising the same few seconds). A slow job (small
+# batches, long pauses) is held by the throttle query once it has done part of the table.
+$job = sql(q{BEGIN; SELECT safe_add_column('t', 'k', 'int', backfill_expr => 'id');
+             SELECT safe_column_pause(currval(pg_get_serial_sequence('safe_column_job_store', 'job_id'))); COMMIT;});
+($job) = split /\n/, $job;
+sql("SELECT safe_column_set($job, 'batch_target', '1ms'), safe_column_set($job, 'batch_sleep_ratio', '50')");
+sql("SELECT safe_column_resume($job)");
+wait_for($node, "SELECT percent > 0 AND eta IS NOT NULL FROM safe_column_progress WHERE job_id = $job", 't',
+    '2c: the slow job made progress and shows an ETA');
+sql(q{ALTER SYSTEM SET safe_column.throttle_query = 'SELECT true'; SELECT pg_reload_conf();});
+wait_for($node, "SELECT throttle_reason FROM safe_column_progress WHERE job_id = $job", 'throttle_query',
+    '2c: the throttle query holds the job');
+my $eta_held = sql("SELECT extract(epoch FROM eta) FROM safe_column_progress WHERE job_id = $job");
+ok($eta_held ne '', "2c: a held job still shows an ETA ($eta_held s)");
+# What the view promises, recomputed from the job's own figures: remaining blocks at the pace so far.
+is(sql(qq{SELECT abs(extract(epoch FROM p.eta)
+                     - (b.total - b.done) * extract(epoch FROM clock_timestamp() - j.started_at) / b.done) <= 2
+            FROM safe_column_progress p JOIN safe_column_jobs j USING (job_id),
+                 LATERAL (SELECT sum(next_block)::float8 AS done, sum(end_block)::float8 AS total
+                            FROM safe_column_job_part WHERE job_id = $job) b
+           WHERE p.job_id = $job}), 't', '2c: the ETA of a held job is the rest at its average pace, waits included');
+wait_for($node, "SELECT extract(epoch FROM eta) > $eta_held + 1 FROM safe_column_progress WHERE job_id = $job", 't',
+    '2c: the ETA grows while the job is held');
+sql(q{ALTER SYSTEM RESET safe_column.throttle_query; SELECT pg_reload_conf();});
+is(sql("SELECT safe_column_cancel($job, drop_column => true)"), 'cancelled', '2c: the slow job cancelled');
+
 # 3. Sessions waiting for a lock on the table go first. The job is created paused, before the
 # sessions line up (its own brief lock would queue behind the waiter), and resumed among them.
 $job = sql(q{BEGIN; SELECT safe_add_column('t', 'e', 'int', backfill_expr => 'id');
