@@ -187,3 +187,12 @@ SELECT * FROM sc_catch(format('SELECT safe_column_set(%s, %L, %L)', :j_token, 'b
 SELECT safe_column_resume(:j_tuned);
 SELECT safe_column_wait(:j_tuned, '120s');
 SELECT count(*) FILTER (WHERE tuned = id * 3) AS exact FROM accounts;
+
+-- rows_total, the estimate shown as "of N rows", is for the pages the table has: one never vacuumed nor
+-- analyzed counts as 10 pages for the planner, which made 20 rows on one page show as thousands.
+CREATE TABLE tiny AS SELECT g FROM generate_series(1, 20) g;
+SELECT safe_add_column('tiny', 'x', 'int', backfill_expr => 'g') AS j_tiny \gset
+SELECT rows_total BETWEEN 1 AND 291 AS one_page_of_rows FROM safe_column_jobs WHERE job_id = :j_tiny;
+SELECT safe_column_wait(:j_tiny, '120s');
+SELECT count(*) FILTER (WHERE x = g) AS exact FROM tiny;
+DROP TABLE tiny;

@@ -162,6 +162,10 @@ int64 insert_job(const NewJob *job) {
             BlockNumber pages;
             double reltuples, allvisfrac;
             estimate_rel_size(rel, nullptr, &pages, &reltuples, &allvisfrac);
+            // A table never vacuumed nor analyzed counts as at least 10 pages for the planner (a small
+            // table may grow before its queries run); the job's estimate is for the pages it has.
+            if (pages > 0 && static_cast<int64>(pages) > nblocks)
+                reltuples = reltuples * static_cast<double>(nblocks) / static_cast<double>(pages);
             if (reltuples > 0)
                 tuples += reltuples;
             table_close(rel, NoLock);
