@@ -164,7 +164,9 @@ SELECT j.job_id,
             THEN pg_catalog.round(100.0 * p.blocks_done::numeric / greatest(p.blocks_total, 1)::numeric, 1)
             ELSE 99.9
        END AS percent,
-       pg_catalog.round(coalesce(l.rows_per_sec::numeric,
+       -- The worker's smoothed rate while it works; the average since the start otherwise, and while a
+       -- throttling signal holds it (the rate of its last batches would hide the wait).
+       pg_catalog.round(coalesce(CASE WHEN NOT l.throttled THEN l.rows_per_sec::numeric END,
                                  j.rows_done::numeric
                                  / nullif(extract(epoch FROM pg_catalog.clock_timestamp() - j.started_at),
                                           0::numeric)), 1) AS rows_per_sec,

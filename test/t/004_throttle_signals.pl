@@ -181,7 +181,7 @@ wait_for($node, "SELECT percent > 0 AND eta IS NOT NULL FROM safe_column_progres
 sql(q{ALTER SYSTEM SET safe_column.throttle_query = 'SELECT true'; SELECT pg_reload_conf();});
 wait_for($node, "SELECT throttle_reason FROM safe_column_progress WHERE job_id = $job", 'throttle_query',
     '2c: the throttle query holds the job');
-my $eta_held = sql("SELECT extract(epoch FROM eta) FROM safe_column_progress WHERE job_id = $job");
+my ($eta_held, $rate_held) = split /\|/, sql("SELECT extract(epoch FROM eta), rows_per_sec FROM safe_column_progress WHERE job_id = $job");
 ok($eta_held ne '', "2c: a held job still shows an ETA ($eta_held s)");
 # What the view promises, recomputed from the job's own figures: remaining blocks at the pace so far.
 is(sql(qq{SELECT abs(extract(epoch FROM p.eta)
@@ -192,6 +192,12 @@ is(sql(qq{SELECT abs(extract(epoch FROM p.eta)
            WHERE p.job_id = $job}), 't', '2c: the ETA of a held job is the rest at its average pace, waits included');
 wait_for($node, "SELECT extract(epoch FROM eta) > $eta_held + 1 FROM safe_column_progress WHERE job_id = $job", 't',
     '2c: the ETA grows while the job is held');
+wait_for($node, "SELECT rows_per_sec < 0.75 * $rate_held FROM safe_column_progress WHERE job_id = $job", 't',
+    "2c: the rate shown falls while the job is held (from $rate_held rows/s)");
+is(sql(qq{SELECT abs(p.rows_per_sec - j.rows_done / extract(epoch FROM clock_timestamp() - j.started_at))
+                 <= 0.05 * p.rows_per_sec + 1
+            FROM safe_column_progress p JOIN safe_column_jobs j USING (job_id) WHERE p.job_id = $job}), 't',
+    '2c: so is the rate of a held job: its average since it started, not its last batches\' rate');
 sql(q{ALTER SYSTEM RESET safe_column.throttle_query; SELECT pg_reload_conf();});
 is(sql("SELECT safe_column_cancel($job, drop_column => true)"), 'cancelled', '2c: the slow job cancelled');
 
