@@ -3,10 +3,27 @@ package SafeColumnTest;
 use strict;
 use warnings;
 use Exporter 'import';
+use PostgreSQL::Test::Cluster;
 use Test::More;
 use Time::HiRes qw(usleep time);
 
-our @EXPORT = qw(crash_restart wait_for check_job_result make_test_table gate_sql worker_gated);
+our @EXPORT = qw(backfill_node crash_restart wait_for check_job_result make_test_table gate_sql worker_gated);
+
+# A cluster (initialized, not started) with safe_column preloaded and the settings the crash and
+# restart suites share: small batches, a pause as long as each batch, room for a worker per database.
+# $extra_conf: more postgresql.conf lines.
+sub backfill_node {
+    my ($name, $extra_conf) = @_;
+    my $node = PostgreSQL::Test::Cluster->new($name);
+    $node->init;
+    $node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'safe_column'
+safe_column.batch_target = 20ms
+safe_column.batch_sleep_ratio = 1
+max_worker_processes = 16
+} . ($extra_conf // ''));
+    return $node;
+}
 
 # poll_query_until as a test: the query must return $expected before the deadline (no fixed sleeps).
 sub wait_for {

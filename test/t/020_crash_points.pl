@@ -39,13 +39,7 @@ use SafeColumnTest;
 my $rows = $ENV{CRASH_ROWS} // 40000;
 my $worker_lock_key = 0x5afec01a;    # the key of the workers' session-level advisory lock (worker.cpp)
 
-my $node = PostgreSQL::Test::Cluster->new('crash');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'safe_column'
-safe_column.batch_target = 20ms
-safe_column.batch_sleep_ratio = 1
-max_worker_processes = 16
+my $node = backfill_node('crash', qq{
 # The throttle queries below are gates on the job's own progress: read before every step, not once a
 # second (safe_column.sample_interval), or a small job can pass its gate between two readings.
 safe_column.sample_interval = 0
@@ -169,16 +163,24 @@ check(job => $job_c, table => 'c', column => 'w', ref => 'md5(id::text)', not_nu
 # ---------------------------------------------------------------------------------------------
 # D. In the sweep, waiting for a row that the application keeps locked (the backfill skipped it).
 
+# An application session keeps one row of TABLE locked; the paused JOB is resumed and its sweep waits
+# for that row. Returns the session (its transaction still open).
+sub hold_row_and_resume {
+    my ($table, $id, $job, $label) = @_;
+    my $session = $node->background_psql('postgres');
+    $session->query_safe('BEGIN');
+    $session->query_safe("SELECT id FROM $table WHERE id = $id FOR UPDATE");
+    sql("SELECT safe_column_resume($job)");
+    wait_for($node, qq{SELECT phase || ' ' || throttle_reason FROM safe_column_progress WHERE job_id = $job},
+        'sweep rows locked by other transactions', "$label: the sweep waits for the locked row");
+    return $session;
+}
+
 make_test_table($node, 'postgres', 'd', $rows);
 my $locked = int($rows / 2);
 my $half = int($rows / 2);
 my $job_d = create_paused(q{safe_add_column('d', 'w', 'int', backfill_expr => 'id * 7 + 1', not_null => true)});
-$holder = $node->background_psql('postgres');
-$holder->query_safe('BEGIN');
-$holder->query_safe("SELECT id FROM d WHERE id = $locked FOR UPDATE");
-sql("SELECT safe_column_resume($job_d)");
-wait_for($node, qq{SELECT phase || ' ' || throttle_reason FROM safe_column_progress WHERE job_id = $job_d},
-    'sweep rows locked by other transactions', 'D: the sweep waits for the locked row');
+$holder = hold_row_and_resume('d', $locked, $job_d, 'D');
 is(sql("SELECT count(*) FILTER (WHERE w IS NULL) || '|' || count(*) FILTER (WHERE w IS NULL AND id = $locked) FROM d"),
     '1|1', 'D: only the locked row is left');
 kill_and_restart('in the sweep, waiting for a row the application keeps locked');
@@ -192,12 +194,7 @@ check(job => $job_d, table => 'd', column => 'w', ref => 'id * 7 + 1', not_null 
 make_test_table($node, 'postgres', 'e', $rows);
 my $job_e = create_paused(q{safe_add_column('e', 'w', 'text', backfill_expr => $$public.sc_gated('e', id, md5(id::text))$$,
                                                    not_null => true)});
-$holder = $node->background_psql('postgres');
-$holder->query_safe('BEGIN');
-$holder->query_safe("SELECT id FROM e WHERE id = $locked FOR UPDATE");
-sql("SELECT safe_column_resume($job_e)");
-wait_for($node, qq{SELECT phase || ' ' || throttle_reason FROM safe_column_progress WHERE job_id = $job_e},
-    'sweep rows locked by other transactions', 'E: the sweep waits for the locked row');
+$holder = hold_row_and_resume('e', $locked, $job_e, 'E');
 sql("INSERT INTO sc_gate VALUES ('e', $locked)");
 ($pid, $phase) = worker_gated($node, 'postgres', $job_e, 'E: the worker is inside a sweep batch, at the gated row');
 is($phase, 'sweep', 'E: in the sweep');

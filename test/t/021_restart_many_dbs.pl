@@ -23,14 +23,7 @@ use SafeColumnTest;
 my $rows = $ENV{RESTART_ROWS} // 30000;
 my $half = int($rows / 2);
 
-my $node = PostgreSQL::Test::Cluster->new('many_dbs');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'safe_column'
-safe_column.batch_target = 20ms
-safe_column.batch_sleep_ratio = 1
-max_worker_processes = 16
-});
+my $node = backfill_node('many_dbs');
 $node->start;
 
 sub sql { my ($db, $q) = @_; return $node->safe_psql($db, $q); }
