@@ -27,6 +27,11 @@
 #                 idle:sched=idle ww10:wal_writer_delay=10ms lz4:wal_compression=lz4 sql ins burn"
 #   PROBE_ROUNDS  how many times the list runs (default 2)
 #   PROBE_ROWS (2000000), PROBE_PORT (5497), PROBE_SQL_BLOCKS (9), PROBE_SQL_RATE (100), PROBE_INS_RATE (400)
+#   PROBE_TRACE   non-empty: strace the foreground's backends during each trial and print, per system
+#                 call, how many took over 1 ms and their total (waits for the client left out): futex
+#                 is a wait for a lock another process holds (e.g. WALWriteLock during its flush),
+#                 fdatasync the backend's own WAL flush, fsync a WAL segment it had to create. strace
+#                 slows every call, so compare trials of one PROBE_TRACE run only.
 # Output: one line per trial on stdout.
 set -Eeuo pipefail
 
@@ -124,7 +129,14 @@ SQL
     local fg=$!
     BG+=("$fg")
     sleep 2
-    local t0 t1 job
+    local t0 t1 job st=()
+    if [[ -n ${PROBE_TRACE:-} ]]; then
+        local b
+        for b in $("${P[@]}" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench'"); do st+=(-p "$b"); done
+        strace -q -T -o "$TMP/strace.out" "${st[@]}" &
+        st=("$!")
+        sleep 0.5
+    fi
     t0=$(date +%s.%N)
     case $name in
     base*) sleep 12 ;;
@@ -143,6 +155,13 @@ SQL
        "${P[@]}" -c "SET client_min_messages = warning" -c "CALL safe_column_watch($job, '1 hour')" >/dev/null ;;
     esac
     t1=$(date +%s.%N)
+    if ((${#st[@]})); then
+        kill -INT "${st[0]}"; wait "${st[0]}" 2>/dev/null || true
+        # Syscalls of the foreground's backends that took over 1 ms, but for waits for the client.
+        awk -v s="$spec" '/<[0-9.]+>$/ { n = split($NF, a, /[<>]/); d = a[2] * 1000; i = $1 ~ /^[0-9]+$/ ? 2 : 1; c = $i == "<..." ? $(i + 1) : $i; sub(/\(.*/, "", c)
+                           if (d > 1 && c != "epoll_wait" && c != "recvfrom") { k[c]++; t[c] += d } }
+            END { printf "  trace %s:", s; for (c in k) printf " %s %d calls %.0f ms;", c, k[c], t[c]; print "" }' "$TMP/strace.out"
+    fi
     sleep 1
     kill "$fg" 2>/dev/null; wait "$fg" 2>/dev/null || true
     for s in "${settings[@]}"; do "${P[@]}" -c "ALTER SYSTEM RESET ${s%%=*}"; done
