@@ -81,7 +81,7 @@ static_assert(std::is_trivially_destructible_v<sc::SignalCache>, "lives across P
 namespace sc::pg {
 
 bool throttle_enabled = true;
-int batch_target_ms = 50;
+int batch_target_ms = 10;
 double batch_sleep_ratio = 0.5;
 
 namespace {
