@@ -27,6 +27,7 @@ PORT=${BENCH_PORT:-5496}
 PGBIN=${SC_PGROOT:-}/usr/lib/postgresql/15/bin  # SC_PGROOT: see test/lib/common.sh
 SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 OUT_DIR=$SCRIPT_DIR/out
+source "$(dirname "$0")/../lib/bench.sh"  # BG_PIDS, forget_bg, bench_stop_server, bench_traps
 TMP=$(mktemp -d /tmp/hook_overhead.XXXXXX)
 PGDATA_DIR=$TMP/data
 CONFIGS=(none guard off)
@@ -39,19 +40,10 @@ die() { log "ERROR: $*"; exit 1; }
 for b in initdb pg_ctl psql pgbench; do [[ -x $PGBIN/$b ]] || die "$PGBIN/$b missing (apt-get install postgresql-15)"; done
 [[ -f $("$PGBIN/pg_config" --pkglibdir)/safe_column.so ]] || die "safe_column is not installed (make && make install)"
 
-stop_server() {
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w -t 30 stop >/dev/null 2>&1 || true
-}
-cleanup() {
-    local rc=$?
-    set +e
-    stop_server
-    if [[ ${BENCH_KEEP:-0} == 1 ]]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_server() { bench_stop_server "$PGDATA_DIR"; }
+BENCH_DATADIRS=("$PGDATA_DIR")
+BENCH_LOGS=("$TMP/server.log")
+bench_traps
 
 chown postgres: "$TMP"
 runuser -u postgres -- "$PGBIN/initdb" -D "$PGDATA_DIR" --auth=trust --encoding=UTF8 --locale=C.UTF-8 \

@@ -83,47 +83,15 @@ command -v runuser >/dev/null || die "runuser missing (util-linux)"
 
 # ---------------------------------------------------------------------------------------------
 # Throw-away cluster, torn down on any exit.
+source "$(dirname "$0")/../lib/bench.sh"  # BG_PIDS, forget_bg, bench_stop_server, bench_traps
 TMP=$(mktemp -d /tmp/safe_column_bench.XXXXXX)
 chown postgres: "$TMP"
 chmod 700 "$TMP"
 PGDATA_DIR=$TMP/data
 cd "$TMP"   # nothing of this run lands in the caller's directory
-BG_PIDS=()
-PM_PID=
-
-# shellcheck disable=SC2317  # invoked by trap
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM HUP
-    set +e
-    cd /
-    for p in "${BG_PIDS[@]}"; do
-        kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
-    done
-    if [[ -f $PGDATA_DIR/postmaster.pid ]]; then
-        PM_PID=$(head -1 "$PGDATA_DIR/postmaster.pid" 2>/dev/null)
-        runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w -t 15 stop >/dev/null 2>&1 ||
-            runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m immediate -w -t 10 stop >/dev/null 2>&1
-    fi
-    if [[ -n $PM_PID ]] && kill -0 "$PM_PID" 2>/dev/null; then
-        kill -9 "$PM_PID" 2>/dev/null
-        sleep 0.5
-    fi
-    if ((rc != 0)) && [[ -f $TMP/server.log ]]; then
-        echo "---- last lines of the server log ($TMP/server.log) ----" >&2
-        tail -n 30 "$TMP/server.log" >&2
-    fi
-    if [[ ${BENCH_KEEP:-0} == 1 ]]; then
-        echo "kept $TMP (server stopped)" >&2
-    else
-        rm -rf "$TMP"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+BENCH_DATADIRS=("$PGDATA_DIR")
+BENCH_LOGS=("$TMP/server.log")
+bench_traps
 
 log "initdb in $TMP (port $PORT, unix socket only)"
 runuser -u postgres -- "$PGBIN/initdb" -D "$PGDATA_DIR" --auth=trust --encoding=UTF8 --locale=C.UTF-8 \

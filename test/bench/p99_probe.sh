@@ -51,16 +51,12 @@ for v in ROWS PORT ROUNDS SQL_BLOCKS SQL_RATE INS_RATE; do
 done
 for b in initdb pg_ctl psql pgbench; do [[ -x $PGBIN/$b ]] || die "$PGBIN/$b missing (apt-get install postgresql-15)"; done
 
+source "$(dirname "$0")/../lib/bench.sh"  # BG_PIDS, forget_bg, bench_stop_server, bench_traps
 TMP=$(mktemp -d /tmp/safe_column_p99.XXXXXX)
 chown postgres: "$TMP"
-BG=()
-cleanup() {
-    set +e
-    for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$TMP/data" -m fast -w stop >/dev/null 2>&1
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+BENCH_DATADIRS=("$TMP/data")
+BENCH_LOGS=("$TMP/server.log")
+bench_traps
 cd "$TMP"
 runuser -u postgres -- "$PGBIN/initdb" -D "$TMP/data" --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null || die "initdb failed"
 cat >>"$TMP/data/postgresql.conf" <<EOF
@@ -127,7 +123,7 @@ SQL
     rm -f fg.pgb.*
     "$PGBIN/pgbench" -n -c 4 -j 2 -R 300 -T 3600 -f fg.sql -l --log-prefix=fg.pgb >/dev/null 2>&1 &
     local fg=$!
-    BG+=("$fg")
+    BG_PIDS+=("$fg")
     sleep 2
     local t0 t1 job st=()
     if [[ -n ${PROBE_TRACE:-} ]]; then
@@ -164,6 +160,7 @@ SQL
     fi
     sleep 1
     kill "$fg" 2>/dev/null; wait "$fg" 2>/dev/null || true
+    forget_bg "$fg"
     for s in "${settings[@]}"; do "${P[@]}" -c "ALTER SYSTEM RESET ${s%%=*}"; done
     "${P[@]}" -c "SELECT pg_reload_conf()" >/dev/null
     ((restart)) && pgctl restart

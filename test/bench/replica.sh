@@ -91,47 +91,18 @@ done
 
 # ---------------------------------------------------------------------------------------------
 # Throw-away primary and standby, torn down on any exit.
+source "$(dirname "$0")/../lib/bench.sh"  # BG_PIDS, forget_bg, bench_stop_server, bench_traps
 TMP=$(mktemp -d /tmp/safe_column_replica.XXXXXX)
 chown postgres: "$TMP"
 chmod 700 "$TMP"
 PDATA=$TMP/primary
 SDATA=$TMP/standby
 cd "$TMP"
-BG_PIDS=()
 
 as_pg() { runuser -u postgres -- "$@"; }
-stop_server() {  # DATADIR
-    [[ -f $1/postmaster.pid ]] || return 0
-    as_pg "$PGBIN/pg_ctl" -D "$1" -m fast -w -t 30 stop >/dev/null 2>&1 ||
-        as_pg "$PGBIN/pg_ctl" -D "$1" -m immediate -w -t 10 stop >/dev/null 2>&1 || true
-}
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM HUP ERR
-    set +e
-    cd /
-    for p in "${BG_PIDS[@]}"; do
-        kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
-    done
-    stop_server "$SDATA"
-    stop_server "$PDATA"
-    if ((rc != 0)); then
-        for f in "$TMP/primary.log" "$TMP/standby.log"; do
-            [[ -f $f ]] && { echo "---- last lines of $f ----" >&2; tail -n 20 "$f" >&2; }
-        done
-    fi
-    if [[ ${BENCH_KEEP:-0} == 1 ]]; then
-        echo "kept $TMP (servers stopped)" >&2
-    else
-        rm -rf "$TMP"
-    fi
-    ((rc == 0)) || rc=1
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+BENCH_DATADIRS=("$SDATA" "$PDATA")
+BENCH_LOGS=("$TMP/primary.log" "$TMP/standby.log")
+bench_traps
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log "initdb in $TMP (primary port $PORT, standby $SPORT); load average $LOAD_BEFORE"
@@ -244,11 +215,6 @@ EOF
 LAG_SAMPLER=$!
 BG_PIDS+=("$LAG_SAMPLER")
 
-forget_bg() {
-    local x keep=()
-    for x in "${BG_PIDS[@]}"; do [[ $x == "$1" ]] || keep+=("$x"); done
-    BG_PIDS=("${keep[@]}")
-}
 
 MARK() { echo "SELECT 'mark $1 ' || extract(epoch FROM clock_timestamp());"; }
 mark() { awk -v k="$2" '$1 == "mark" && $2 == k {print $3}' "$TMP/$1.out"; }

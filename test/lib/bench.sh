@@ -1,0 +1,60 @@
+# Shared by the benchmark scripts in test/bench: their throw-away servers are stopped and their temp
+# dir removed on every way out (end, error, Ctrl-C, kill). Source it after setting TMP and PGBIN; set
+# BENCH_DATADIRS (data directories, stopped in that order) and BENCH_LOGS (server logs, whose last
+# lines are printed when the script fails), add background jobs to BG_PIDS, then call bench_traps.
+# BENCH_KEEP=1 keeps the temp dir (the servers are stopped regardless).
+
+BG_PIDS=()
+BENCH_DATADIRS=()
+BENCH_LOGS=()
+
+# DATADIR: fast shutdown, else immediate, else SIGKILL of its postmaster.
+bench_stop_server() {
+    local dir=$1 pm
+    [[ -f $dir/postmaster.pid ]] || return 0
+    pm=$(head -1 "$dir/postmaster.pid" 2>/dev/null)
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$dir" -m fast -w -t 30 stop >/dev/null 2>&1 ||
+        runuser -u postgres -- "$PGBIN/pg_ctl" -D "$dir" -m immediate -w -t 10 stop >/dev/null 2>&1
+    if [[ -n $pm ]] && kill -0 "$pm" 2>/dev/null; then
+        kill -9 "$pm" 2>/dev/null
+        sleep 0.5
+    fi
+    return 0
+}
+
+# PID: a background job that ended or was stopped, no longer ours to stop.
+forget_bg() {
+    local x keep=()
+    for x in "${BG_PIDS[@]}"; do [[ $x == "$1" ]] || keep+=("$x"); done
+    BG_PIDS=("${keep[@]}")
+}
+
+bench_cleanup() {
+    local rc=$? p d f
+    trap - EXIT INT TERM HUP ERR
+    set +e
+    cd /
+    for p in "${BG_PIDS[@]}"; do
+        kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+    done
+    for d in "${BENCH_DATADIRS[@]}"; do bench_stop_server "$d"; done
+    if ((rc != 0)); then
+        for f in "${BENCH_LOGS[@]}"; do
+            [[ -f $f ]] && { echo "---- last lines of $f ----" >&2; tail -n 30 "$f" >&2; }
+        done
+    fi
+    if [[ ${BENCH_KEEP:-0} == 1 ]]; then
+        echo "kept $TMP (servers stopped)" >&2
+    else
+        rm -rf "$TMP"
+    fi
+    ((rc == 0)) || rc=1
+    exit "$rc"
+}
+
+bench_traps() {
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    trap 'exit 129' HUP
+}
