@@ -134,11 +134,8 @@ command -v runuser >/dev/null || die "runuser missing (util-linux)"
 # ---------------------------------------------------------------------------------------------
 # Throw-away cluster, torn down on any exit.
 source "$(dirname "$0")/../lib/bench.sh"  # BG_PIDS, forget_bg, bench_stop_server, bench_traps
-TMP=$(mktemp -d /tmp/safe_column_bench.XXXXXX)
-chown postgres: "$TMP"
-chmod 700 "$TMP"
+bench_tmpdir safe_column_bench
 PGDATA_DIR=$TMP/data
-cd "$TMP"   # nothing of this run lands in the caller's directory
 BENCH_DATADIRS=("$PGDATA_DIR")
 BENCH_LOGS=("$TMP/server.log")
 bench_traps
@@ -146,17 +143,8 @@ bench_traps
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 OTHER_PG_BEFORE=$(pgrep -c -x postgres || true)
 log "initdb in $TMP (port $PORT, unix socket only); load average $LOAD_BEFORE, $OTHER_PG_BEFORE postgres processes of others"
-runuser -u postgres -- "$PGBIN/initdb" -D "$PGDATA_DIR" --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
-    >"$TMP/initdb.log" 2>&1 || { cat "$TMP/initdb.log" >&2; die "initdb failed"; }
+bench_initdb "$PGDATA_DIR" backfill.sh
 cat >>"$PGDATA_DIR/postgresql.conf" <<EOF
-
-# backfill.sh
-listen_addresses = ''
-port = $PORT
-unix_socket_directories = '$TMP'
-shared_preload_libraries = 'safe_column'
-# The naive variants must run as sent: the ALTER TABLE hook (safe_column.mode) is not what is measured.
-safe_column.mode = off
 shared_buffers = 512MB
 max_wal_size = 1GB
 log_checkpoints = on
@@ -240,18 +228,6 @@ BEGIN
 END
 \$\$;
 SQL
-
-# prepare_users: a fresh users, identical each time.
-prepare_users() {
-    "${PSQL[@]}" <<'SQL' || die "preparing users failed"
-DROP TABLE IF EXISTS users;
-CREATE TABLE users (id bigint NOT NULL, email text, created_at timestamptz, padding text);
-INSERT INTO users SELECT id, email, created_at, padding FROM users_template;
-ALTER TABLE users ADD PRIMARY KEY (id);
-VACUUM ANALYZE users;
-CHECKPOINT;
-SQL
-}
 
 cat >"$TMP/fg.sql" <<'EOF'
 \set id random(1, :rows)
@@ -413,7 +389,7 @@ body_6() {
 run_variant() {
     local key=$1 label=$2
     log "($key) $label: preparing a fresh users"
-    prepare_users
+    bench_prepare_users
     log "($key) pgbench $CLIENTS clients -j $THREADS -R $RATE from ${WARMUP_S}s before until ${TAIL_S}s after"
     start_pgbench "$key" 86400
     local pgb=$PGB_PID live_pid='' rss_pid=''
@@ -535,7 +511,7 @@ ae_spans() {
 
 # ---------------------------------------------------------------------------------------------
 log "baseline: a fresh users, ${BASELINE_S}s of pgbench without DDL"
-prepare_users
+bench_prepare_users
 FRESH_SIZE=$(q "SELECT pg_table_size('users')")
 start_pgbench base "$BASELINE_S"
 BASE_T0=$(now)

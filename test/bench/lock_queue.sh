@@ -84,27 +84,15 @@ command -v runuser >/dev/null || die "runuser missing (util-linux)"
 # ---------------------------------------------------------------------------------------------
 # Throw-away cluster, torn down on any exit.
 source "$(dirname "$0")/../lib/bench.sh"  # BG_PIDS, forget_bg, bench_stop_server, bench_traps
-TMP=$(mktemp -d /tmp/safe_column_bench.XXXXXX)
-chown postgres: "$TMP"
-chmod 700 "$TMP"
+bench_tmpdir safe_column_bench
 PGDATA_DIR=$TMP/data
-cd "$TMP"   # nothing of this run lands in the caller's directory
 BENCH_DATADIRS=("$PGDATA_DIR")
 BENCH_LOGS=("$TMP/server.log")
 bench_traps
 
 log "initdb in $TMP (port $PORT, unix socket only)"
-runuser -u postgres -- "$PGBIN/initdb" -D "$PGDATA_DIR" --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
-    >"$TMP/initdb.log" 2>&1 || { cat "$TMP/initdb.log" >&2; die "initdb failed"; }
+bench_initdb "$PGDATA_DIR" lock_queue.sh
 cat >>"$PGDATA_DIR/postgresql.conf" <<EOF
-
-# lock_queue.sh
-listen_addresses = ''
-port = $PORT
-unix_socket_directories = '$TMP'
-shared_preload_libraries = 'safe_column'
-# The naive variants must run as sent: the ALTER TABLE hook (safe_column.mode) is not what is measured.
-safe_column.mode = off
 shared_buffers = 256MB
 max_wal_size = 4GB
 checkpoint_timeout = 30min

@@ -92,12 +92,9 @@ done
 # ---------------------------------------------------------------------------------------------
 # Throw-away primary and standby, torn down on any exit.
 source "$(dirname "$0")/../lib/bench.sh"  # BG_PIDS, forget_bg, bench_stop_server, bench_traps
-TMP=$(mktemp -d /tmp/safe_column_replica.XXXXXX)
-chown postgres: "$TMP"
-chmod 700 "$TMP"
+bench_tmpdir safe_column_replica
 PDATA=$TMP/primary
 SDATA=$TMP/standby
-cd "$TMP"
 
 as_pg() { runuser -u postgres -- "$@"; }
 BENCH_DATADIRS=("$SDATA" "$PDATA")
@@ -106,17 +103,8 @@ bench_traps
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log "initdb in $TMP (primary port $PORT, standby $SPORT); load average $LOAD_BEFORE"
-as_pg "$PGBIN/initdb" -D "$PDATA" --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$TMP/initdb.log" 2>&1 ||
-    { cat "$TMP/initdb.log" >&2; die "initdb failed"; }
+bench_initdb "$PDATA" replica.sh 127.0.0.1
 cat >>"$PDATA/postgresql.conf" <<EOF
-
-# replica.sh
-listen_addresses = '127.0.0.1'
-port = $PORT
-unix_socket_directories = '$TMP'
-shared_preload_libraries = 'safe_column'
-# The naive variants must run as sent: the ALTER TABLE hook (safe_column.mode) is not what is measured.
-safe_column.mode = off
 shared_buffers = 512MB
 max_wal_size = 1GB
 checkpoint_timeout = $CKPT_TIMEOUT
@@ -180,15 +168,8 @@ SELECT g::bigint AS id, 'user' || g || '@example.com' AS email,
 VACUUM ANALYZE users_template;
 SQL
 
-prepare_users() {
-    "${PSQL[@]}" <<'SQL' || die "preparing users failed"
-DROP TABLE IF EXISTS users;
-CREATE TABLE users (id bigint NOT NULL, email text, created_at timestamptz, padding text);
-INSERT INTO users SELECT id, email, created_at, padding FROM users_template;
-ALTER TABLE users ADD PRIMARY KEY (id);
-VACUUM ANALYZE users;
-CHECKPOINT;
-SQL
+prepare_users() {  # bench_prepare_users, then wait for the standby to replay it
+    bench_prepare_users
     wait_replayed "$(q 'SELECT pg_current_wal_lsn()')" >/dev/null
 }
 

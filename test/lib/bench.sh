@@ -1,5 +1,5 @@
 # Shared by the benchmark scripts in test/bench: their throw-away servers are stopped and their temp
-# dir removed on every way out (end, error, Ctrl-C, kill). Source it after setting TMP and PGBIN; set
+# dir removed on every way out (end, error, Ctrl-C, kill). Source it, make TMP (bench_tmpdir); set
 # BENCH_DATADIRS (data directories, stopped in that order) and BENCH_LOGS (server logs, whose last
 # lines are printed when the script fails), add background jobs to BG_PIDS, then call bench_traps.
 # BENCH_KEEP=1 keeps the temp dir (the servers are stopped regardless).
@@ -7,6 +7,46 @@
 BG_PIDS=()
 BENCH_DATADIRS=()
 BENCH_LOGS=()
+
+# PREFIX: a new temp dir /tmp/PREFIX.XXXXXX in TMP, owned by postgres, private; the script moves into
+# it, so that nothing of the run lands in the caller's directory.
+bench_tmpdir() {
+    TMP=$(mktemp -d "/tmp/$1.XXXXXX")
+    chown postgres: "$TMP"
+    chmod 700 "$TMP"
+    cd "$TMP"
+}
+
+# DATADIR NAME [LISTEN]: initdb as postgres (trust, UTF8, C.UTF-8), then the settings every benchmark
+# server has: port PORT, the unix socket in TMP, TCP only on LISTEN (default none), safe_column
+# preloaded with its ALTER TABLE hook off (the naive variants must run as sent: the hook is not what
+# is measured). The caller appends its own settings to DATADIR/postgresql.conf.
+bench_initdb() {
+    runuser -u postgres -- "$PGBIN/initdb" -D "$1" --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
+        >"$TMP/initdb.log" 2>&1 || { cat "$TMP/initdb.log" >&2; die "initdb failed"; }
+    cat >>"$1/postgresql.conf" <<EOF
+
+# $2
+listen_addresses = '${3:-}'
+port = $PORT
+unix_socket_directories = '$TMP'
+shared_preload_libraries = 'safe_column'
+safe_column.mode = off
+EOF
+}
+
+# A fresh users (id bigint primary key, email, created_at, padding) copied from users_template,
+# vacuumed, analyzed and checkpointed: identical before each variant. Uses the script's PSQL and die.
+bench_prepare_users() {
+    "${PSQL[@]}" <<'SQL' || die "preparing users failed"
+DROP TABLE IF EXISTS users;
+CREATE TABLE users (id bigint NOT NULL, email text, created_at timestamptz, padding text);
+INSERT INTO users SELECT id, email, created_at, padding FROM users_template;
+ALTER TABLE users ADD PRIMARY KEY (id);
+VACUUM ANALYZE users;
+CHECKPOINT;
+SQL
+}
 
 # DATADIR: fast shutdown, else immediate, else SIGKILL of its postmaster.
 bench_stop_server() {
