@@ -52,19 +52,12 @@ done
 for b in initdb pg_ctl psql pgbench; do [[ -x $PGBIN/$b ]] || die "$PGBIN/$b missing (apt-get install postgresql-15)"; done
 
 source "$(dirname "$0")/../lib/bench.sh"  # BG_PIDS, forget_bg, bench_stop_server, bench_traps
-TMP=$(mktemp -d /tmp/safe_column_p99.XXXXXX)
-chown postgres: "$TMP"
+bench_tmpdir safe_column_p99
 BENCH_DATADIRS=("$TMP/data")
 BENCH_LOGS=("$TMP/server.log")
 bench_traps
-cd "$TMP"
-runuser -u postgres -- "$PGBIN/initdb" -D "$TMP/data" --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null || die "initdb failed"
+bench_initdb "$TMP/data" p99_probe.sh
 cat >>"$TMP/data/postgresql.conf" <<EOF
-listen_addresses = ''
-port = $PORT
-unix_socket_directories = '$TMP'
-shared_preload_libraries = 'safe_column'
-safe_column.mode = off
 shared_buffers = 512MB
 max_wal_size = 8GB
 EOF
