@@ -12,8 +12,11 @@
 #
 # A trial is NAME[:setting=value...]; the settings are set with ALTER SYSTEM (restart if needed) for that
 # trial only; two pseudo-settings act on the worker process instead: nice=N (renice) and sched=idle
-# (SCHED_IDLE). What the trial runs depends on how NAME starts:
+# (SCHED_IDLE); rate=N sets the transactions per second of an sql, sqlo or ins trial. What the trial
+# runs depends on how NAME starts:
 #   base...  nothing for 12 s (the unloaded reference)
+#   sqlo...  as sql..., but on users_other, a copy of users the foreground does not touch (same WAL,
+#            another table: tells contention on users from the cost of the WAL itself)
 #   sql...   a client doing (5)'s work in plain SQL for 12 s: TID ranges of PROBE_SQL_BLOCKS blocks,
 #            synchronous_commit off, PROBE_SQL_RATE transactions per second, filling a nullable tok
 #   ins...   a client inserting 200 rows of 200 bytes into another table, synchronous_commit off,
@@ -32,7 +35,10 @@
 #                 is a wait for a lock another process holds (e.g. WALWriteLock during its flush),
 #                 fdatasync the backend's own WAL flush, fsync a WAL segment it had to create. strace
 #                 slows every call, so compare trials of one PROBE_TRACE run only.
-# Output: one line per trial on stdout.
+# Output: two lines per trial on stdout: the foreground's latencies and the WAL written per second of
+# the trial, then what the disk did (from /proc/diskstats: writes, MB written, mean ms per write, cache
+# flushes, mean ms per flush) and what the server did (pg_stat_wal: records, full-page images, WAL
+# writes and syncs per second; pg_stat_bgwriter: buffers written by the bgwriter and by backends).
 set -Eeuo pipefail
 
 ROWS=${PROBE_ROWS:-2000000}
@@ -76,6 +82,7 @@ printf '%s\n' "\\set id random(1, $ROWS)" 'SELECT email, created_at FROM users W
 printf '%s\n' "\\set b random(0, $((ROWS / 48)))" 'BEGIN;' 'SET LOCAL synchronous_commit = off;' 'SET LOCAL enable_seqscan = off;' \
     "UPDATE ONLY users SET tok = gen_random_uuid() WHERE ctid >= format('(%s,0)', :b)::tid AND ctid < format('(%s,0)', :b + $SQL_BLOCKS)::tid AND tok IS NULL;" \
     'COMMIT;' >sqlload.sql
+sed 's/UPDATE ONLY users /UPDATE ONLY users_other /' sqlload.sql >sqlotherload.sql
 printf '%s\n' 'SET synchronous_commit = off;' "INSERT INTO junk SELECT g, repeat('x', 200) FROM generate_series(1, 200) g;" >insload.sql
 
 worker_pid() {
@@ -87,14 +94,22 @@ worker_pid() {
     done
 }
 
+# The data directory's disk, from /proc/diskstats: writes, sectors written, ms writing, flushes, ms flushing.
+DISK=$(lsblk -no PKNAME "$(findmnt -no SOURCE --target "$TMP")" 2>/dev/null || true)
+[[ -n $DISK ]] || DISK=$(basename "$(findmnt -no SOURCE --target "$TMP")")
+disk_io() { awk -v d="$DISK" '$3 == d { print $8, $10, $11, $19, $20 }' /proc/diskstats; }
+wal_stats() { "${P[@]}" -F ' ' -c "SELECT wal_records, wal_fpi, wal_write, wal_sync, buffers_clean, buffers_backend
+                                   FROM pg_stat_wal, pg_stat_bgwriter"; }
+
 trial() {  # SPEC
-    local spec=$1 name=${1%%:*} kv settings=() restart=0 nice='' sched=''
+    local spec=$1 name=${1%%:*} kv settings=() restart=0 nice='' sched='' rate=''
     IFS=: read -ra kv <<<"${spec#"$name"}"
     for s in "${kv[@]}"; do
         [[ -n $s ]] || continue
         case $s in
         nice=*) nice=${s#nice=} ;;
         sched=idle) sched=idle ;;
+        rate=*) rate=${s#rate=} ;;
         *=*) settings+=("$s")
              [[ $("${P[@]}" -c "SELECT context FROM pg_settings WHERE name = '${s%%=*}'") == postmaster ]] && restart=1 ;;
         *) die "bad setting '$s' in trial '$spec'" ;;
@@ -111,8 +126,14 @@ INSERT INTO users SELECT * FROM users_template;
 ALTER TABLE users ADD PRIMARY KEY (id);
 VACUUM ANALYZE users;
 TRUNCATE junk;
-CHECKPOINT;
+DROP TABLE IF EXISTS users_other;
 SQL
+    if [[ $name == sqlo* ]]; then
+        "${P[@]}" -c "SET client_min_messages = warning" -c "CREATE TABLE users_other (LIKE users)" \
+            -c "INSERT INTO users_other SELECT * FROM users_template" -c "ALTER TABLE users_other ADD PRIMARY KEY (id)" \
+            -c "VACUUM ANALYZE users_other" -c "ALTER TABLE users_other ADD COLUMN tok uuid"
+    fi
+    "${P[@]}" -c CHECKPOINT
     rm -f fg.pgb.*
     "$PGBIN/pgbench" -n -c 4 -j 2 -R 300 -T 3600 -f fg.sql -l --log-prefix=fg.pgb >/dev/null 2>&1 &
     local fg=$!
@@ -126,12 +147,16 @@ SQL
         st=("$!")
         sleep 0.5
     fi
+    local lsn0 lsn1 io0 io1 wal0 wal1
+    lsn0=$("${P[@]}" -c "SELECT pg_current_wal_lsn()")
+    io0=$(disk_io); wal0=$(wal_stats)
     t0=$(date +%s.%N)
     case $name in
     base*) sleep 12 ;;
+    sqlo*) "$PGBIN/pgbench" -n -c 1 -R "${rate:-$SQL_RATE}" -T 12 -f sqlotherload.sql >/dev/null 2>&1 ;;
     sql*) "${P[@]}" -c 'ALTER TABLE users ADD COLUMN tok uuid'
-          "$PGBIN/pgbench" -n -c 1 -R "$SQL_RATE" -T 12 -f sqlload.sql >/dev/null 2>&1 ;;
-    ins*) "$PGBIN/pgbench" -n -c 1 -R "$INS_RATE" -T 12 -f insload.sql >/dev/null 2>&1 ;;
+          "$PGBIN/pgbench" -n -c 1 -R "${rate:-$SQL_RATE}" -T 12 -f sqlload.sql >/dev/null 2>&1 ;;
+    ins*) "$PGBIN/pgbench" -n -c 1 -R "${rate:-$INS_RATE}" -T 12 -f insload.sql >/dev/null 2>&1 ;;
     burn*) timeout 12 yes >/dev/null || true ;;
     *) job=$("${P[@]}" -c "SELECT safe_add_column('users', 'tok', 'uuid', 'gen_random_uuid()', not_null => true)")
        if [[ -n $nice || -n $sched ]]; then
@@ -144,6 +169,8 @@ SQL
        "${P[@]}" -c "SET client_min_messages = warning" -c "CALL safe_column_watch($job, '1 hour')" >/dev/null ;;
     esac
     t1=$(date +%s.%N)
+    lsn1=$("${P[@]}" -c "SELECT pg_current_wal_lsn()")
+    io1=$(disk_io); wal1=$(wal_stats)
     if ((${#st[@]})); then
         kill -INT "${st[0]}"; wait "${st[0]}" 2>/dev/null || true
         # Syscalls of the foreground's backends that took over 1 ms, but for waits for the client.
@@ -158,9 +185,17 @@ SQL
     "${P[@]}" -c "SELECT pg_reload_conf()" >/dev/null
     ((restart)) && pgctl restart
     cat fg.pgb.* | awk -v w0="$t0" -v w1="$t1" '$3 ~ /^[0-9]+$/ { t = $5 + $6 / 1e6; if (t >= w0 && t - $3 / 1e6 <= w1) print $3 / 1000 }' |
-        sort -n | awk -v s="$spec" -v w="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')" '{v[NR] = $1}
-            END {printf "%-60s wall %6.1f s  tx %6d  p50 %5.2f  p90 %5.2f  p99 %6.2f  max %7.2f ms\n", s, w, NR,
+        sort -n | awk -v s="$spec" -v w="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')" \
+                      -v wal="$("${P[@]}" -c "SELECT round(pg_wal_lsn_diff('$lsn1', '$lsn0') / 1048576)")" '{v[NR] = $1}
+            END {printf "%-60s wall %6.1f s  WAL %5.1f MB/s  tx %6d  p50 %5.2f  p90 %5.2f  p99 %6.2f  max %7.2f ms\n", s, w, wal / w, NR,
                         v[int(NR * .5) + 1], v[int(NR * .9) + 1], v[int(NR * .99) + 1], v[NR]}'
+    # What the disk and the server did meanwhile: per second of the trial, and the mean time of a write / flush.
+    awk -v w="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')" -v a="$io0 $wal0" -v b="$io1 $wal1" 'BEGIN {
+            split(a, x, " "); split(b, y, " "); for (i in y) d[i] = y[i] - x[i]
+            printf "  disk %6.0f writes/s %6.1f MB/s %5.2f ms/write %5.0f flushes/s %5.2f ms/flush;",
+                   d[1] / w, d[2] * 512 / 1048576 / w, d[1] ? d[3] / d[1] : 0, d[4] / w, d[4] ? d[5] / d[4] : 0
+            printf "  WAL %6.0f rec/s %5.0f fpi/s %5.0f writes/s %5.0f syncs/s; buffers cleaned %d, by backends %d\n",
+                   d[6] / w, d[7] / w, d[8] / w, d[9] / w, d[10], d[11] }'
 }
 
 for ((r = 1; r <= ROUNDS; r++)); do
