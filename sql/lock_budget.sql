@@ -63,6 +63,35 @@ SELECT code, detail ~ ('Process ' || :blocker_pid || ' holds AccessShareLock on 
 SELECT dblink_exec('blocker', 'COMMIT');
 SELECT safe_add_column('parted', 'c', 'int') > 0 AS ok;
 
+-- A new foreign key locks the referenced table too (SHARE ROW EXCLUSIVE): under guard it is taken the
+-- queue-safe way with the table altered. A writer on the referenced table (or on a partition of it)
+-- is reported by name, and nothing is added.
+CREATE TABLE fk_parent (id int PRIMARY KEY);
+INSERT INTO fk_parent VALUES (1);
+CREATE TABLE fk_child (id int, pid int);
+CREATE TABLE fk_parted (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE fk_parted_1 PARTITION OF fk_parted FOR VALUES FROM (0) TO (100);
+SELECT dblink_exec('blocker', 'BEGIN');
+SELECT dblink_exec('blocker', 'UPDATE fk_parent SET id = id');
+SELECT code, message,
+       detail ~ ('Process ' || :blocker_pid || ' holds RowExclusiveLock on fk_parent ') AS names_referenced
+  FROM sc_catch($$ALTER TABLE fk_child ADD CONSTRAINT fk_child_pid_fkey FOREIGN KEY (pid) REFERENCES fk_parent NOT VALID$$);
+SELECT code, detail ~ ('Process ' || :blocker_pid || ' holds RowExclusiveLock on fk_parent ') AS names_referenced
+  FROM sc_catch($$ALTER TABLE fk_child ADD COLUMN pid2 int REFERENCES fk_parent$$);
+SELECT dblink_exec('blocker', 'COMMIT');
+SELECT dblink_exec('blocker', 'BEGIN');
+SELECT dblink_exec('blocker', 'INSERT INTO fk_parted_1 VALUES (5)');
+SELECT code, detail ~ ('Process ' || :blocker_pid || ' holds RowExclusiveLock on fk_parted_1 ') AS names_partition
+  FROM sc_catch($$ALTER TABLE fk_child ADD CONSTRAINT fk_child_id_fkey FOREIGN KEY (id) REFERENCES fk_parted NOT VALID$$);
+SELECT dblink_exec('blocker', 'COMMIT');
+SELECT count(*) AS fks_added FROM pg_constraint WHERE conrelid = 'fk_child'::regclass;
+SELECT count(*) AS pid2_added FROM pg_attribute WHERE attrelid = 'fk_child'::regclass AND attname = 'pid2';
+-- Blocker gone: both are added at once.
+ALTER TABLE fk_child ADD CONSTRAINT fk_child_pid_fkey FOREIGN KEY (pid) REFERENCES fk_parent NOT VALID;
+ALTER TABLE fk_child ADD CONSTRAINT fk_child_id_fkey FOREIGN KEY (id) REFERENCES fk_parted NOT VALID;
+SELECT conname, confrelid::regclass FROM pg_constraint WHERE conrelid = 'fk_child'::regclass ORDER BY conname;
+DROP TABLE fk_child, fk_parent, fk_parted;
+
 SELECT dblink_disconnect('blocker');
 RESET safe_column.lock_timeout;
 RESET safe_column.lock_wait_budget;

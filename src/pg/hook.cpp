@@ -643,6 +643,33 @@ const char *mode_name(sc::ddl::Mode m) {
     return "?";
 }
 
+// The tables the statement's new foreign keys reference (ADD CONSTRAINT ... FOREIGN KEY, ADD COLUMN ...
+// REFERENCES), other than the table itself: PostgreSQL locks each of them, and its partitions, in SHARE
+// ROW EXCLUSIVE mode, which blocks their writes while it waits in their lock queue.
+List *referenced_tables(AlterTableStmt *ats, Oid relid) {
+    List *refs = NIL;
+    auto add = [&refs, relid](Constraint *con) {
+        if (con->contype != CONSTR_FOREIGN || con->pktable == nullptr)
+            return;
+        Oid ref = RangeVarGetRelid(con->pktable, NoLock, true);
+        if (OidIsValid(ref) && ref != relid)
+            refs = list_append_unique_oid(refs, ref);  // a missing table: PostgreSQL reports it
+    };
+    ListCell *lc;
+    foreach (lc, ats->cmds) {
+        auto *cmd = castNode(AlterTableCmd, lfirst(lc));
+        if (cmd->subtype == AT_AddConstraint && cmd->def != nullptr && IsA(cmd->def, Constraint))
+            add(castNode(Constraint, cmd->def));
+        else if (cmd->subtype == AT_AddColumn && cmd->def != nullptr && IsA(cmd->def, ColumnDef)) {
+            ListCell *cc;
+            foreach (cc, castNode(ColumnDef, cmd->def)->constraints)
+                if (IsA(lfirst(cc), Constraint))
+                    add(castNode(Constraint, lfirst(cc)));
+        }
+    }
+    return refs;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The hook.
 
@@ -698,7 +725,19 @@ HookOutcome decide_and_act(PlannedStmt *pstmt, const char *query) {
             return HookOutcome::pass;
         LOCKMODE lockmode = AlterTableGetLockLevel(ats->cmds);
         char *what = psprintf("run ALTER TABLE (safe_column.mode = %s)", mode_name(mode));
-        (void)lock_queue_safe(s->relid, lockmode, s->inh, what);
+        List *refs = referenced_tables(ats, s->relid);
+        if (refs != NIL) {
+            StringInfoData names;
+            initStringInfo(&names);
+            ListCell *lc;
+            foreach (lc, refs) {
+                char *name = get_rel_name(lfirst_oid(lc));
+                appendStringInfo(&names, "%s\"%s\"", names.len > 0 ? ", " : "", name ? name : "?");
+            }
+            what = psprintf("%s, which also locks %s (referenced by its foreign key%s)", what, names.data,
+                            list_length(refs) > 1 ? "s" : "");
+        }
+        (void)lock_queue_safe(s->relid, lockmode, s->inh, what, refs, ShareRowExclusiveLock);
         locked = true;
     }
     if (!gather_commands(s, ats, query, locked))

@@ -50,36 +50,49 @@ struct LockAttempt {
     Oid relid;
     LOCKMODE mode;
     bool inheritors;
+    List *also;
+    LOCKMODE also_mode;
     int timeout_ms;
 };
 
-// Lock the relation and its inheritors, each wait bounded so that the whole attempt stays within
-// timeout_ms (run in a subtransaction by try_lock_once).
+// Lock rel, then (once its list of children can no longer change) its inheritors, in mode, each wait
+// bounded by what is left until deadline.
+void lock_one(Oid rel, LOCKMODE mode, bool inheritors, TimestampTz deadline) {
+    auto wait_left = [deadline] {
+        set_lock_timeout(static_cast<int>((deadline - GetCurrentTimestamp()) / 1000));
+    };
+    wait_left();
+    LockRelationOid(rel, mode);
+    if (!inheritors)
+        return;
+    List *children = find_all_inheritors(rel, NoLock, nullptr);
+    ListCell *lc;
+    foreach (lc, children) {
+        Oid child = lfirst_oid(lc);
+        if (child == rel)
+            continue;
+        wait_left();
+        LockRelationOid(child, mode);
+    }
+}
+
+// Lock the relation and its inheritors, then the also relations and theirs, each wait bounded so that
+// the whole attempt stays within timeout_ms (run in a subtransaction by try_lock_once).
 void lock_set(void *arg) {
     auto *a = static_cast<LockAttempt *>(arg);
     TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), a->timeout_ms);
     int nest = NewGUCNestLevel();
-    set_lock_timeout(a->timeout_ms);
-    LockRelationOid(a->relid, a->mode);
-    if (a->inheritors) {
-        List *children = find_all_inheritors(a->relid, NoLock, nullptr);
-        ListCell *lc;
-        foreach (lc, children) {
-            Oid child = lfirst_oid(lc);
-            if (child == a->relid)
-                continue;
-            long left_ms = static_cast<long>((deadline - GetCurrentTimestamp()) / 1000);
-            set_lock_timeout(static_cast<int>(left_ms));
-            LockRelationOid(child, a->mode);
-        }
-    }
+    lock_one(a->relid, a->mode, a->inheritors, deadline);
+    ListCell *lc;
+    foreach (lc, a->also)
+        lock_one(lfirst_oid(lc), a->also_mode, true, deadline);
     AtEOXact_GUC(true, nest);
 }
 
 // One attempt: true when every lock is held (the subtransaction's locks pass to the transaction),
 // false on lock_timeout (every lock of the attempt released). Other errors pass.
-bool try_lock_once(Oid relid, LOCKMODE mode, bool inheritors, int timeout_ms) {
-    LockAttempt attempt{relid, mode, inheritors, timeout_ms};
+bool try_lock_once(Oid relid, LOCKMODE mode, bool inheritors, List *also, LOCKMODE also_mode, int timeout_ms) {
+    LockAttempt attempt{relid, mode, inheritors, also, also_mode, timeout_ms};
     ErrorData *edata = run_in_subtransaction(lock_set, &attempt);
     if (edata == nullptr)
         return true;
@@ -140,10 +153,8 @@ struct PgBlocker {
     char *query;
 };
 
-// Processes holding locks on the targets that conflict with mode, as visible to the caller.
-int find_blockers(Oid relid, List *targets, LOCKMODE mode, PgBlocker **out) {
-    List *rels = list_make1_oid(relid);
-    rels = list_concat_unique_oid(rels, targets);
+// Processes holding locks on rels that conflict with mode, as visible to the caller.
+int find_blockers(List *rels, LOCKMODE mode, PgBlocker **out) {
     int nrels = list_length(rels);
     Datum *relds = static_cast<Datum *>(palloc(sizeof(Datum) * nrels));
     for (int i = 0; i < nrels; i++)
@@ -217,7 +228,34 @@ char *blocker_detail_text(const PgBlocker *blockers, int n, int attempts, double
 
 }  // namespace
 
-LockOutcome lock_queue_safe(Oid relid, LOCKMODE mode, bool inheritors, const char *what) {
+// The also relations and all their inheritors.
+List *also_targets(List *also) {
+    List *all = NIL;
+    ListCell *lc;
+    foreach (lc, also)
+        all = list_concat_unique_oid(all, find_all_inheritors(lfirst_oid(lc), NoLock, nullptr));
+    return all;
+}
+
+// Blockers of the main relations, then of the also relations, at most 10 in all.
+int find_all_blockers(Oid relid, List *targets, LOCKMODE mode, List *also, LOCKMODE also_mode, PgBlocker **out) {
+    int n = find_blockers(list_concat_unique_oid(list_make1_oid(relid), targets), mode, out);
+    if (also == NIL || n >= 10)
+        return n;
+    PgBlocker *more;
+    int m = find_blockers(also_targets(also), also_mode, &more);
+    if (m == 0)
+        return n;
+    int total = n + m > 10 ? 10 : n + m;
+    auto *all = static_cast<PgBlocker *>(palloc(sizeof(PgBlocker) * total));
+    for (int i = 0; i < total; i++)
+        all[i] = i < n ? (*out)[i] : more[i - n];
+    *out = all;
+    return total;
+}
+
+LockOutcome lock_queue_safe(Oid relid, LOCKMODE mode, bool inheritors, const char *what, List *also,
+                            LOCKMODE also_mode) {
     sc::LockRetryPolicy policy;
     policy.attempt_timeout_ms = lock_timeout_ms;
     policy.budget_ms = lock_wait_budget_ms;
@@ -228,7 +266,7 @@ LockOutcome lock_queue_safe(Oid relid, LOCKMODE mode, bool inheritors, const cha
     TimestampTz start = GetCurrentTimestamp();
     for (;;) {
         outcome.attempts++;
-        if (try_lock_once(relid, mode, inheritors, schedule.attempt_timeout_ms(ms_since(start)))) {
+        if (try_lock_once(relid, mode, inheritors, also, also_mode, schedule.attempt_timeout_ms(ms_since(start)))) {
             outcome.waited_ms = ms_since(start);
             if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
                 ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
@@ -240,7 +278,7 @@ LockOutcome lock_queue_safe(Oid relid, LOCKMODE mode, bool inheritors, const cha
         List *targets = inheritors ? find_all_inheritors(relid, NoLock, nullptr) : NIL;
 
         if (outcome.attempts == 1) {
-            char *held = strong_lock_held(relid, targets);
+            char *held = strong_lock_held(relid, list_concat_unique_oid(list_copy(targets), also_targets(also)));
             if (held != nullptr)
                 ereport(ERROR,
                         (errcode(ERRCODE_LOCK_NOT_AVAILABLE),
@@ -254,7 +292,7 @@ LockOutcome lock_queue_safe(Oid relid, LOCKMODE mode, bool inheritors, const cha
         std::optional<int> delay = schedule.next_delay_ms(outcome.attempts, elapsed);
         if (!delay) {
             PgBlocker *blockers;
-            int n = find_blockers(relid, targets, mode, &blockers);
+            int n = find_all_blockers(relid, targets, mode, also, also_mode, &blockers);
             char *detail = blocker_detail_text(blockers, n, outcome.attempts, elapsed);
             ereport(ERROR,
                     (errcode(ERRCODE_LOCK_NOT_AVAILABLE),

@@ -4,6 +4,7 @@
 #include "pg/pg_includes.hpp"
 
 extern "C" {
+#include "nodes/pg_list.h"
 #include "storage/lockdefs.h"
 }
 
@@ -21,6 +22,10 @@ struct LockOutcome {
 // raises lock_not_available naming the blocking processes. When the current transaction already holds
 // strong locks on other relations that sleeping would prolong, it makes one attempt only.
 // `what` names the operation in messages, e.g. "add column \"status\" to \"users\"".
-LockOutcome lock_queue_safe(Oid relid, LOCKMODE mode, bool inheritors, const char *what);
+// also (a List of relation OIDs, or NIL): relations the statement will lock too, in also_mode with
+// their partitions (e.g. the table a foreign key references): taken in the same attempts, after relid,
+// so that no lock of the statement ever waits in a queue longer than one attempt.
+LockOutcome lock_queue_safe(Oid relid, LOCKMODE mode, bool inheritors, const char *what, List *also = NIL,
+                            LOCKMODE also_mode = NoLock);
 
 }  // namespace sc::pg
