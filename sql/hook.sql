@@ -98,6 +98,53 @@ SELECT code, message FROM sc_try('ALTER TABLE members ADD COLUMN s2 uuid DEFAULT
 RESET ROLE;
 DROP ROLE hook_stranger;
 
+-- ALTER COLUMN TYPE: refused when PostgreSQL would convert every stored value (decided by its own
+-- test on the planned conversion), run when the values stay as they are (sc_forbid_rewrite would
+-- stop a rewrite). The hint's first step is a real safe_add_column call: it fills the new column.
+CREATE TABLE amounts (id int PRIMARY KEY, amount int, label varchar(10), price numeric, seen timestamp);
+INSERT INTO amounts SELECT g, g, 'l' || g, g / 3.0, '2026-01-01'::timestamp + g * interval '1 hour'
+  FROM generate_series(1, 500) g;
+SELECT pg_relation_filenode('amounts') AS afn \gset
+\x on
+SELECT * FROM sc_try('ALTER TABLE amounts ALTER COLUMN amount TYPE bigint');
+SELECT * FROM sc_try('ALTER TABLE amounts ALTER COLUMN price SET DATA TYPE numeric(10,2) USING round(price, 2)');
+\x off
+SELECT code, message FROM sc_try('ALTER TABLE amounts ALTER COLUMN label TYPE varchar(5)');
+SELECT code, message FROM sc_try('ALTER TABLE amounts ALTER COLUMN seen TYPE timestamptz');  -- not UTC: converts
+SELECT code, message FROM sc_try('ALTER TABLE amounts ALTER COLUMN amount TYPE text, ALTER COLUMN label TYPE text');
+ALTER TABLE amounts ALTER COLUMN label TYPE varchar(20);
+ALTER TABLE amounts ALTER COLUMN label TYPE text;
+ALTER TABLE amounts ALTER COLUMN amount TYPE int USING amount;
+SET timezone = 'UTC';
+ALTER TABLE amounts ALTER COLUMN seen TYPE timestamptz;
+RESET timezone;
+SELECT pg_relation_filenode('amounts') = :afn AS same_file, format_type(atttypid, atttypmod) AS label_type
+  FROM pg_attribute WHERE attrelid = 'amounts'::regclass AND attname = 'label';
+-- The hint's safe_add_column call (a taken name gets a number), then the worker's result.
+ALTER TABLE amounts ADD COLUMN amount_new text;
+SELECT substring(hint from 'SELECT safe_add_column\([^)]*\)') AS first_step
+  FROM sc_try('ALTER TABLE amounts ALTER COLUMN amount TYPE bigint');
+SELECT safe_add_column('public.amounts', 'amount_new1', 'bigint', backfill_expr => 'amount::bigint') AS aj \gset
+SET client_min_messages = warning;
+SELECT safe_column_wait(:aj, '120s');
+SET client_min_messages = notice;
+SELECT count(*) FILTER (WHERE amount_new1 = amount) AS converted, count(*) AS all_rows FROM amounts;
+-- Statements PostgreSQL itself rejects keep its own errors.
+SELECT code, message FROM sc_try('ALTER TABLE amounts ALTER COLUMN no_such TYPE int');
+SELECT code, message FROM sc_try('ALTER TABLE amounts ALTER COLUMN amount TYPE no_such_type');
+SELECT code, message FROM sc_try('ALTER TABLE amounts ALTER COLUMN seen TYPE int');
+SELECT code, message FROM sc_try('ALTER TABLE amounts ALTER COLUMN amount TYPE int USING no_such + 1');
+SELECT code, message FROM sc_try('ALTER TABLE amounts ALTER COLUMN ctid TYPE int');
+CREATE TABLE measures (id int, v int) PARTITION BY RANGE (id);
+CREATE TABLE measures_1 PARTITION OF measures FOR VALUES FROM (0) TO (1000);
+INSERT INTO measures SELECT g, g FROM generate_series(0, 999) g;
+SELECT code, message FROM sc_try('ALTER TABLE measures_1 ALTER COLUMN v TYPE bigint');
+SELECT code, message FROM sc_try('ALTER TABLE ONLY measures ALTER COLUMN v TYPE bigint');
+SELECT code, message FROM sc_try('ALTER TABLE measures ALTER COLUMN v TYPE bigint');
+SELECT step, approach, sql, lock_mode, rewrites, sc_mask(note) AS note
+  FROM safe_column_plan('ALTER TABLE measures ALTER COLUMN v TYPE bigint');
+DROP TABLE amounts, measures;
+
 -- Below guard_min_size a heavy form runs as sent: a small table's rewrite is short.
 CREATE TABLE tiny (id int);
 INSERT INTO tiny VALUES (1), (2);
@@ -114,7 +161,8 @@ ALTER TABLE tiny ADD COLUMN t_off uuid DEFAULT gen_random_uuid();
 SET safe_column.mode = warn;
 ALTER TABLE tiny ADD COLUMN t_warn uuid DEFAULT gen_random_uuid();
 ALTER TABLE tiny ADD COLUMN quiet text;
-SELECT count(t_off) AS off_filled, count(t_warn) AS warn_filled FROM tiny;
+ALTER TABLE tiny ALTER COLUMN id TYPE bigint USING id * 10;
+SELECT count(t_off) AS off_filled, count(t_warn) AS warn_filled, sum(id) AS id_sum FROM tiny;
 ALTER EVENT TRIGGER sc_forbid_rewrite ENABLE;
 SET safe_column.mode = nonsense;
 SET safe_column.guard_min_size = -1;

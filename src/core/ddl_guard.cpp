@@ -271,6 +271,21 @@ Effect assess(const Statement &s, const Command &c) {
             e.what = (boost::format("%1% builds an index under %2% lock.") % name % lock).str();
         }
         return e;
+    case Kind::alter_type:
+        name = "ALTER COLUMN " + c.column + " TYPE " + c.type;
+        if (c.type_rewrite) {
+            e.rewrite = true;
+            e.seconds = all / rewrite_bytes_per_s;
+            e.what = (boost::format("%1% rewrites the whole table and its indexes (%2%) under %3% lock, because "
+                                    "every stored value is converted.") %
+                      name % pretty_bytes(s.table_bytes + s.index_bytes) % lock)
+                         .str();
+        } else {
+            e.what = (boost::format("%1% keeps the stored values as they are (no rewrite; %2% lock, held briefly).") %
+                      name % lock)
+                         .str();
+        }
+        return e;
     case Kind::other:
         e.what = (boost::format("A subcommand safe_column does not classify takes %1% lock.") % lock).str();
         return e;
@@ -384,6 +399,26 @@ SafeWay safe_way(const Statement &s, const Command &c) {
             w.advice = "If a key column is nullable, make it NOT NULL first the safe way: ADD CONSTRAINT ... CHECK "
                        "(column IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT, SET NOT NULL, DROP CONSTRAINT.";
         return w;
+    case Kind::alter_type: {
+        std::string backfill = c.using_expr ? *c.using_expr : c.column + "::" + c.type;
+        steps.push_back(step((boost::format("SELECT safe_add_column(%1%, %2%, %3%, backfill_expr => %4%)") %
+                              regclass_literal(s) % sql::literal(c.new_column_name) % sql::literal(c.type) %
+                              sql::literal(backfill))
+                                 .str(),
+                             access_exclusive,
+                             "brief, queue-safe: a new column of the new type, nullable; the worker fills it from "
+                             "the old one in the background, starting when the transaction commits"));
+        PlanStep fill = step("", 3, "background worker: converts the existing rows in short batches");
+        fill.seconds.reset();
+        steps.push_back(fill);
+        w.advice = (boost::format("In the same transaction as safe_add_column, create a trigger that sets %1% from "
+                                  "%2% on INSERT and UPDATE, so that no write is missed; once the job is complete, "
+                                  "switch the application to %1% (add its default and constraints the safe way), "
+                                  "then drop %2% and rename %1% in one brief transaction.") %
+                    c.new_column % c.column)
+                       .str();
+        return w;
+    }
     case Kind::other:
         return w;
     }

@@ -26,6 +26,7 @@ enum class Kind {
     add_foreign_key,
     add_unique,
     add_primary_key,
+    alter_type,  // ALTER COLUMN ... [SET DATA] TYPE
     other,  // any other subcommand: not classified, run as sent (queue-safe in guard and stage modes)
 };
 
@@ -53,6 +54,12 @@ struct Command {
     std::optional<std::string> references;  // inline REFERENCES: "other_table (col)" ...
     std::string check_name, unique_name, fk_name;  // quoted names for the inline constraints' safe steps
     std::string sequence;  // serial, identity: a free name for the sequence, qualified and quoted
+
+    // alter_type: column, column_name, type (the new one, as the server prints it)
+    bool type_rewrite = false;                // PostgreSQL converts every stored value (its own test)
+    std::optional<std::string> using_expr;    // the USING expression as written
+    std::string new_column;                   // quoted free name for the column of the new type
+    std::string new_column_name;              // unquoted
 
     // set_not_null
     bool already_not_null = false;

@@ -16,6 +16,7 @@
 #include "pg/hook.hpp"
 #include "pg/lock.hpp"
 #include "pg/shmem.hpp"
+#include "pg/subxact.hpp"
 
 extern "C" {
 #include "access/relation.h"
@@ -37,7 +38,11 @@ extern "C" {
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "optimizer/optimizer.h"
+#include "parser/parse_collate.h"
+#include "parser/parse_coerce.h"
+#include "parser/parse_expr.h"
 #include "parser/parse_node.h"
+#include "parser/parse_relation.h"
 #include "parser/parse_type.h"
 #include "parser/parser.h"
 #include "postmaster/bgworker.h"
@@ -47,6 +52,7 @@ extern "C" {
 #include "utils/acl.h"
 #include <signal.h>
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -95,6 +101,8 @@ struct CCommand {
     bool not_valid, using_index;
     const char *expr, *keys, *fk_target;
     AttrNumber attnum;  // set_not_null
+    bool type_rewrite;  // alter_type
+    const char *using_expr, *new_column, *new_column_name;
 };
 
 struct CStatement {
@@ -154,6 +162,11 @@ sc::ddl::Statement to_core(const CStatement *s) {
         k.expr = str_or_empty(c.expr);
         k.keys = str_or_empty(c.keys);
         k.fk_target = str_or_empty(c.fk_target);
+        k.type_rewrite = c.type_rewrite;
+        if (c.using_expr)
+            k.using_expr = std::string(c.using_expr);
+        k.new_column = str_or_empty(c.new_column);
+        k.new_column_name = str_or_empty(c.new_column_name);
         out.cmds.push_back(std::move(k));
     }
     return out;
@@ -423,6 +436,155 @@ void gather_set_not_null(const CStatement *s, AlterTableCmd *cmd, CCommand *c, b
         c->implied_by_check = not_null_implied(s->relid, c->attnum);
 }
 
+// ALTER COLUMN ... TYPE: PostgreSQL keeps the stored values when the planned conversion is the column
+// itself, relabeled (binary-compatible types, a longer varchar), through domains without constraints,
+// or a timestamp <-> timestamptz cast while the session's time zone is UTC; anything else converts
+// every value, in a rewrite of the table (the rule of ATColumnChangeRequiresRewrite in tablecmds.c).
+bool conversion_rewrites(Node *expr, AttrNumber attnum) {
+    for (;;) {
+        if (IsA(expr, Var))
+            return castNode(Var, expr)->varattno != attnum;
+        if (IsA(expr, RelabelType)) {
+            expr = reinterpret_cast<Node *>(castNode(RelabelType, expr)->arg);
+        } else if (IsA(expr, CoerceToDomain)) {
+            auto *d = castNode(CoerceToDomain, expr);
+            if (DomainHasConstraints(d->resulttype))
+                return true;
+            expr = reinterpret_cast<Node *>(d->arg);
+        } else if (IsA(expr, FuncExpr)) {
+            auto *f = castNode(FuncExpr, expr);
+            bool tz_cast = f->funcid == F_TIMESTAMPTZ_TIMESTAMP || f->funcid == F_TIMESTAMP_TIMESTAMPTZ;
+            if (!tz_cast || TimestampTimestampTzRequiresRewrite())
+                return true;
+            expr = static_cast<Node *>(linitial(f->args));
+        } else {
+            return true;
+        }
+    }
+}
+
+struct TypeChange {
+    Oid relid;
+    AttrNumber attnum;
+    TypeName *type_name;
+    Node *using_raw;  // the USING expression, or NULL
+    const char *query;
+    Oid typid;        // out: the new type
+    int32 typmod;
+    bool known;       // out: the conversion exists (otherwise PostgreSQL reports why)
+    bool rewrite;
+    char *using_text;  // out: the USING expression deparsed, schema-qualified
+};
+
+// Builds the conversion as ALTER TABLE will (run in a subtransaction: any error leaves the statement
+// to PostgreSQL, which reports it in its own words). With USING, the caller holds a lock on the table.
+void build_type_change(void *arg) {
+    auto *t = static_cast<TypeChange *>(arg);
+    typenameTypeIdAndMod(nullptr, t->type_name, &t->typid, &t->typmod);
+    Oid atttype, attcoll;
+    int32 atttypmod;
+    get_atttypetypmodcoll(t->relid, t->attnum, &atttype, &atttypmod, &attcoll);
+    ParseState *pstate = make_parsestate(nullptr);
+    pstate->p_sourcetext = t->query;
+    Node *transform;
+    if (t->using_raw != nullptr) {
+        Relation rel = relation_open(t->relid, NoLock);
+        ParseNamespaceItem *nsitem = addRangeTableEntryForRelation(pstate, rel, AccessShareLock, nullptr, false, true);
+        addNSItemToQuery(pstate, nsitem, false, true, true);
+        transform = transformExpr(pstate, static_cast<Node *>(copyObjectImpl(t->using_raw)),
+                                  EXPR_KIND_ALTER_COL_TRANSFORM);
+        relation_close(rel, NoLock);
+        int nest = NewGUCNestLevel();
+        (void)set_config_option("search_path", "", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+        t->using_text = deparse_expression(transform, deparse_context_for(get_rel_name(t->relid), t->relid), false,
+                                           false);
+        AtEOXact_GUC(true, nest);
+        transform = coerce_to_target_type(pstate, transform, exprType(transform), t->typid, t->typmod,
+                                          COERCION_ASSIGNMENT, COERCE_IMPLICIT_CAST, -1);
+    } else {
+        Node *var = reinterpret_cast<Node *>(makeVar(1, t->attnum, atttype, atttypmod, attcoll, 0));
+        transform = coerce_to_target_type(pstate, var, atttype, t->typid, t->typmod, COERCION_ASSIGNMENT,
+                                          COERCE_IMPLICIT_CAST, -1);
+    }
+    if (transform == nullptr)
+        return;  // no assignment cast: PostgreSQL says so
+    assign_expr_collations(pstate, transform);
+    transform = reinterpret_cast<Node *>(expression_planner(reinterpret_cast<Expr *>(transform)));
+    t->rewrite = conversion_rewrites(transform, t->attnum);
+    t->known = true;
+}
+
+// A free name for the column of the new type: col_new, col_new1, ...
+const char *free_column_name(Oid relid, const char *col) {
+    for (int i = 0;; i++) {
+        char label[16];
+        snprintf(label, sizeof label, i == 0 ? "new" : "new%d", i);
+        char *name = makeObjectName(col, nullptr, label);
+        if (get_attnum(relid, name) == InvalidAttrNumber)
+            return name;
+    }
+}
+
+void gather_alter_type(const CStatement *s, AlterTableCmd *cmd, CCommand *c, const char *query, bool locked) {
+    if (cmd->def == nullptr || !IsA(cmd->def, ColumnDef))
+        return;
+    auto *def = castNode(ColumnDef, cmd->def);
+    AttrNumber attnum = get_attnum(s->relid, cmd->name);
+    if (attnum <= 0 || def->typeName == nullptr)
+        return;  // an unknown or system column: PostgreSQL reports it
+    // An inherited column (of a partition or child) and a typed table's column cannot change type:
+    // PostgreSQL says so.
+    HeapTuple atttup = SearchSysCacheAttNum(s->relid, attnum);
+    if (!HeapTupleIsValid(atttup))
+        return;
+    bool inherited = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(atttup))->attinhcount > 0;
+    ReleaseSysCache(atttup);
+    HeapTuple reltup = SearchSysCache1(RELOID, ObjectIdGetDatum(s->relid));
+    if (!HeapTupleIsValid(reltup))
+        return;
+    bool typed = OidIsValid(reinterpret_cast<Form_pg_class>(GETSTRUCT(reltup))->reloftype);
+    ReleaseSysCache(reltup);
+    if (inherited || typed)
+        return;
+    TypeChange t{};
+    t.relid = s->relid;
+    t.attnum = attnum;
+    t.type_name = def->typeName;
+    t.using_raw = def->raw_default;
+    t.query = query;
+    // A USING expression is analyzed against the table, which needs a lock: warn mode holds none and
+    // takes one only if it can at once; otherwise the expression is taken to convert every value (it
+    // does, but for a bare USING col, which nobody writes).
+    bool share_locked = t.using_raw != nullptr && !locked && ConditionalLockRelationOid(s->relid, AccessShareLock);
+    if (t.using_raw != nullptr && !locked && !share_locked) {
+        Type typ = LookupTypeName(nullptr, def->typeName, &t.typmod, true);
+        if (typ == nullptr)
+            return;
+        t.typid = typeTypeId(typ);
+        ReleaseSysCache(typ);
+        t.known = t.rewrite = true;
+        t.using_text = pstrdup("...");
+    } else {
+        ErrorData *edata = run_in_subtransaction(build_type_change, &t);
+        if (share_locked)
+            UnlockRelationOid(s->relid, AccessShareLock);
+        if (edata != nullptr) {
+            FreeErrorData(edata);
+            return;
+        }
+    }
+    if (!t.known)
+        return;
+    c->kind = sc::ddl::Kind::alter_type;
+    c->column_name = cmd->name;
+    c->column = quote_identifier(cmd->name);
+    c->type = format_type_with_typemod(t.typid, t.typmod);
+    c->type_rewrite = t.rewrite;
+    c->using_expr = t.using_text;
+    c->new_column_name = free_column_name(s->relid, cmd->name);
+    c->new_column = quote_identifier(c->new_column_name);
+}
+
 // A statement that PostgreSQL will reject anyway gets PostgreSQL's own error, not a refusal: names
 // that do not resolve leave the subcommand unclassified (run as sent, so PostgreSQL reports them).
 struct ColumnRefCheck {
@@ -603,6 +765,13 @@ bool gather_commands(CStatement *s, AlterTableStmt *ats, const char *query, bool
             break;
         case AT_AddConstraint:
             gather_add_constraint(s, cmd, c, query);
+            break;
+        case AT_AlterColumnType:
+            // ALTER TABLE ONLY on a table with children: PostgreSQL refuses to change the type of an
+            // inherited column in the parent alone; let it say so.
+            if (!s->inh && has_subclass(s->relid))
+                break;
+            gather_alter_type(s, cmd, c, query, locked);
             break;
         default:
             break;
