@@ -276,3 +276,61 @@ TEST(DdlGuard, ParenthesizedAfter) {
     EXPECT_EQ(parenthesized_after("x (unbalanced", 0), "");
     EXPECT_EQ(parenthesized_after("(first) (second)", 7), "second");
 }
+
+TEST(DdlGuard, AlterColumnTypeThatConvertsIsRefusedWithTheExpandContractWay) {
+    Command c;
+    c.kind = Kind::alter_type;
+    c.lockmode = 8;
+    c.column = "amount";
+    c.column_name = "amount";
+    c.type = "bigint";
+    c.type_rewrite = true;
+    c.new_column = "amount_new";
+    c.new_column_name = "amount_new";
+    Effect e = assess(table(), c);
+    EXPECT_TRUE(e.rewrite);
+    EXPECT_GT(e.seconds, 0);
+    EXPECT_TRUE(contains(e.what, "ALTER COLUMN amount TYPE bigint rewrites the whole table and its indexes (340 MB)"))
+        << e.what;
+
+    Verdict v = decide(with(c), Mode::guard, 10 * MB);
+    ASSERT_EQ(v.action, Action::refuse);
+    EXPECT_EQ(v.message, "this ALTER TABLE would rewrite table \"users\" under ACCESS EXCLUSIVE lock");
+    EXPECT_TRUE(contains(v.hint, "SELECT safe_add_column('public.users', 'amount_new', 'bigint', backfill_expr => "
+                                 "'amount::bigint');"))
+        << v.hint;
+    EXPECT_TRUE(contains(v.hint, "create a trigger that sets amount_new from amount")) << v.hint;
+    // Not stageable: stage mode refuses it too, and says why.
+    v = decide(with(c), Mode::stage, 10 * MB);
+    ASSERT_EQ(v.action, Action::refuse);
+    EXPECT_TRUE(contains(v.hint, "stages ADD COLUMN statements only")) << v.hint;
+    EXPECT_EQ(decide(with(c), Mode::warn, 10 * MB).action, Action::warn);
+    EXPECT_EQ(decide(with(c, 5 * MB), Mode::guard, 10 * MB).action, Action::run_guarded);
+
+    // A USING expression is the backfill expression, quoted as a literal.
+    c.using_expr = "round(amount, 2) * 'x'";
+    v = decide(with(c), Mode::guard, 10 * MB);
+    EXPECT_TRUE(contains(v.hint, "backfill_expr => 'round(amount, 2) * ''x''')")) << v.hint;
+
+    std::vector<PlanStep> steps = plan(with(c), "ALTER TABLE users ALTER COLUMN amount TYPE bigint USING ...");
+    ASSERT_EQ(steps.size(), 4u);
+    EXPECT_TRUE(steps[0].rewrite);
+    EXPECT_EQ(steps[1].lockmode, 8);
+    EXPECT_TRUE(steps[2].sql.empty());
+    EXPECT_EQ(steps[3].approach, "advice");
+}
+
+TEST(DdlGuard, AlterColumnTypeThatKeepsTheValuesRuns) {
+    Command c;
+    c.kind = Kind::alter_type;
+    c.lockmode = 8;
+    c.column = "label";
+    c.column_name = "label";
+    c.type = "character varying(20)";
+    c.type_rewrite = false;
+    Effect e = assess(table(), c);
+    EXPECT_FALSE(e.heavy());
+    EXPECT_TRUE(contains(e.what, "keeps the stored values as they are")) << e.what;
+    EXPECT_EQ(decide(with(c), Mode::guard, 10 * MB).action, Action::run_guarded);
+    EXPECT_EQ(decide(with(c), Mode::warn, 10 * MB).action, Action::run);
+}
