@@ -27,6 +27,19 @@ Command add_column(const char *col, const char *type) {
     return c;
 }
 
+Command alter_type(const char *col, const char *type, bool rewrite) {
+    Command c;
+    c.kind = Kind::alter_type;
+    c.lockmode = 8;
+    c.column = col;
+    c.column_name = col;
+    c.type = type;
+    c.type_rewrite = rewrite;
+    c.new_column = std::string(col) + "_new";
+    c.new_column_name = c.new_column;
+    return c;
+}
+
 Statement with(Command c, std::int64_t bytes = 300 * MB) {
     Statement s = table(bytes);
     s.cmds.push_back(std::move(c));
@@ -278,15 +291,7 @@ TEST(DdlGuard, ParenthesizedAfter) {
 }
 
 TEST(DdlGuard, AlterColumnTypeThatConvertsIsRefusedWithTheExpandContractWay) {
-    Command c;
-    c.kind = Kind::alter_type;
-    c.lockmode = 8;
-    c.column = "amount";
-    c.column_name = "amount";
-    c.type = "bigint";
-    c.type_rewrite = true;
-    c.new_column = "amount_new";
-    c.new_column_name = "amount_new";
+    Command c = alter_type("amount", "bigint", true);
     Effect e = assess(table(), c);
     EXPECT_TRUE(e.rewrite);
     EXPECT_GT(e.seconds, 0);
@@ -321,13 +326,7 @@ TEST(DdlGuard, AlterColumnTypeThatConvertsIsRefusedWithTheExpandContractWay) {
 }
 
 TEST(DdlGuard, AlterColumnTypeThatKeepsTheValuesRuns) {
-    Command c;
-    c.kind = Kind::alter_type;
-    c.lockmode = 8;
-    c.column = "label";
-    c.column_name = "label";
-    c.type = "character varying(20)";
-    c.type_rewrite = false;
+    Command c = alter_type("label", "character varying(20)", false);
     Effect e = assess(table(), c);
     EXPECT_FALSE(e.heavy());
     EXPECT_TRUE(contains(e.what, "keeps the stored values as they are")) << e.what;
