@@ -226,8 +226,6 @@ char *blocker_detail_text(const PgBlocker *blockers, int n, int attempts, double
     return pg_call([&] { return pstrdup(text.c_str()); });
 }
 
-}  // namespace
-
 // The also relations and all their inheritors.
 List *also_targets(List *also) {
     List *all = NIL;
@@ -253,6 +251,8 @@ int find_all_blockers(Oid relid, List *targets, LOCKMODE mode, List *also, LOCKM
     *out = all;
     return total;
 }
+
+}  // namespace
 
 LockOutcome lock_queue_safe(Oid relid, LOCKMODE mode, bool inheritors, const char *what, List *also,
                             LOCKMODE also_mode) {
