@@ -145,6 +145,40 @@ SELECT step, approach, sql, lock_mode, rewrites, sc_mask(note) AS note
   FROM safe_column_plan('ALTER TABLE measures ALTER COLUMN v TYPE bigint');
 DROP TABLE amounts, measures;
 
+-- Other rewrites and index builds under ACCESS EXCLUSIVE: SET TABLESPACE to another tablespace, SET
+-- LOGGED / UNLOGGED that changes the table, ADD CONSTRAINT ... EXCLUDE. The forms that change nothing
+-- run; PostgreSQL's own errors are kept.
+CREATE TABLE bookings (id int, during int4range);
+INSERT INTO bookings SELECT g, int4range(g * 10, g * 10 + 5) FROM generate_series(1, 500) g;
+SET allow_in_place_tablespaces = true;
+CREATE TABLESPACE hook_space LOCATION '';
+RESET allow_in_place_tablespaces;
+\x on
+SELECT * FROM sc_try('ALTER TABLE bookings SET TABLESPACE hook_space');
+SELECT * FROM sc_try('ALTER TABLE bookings SET UNLOGGED');
+SELECT * FROM sc_try('ALTER TABLE bookings ADD CONSTRAINT no_overlap EXCLUDE USING gist (during WITH &&)');
+\x off
+SELECT code, message FROM sc_try('ALTER TABLE bookings ADD EXCLUDE USING gist (during WITH &&)');
+ALTER TABLE bookings SET TABLESPACE pg_default;
+ALTER TABLE bookings SET LOGGED;
+SELECT code, message FROM sc_try('ALTER TABLE bookings SET TABLESPACE no_such_space');
+SELECT code, message FROM sc_try('ALTER TABLE bookings ADD EXCLUDE USING gist (no_such WITH &&)');
+SELECT relpersistence, reltablespace = 0 AS default_space,
+       (SELECT count(*) FROM pg_constraint WHERE conrelid = 'bookings'::regclass) AS constraints
+  FROM pg_class WHERE oid = 'bookings'::regclass;
+-- As sent (mode off), SET UNLOGGED does rewrite: sc_forbid_rewrite stops it.
+SET safe_column.mode = off;
+SELECT code, message FROM sc_try('ALTER TABLE bookings SET UNLOGGED');
+ALTER EVENT TRIGGER sc_forbid_rewrite DISABLE;
+ALTER TABLE bookings SET UNLOGGED;
+ALTER EVENT TRIGGER sc_forbid_rewrite ENABLE;
+RESET safe_column.mode;
+-- Unlogged now: SET UNLOGGED changes nothing and runs, SET LOGGED is refused.
+ALTER TABLE bookings SET UNLOGGED;
+SELECT code, message FROM sc_try('ALTER TABLE bookings SET LOGGED');
+DROP TABLE bookings;
+DROP TABLESPACE hook_space;
+
 -- Below guard_min_size a heavy form runs as sent: a small table's rewrite is short.
 CREATE TABLE tiny (id int);
 INSERT INTO tiny VALUES (1), (2);

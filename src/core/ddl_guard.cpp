@@ -286,6 +286,28 @@ Effect assess(const Statement &s, const Command &c) {
                          .str();
         }
         return e;
+    case Kind::set_tablespace:
+        e.rewrite = true;
+        e.seconds = table / rewrite_bytes_per_s;
+        e.what = (boost::format("SET TABLESPACE %1% copies the whole table (%2%) to the new tablespace under %3% "
+                                "lock.") %
+                  c.target % pretty_bytes(s.table_bytes) % lock)
+                     .str();
+        return e;
+    case Kind::set_persistence:
+        e.rewrite = true;
+        e.seconds = all / rewrite_bytes_per_s;
+        e.what = (boost::format("SET %1% rewrites the whole table and its indexes (%2%) under %3% lock%4%.") %
+                  c.target % pretty_bytes(s.table_bytes + s.index_bytes) % lock %
+                  (c.target == "LOGGED" ? ", writing all of it to the WAL (and to every replica)" : ""))
+                     .str();
+        return e;
+    case Kind::add_exclusion:
+        e.index_build = true;
+        e.seconds = table / index_bytes_per_s;
+        e.what = (boost::format("ADD CONSTRAINT %1% EXCLUDE builds its index under %2% lock.") % c.constraint % lock)
+                     .str();
+        return e;
     case Kind::other:
         e.what = (boost::format("A subcommand safe_column does not classify takes %1% lock.") % lock).str();
         return e;
@@ -419,6 +441,16 @@ SafeWay safe_way(const Statement &s, const Command &c) {
                        .str();
         return w;
     }
+    case Kind::set_tablespace:
+    case Kind::set_persistence:
+        w.advice = "PostgreSQL has no online form of this change: run it in a maintenance window, or move the data "
+                   "into a new table while the application runs (a tool such as pg_repack does that).";
+        return w;
+    case Kind::add_exclusion:
+        w.advice = "An exclusion constraint has no USING INDEX form, so its index is always built under the lock: "
+                   "add it when the table is quiet. For plain equality, a UNIQUE constraint can be built "
+                   "concurrently instead (CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... USING INDEX).";
+        return w;
     case Kind::other:
         return w;
     }

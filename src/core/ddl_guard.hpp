@@ -27,6 +27,9 @@ enum class Kind {
     add_unique,
     add_primary_key,
     alter_type,  // ALTER COLUMN ... [SET DATA] TYPE
+    set_tablespace,   // SET TABLESPACE to another tablespace: copies the table's files
+    set_persistence,  // SET LOGGED / SET UNLOGGED that changes it: rewrites the table
+    add_exclusion,    // ADD CONSTRAINT ... EXCLUDE: builds its index under the lock
     other,  // any other subcommand: not classified, run as sent (queue-safe in guard and stage modes)
 };
 
@@ -60,6 +63,9 @@ struct Command {
     std::optional<std::string> using_expr;    // the USING expression as written
     std::string new_column;                   // quoted free name for the column of the new type
     std::string new_column_name;              // unquoted
+
+    // set_tablespace: the tablespace (quoted); set_persistence: "LOGGED" or "UNLOGGED"
+    std::string target;
 
     // set_not_null
     bool already_not_null = false;

@@ -32,7 +32,9 @@ extern "C" {
 #include "commands/defrem.h"
 #include "commands/extension.h"
 #include "commands/tablecmds.h"
+#include "commands/tablespace.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "funcapi.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -103,6 +105,7 @@ struct CCommand {
     AttrNumber attnum;  // set_not_null
     bool type_rewrite;  // alter_type
     const char *using_expr, *new_column, *new_column_name;
+    const char *target;  // set_tablespace, set_persistence
 };
 
 struct CStatement {
@@ -167,6 +170,7 @@ sc::ddl::Statement to_core(const CStatement *s) {
             k.using_expr = std::string(c.using_expr);
         k.new_column = str_or_empty(c.new_column);
         k.new_column_name = str_or_empty(c.new_column_name);
+        k.target = str_or_empty(c.target);
         out.cmds.push_back(std::move(k));
     }
     return out;
@@ -663,9 +667,62 @@ void gather_add_constraint(const CStatement *s, AlterTableCmd *cmd, CCommand *c,
                                                            : nullptr,
                                                        con->contype == CONSTR_UNIQUE ? "key" : "pkey");
         break;
-    default:
-        break;  // EXCLUDE and others: not classified
+    case CONSTR_EXCLUSION: {
+        // Its index is built under ACCESS EXCLUSIVE; named as PostgreSQL names it (the first column).
+        const char *first = nullptr;
+        if (con->exclusions != NIL) {
+            auto *pair = static_cast<List *>(linitial(con->exclusions));
+            auto *elem = static_cast<Node *>(linitial(pair));
+            if (IsA(elem, IndexElem) && castNode(IndexElem, elem)->name != nullptr)
+                first = castNode(IndexElem, elem)->name;
+        }
+        ListCell *ec;
+        foreach (ec, con->exclusions) {
+            auto *elem = static_cast<Node *>(linitial(static_cast<List *>(lfirst(ec))));
+            if (IsA(elem, IndexElem) && castNode(IndexElem, elem)->name != nullptr &&
+                get_attnum(s->relid, castNode(IndexElem, elem)->name) == InvalidAttrNumber)
+                return;  // PostgreSQL reports the unknown column
+        }
+        c->kind = sc::ddl::Kind::add_exclusion;
+        c->constraint = con->conname ? quote_identifier(con->conname) : choose_name(s->relid, first, "excl");
+        break;
     }
+    default:
+        break;  // others: not classified
+    }
+}
+
+// SET TABLESPACE that moves an ordinary table's data elsewhere (the same tablespace: nothing to do;
+// an unknown one: PostgreSQL says so; a partitioned table: only the default for new partitions).
+void gather_set_tablespace(const CStatement *s, AlterTableCmd *cmd, CCommand *c) {
+    if (get_rel_relkind(s->relid) != RELKIND_RELATION || cmd->name == nullptr)
+        return;
+    Oid space = get_tablespace_oid(cmd->name, true);
+    if (!OidIsValid(space))
+        return;
+    if (space == MyDatabaseTableSpace)
+        space = InvalidOid;  // pg_class records the database's default tablespace as 0
+    HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(s->relid));
+    if (!HeapTupleIsValid(tup))
+        return;
+    Oid current = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->reltablespace;
+    ReleaseSysCache(tup);
+    if (space == current)
+        return;
+    c->kind = sc::ddl::Kind::set_tablespace;
+    c->target = quote_identifier(cmd->name);
+}
+
+// SET LOGGED / SET UNLOGGED of an ordinary table that is not so already: a rewrite.
+void gather_set_persistence(const CStatement *s, AlterTableCmd *cmd, CCommand *c) {
+    if (get_rel_relkind(s->relid) != RELKIND_RELATION)
+        return;
+    bool to_logged = cmd->subtype == AT_SetLogged;
+    char now = get_rel_persistence(s->relid);
+    if ((to_logged && now != RELPERSISTENCE_UNLOGGED) || (!to_logged && now != RELPERSISTENCE_PERMANENT))
+        return;
+    c->kind = sc::ddl::Kind::set_persistence;
+    c->target = to_logged ? "LOGGED" : "UNLOGGED";
 }
 
 // Heap and TOAST, and index sizes, of the table and all its partitions or children. Exact when the
@@ -765,6 +822,13 @@ bool gather_commands(CStatement *s, AlterTableStmt *ats, const char *query, bool
             break;
         case AT_AddConstraint:
             gather_add_constraint(s, cmd, c, query);
+            break;
+        case AT_SetTableSpace:
+            gather_set_tablespace(s, cmd, c);
+            break;
+        case AT_SetLogged:
+        case AT_SetUnLogged:
+            gather_set_persistence(s, cmd, c);
             break;
         case AT_AlterColumnType:
             // ALTER TABLE ONLY on a table with children: PostgreSQL refuses to change the type of an

@@ -333,3 +333,32 @@ TEST(DdlGuard, AlterColumnTypeThatKeepsTheValuesRuns) {
     EXPECT_EQ(decide(with(c), Mode::guard, 10 * MB).action, Action::run_guarded);
     EXPECT_EQ(decide(with(c), Mode::warn, 10 * MB).action, Action::run);
 }
+
+TEST(DdlGuard, TablespacePersistenceAndExclusionAreRefusedWithAdvice) {
+    Command ts;
+    ts.kind = Kind::set_tablespace;
+    ts.target = "fast_disk";
+    Verdict v = decide(with(ts), Mode::guard, 10 * MB);
+    ASSERT_EQ(v.action, Action::refuse);
+    EXPECT_TRUE(contains(v.detail, "SET TABLESPACE fast_disk copies the whole table (300 MB)")) << v.detail;
+    EXPECT_TRUE(contains(v.hint, "no online form")) << v.hint;
+
+    Command lg;
+    lg.kind = Kind::set_persistence;
+    lg.target = "LOGGED";
+    v = decide(with(lg), Mode::guard, 10 * MB);
+    ASSERT_EQ(v.action, Action::refuse);
+    EXPECT_TRUE(contains(v.detail, "SET LOGGED rewrites the whole table and its indexes (340 MB)")) << v.detail;
+    EXPECT_TRUE(contains(v.detail, "to the WAL")) << v.detail;
+    lg.target = "UNLOGGED";
+    EXPECT_FALSE(contains(assess(table(), lg).what, "WAL"));
+
+    Command ex;
+    ex.kind = Kind::add_exclusion;
+    ex.constraint = "no_overlap";
+    v = decide(with(ex), Mode::guard, 10 * MB);
+    ASSERT_EQ(v.action, Action::refuse);
+    EXPECT_EQ(v.message, "this ALTER TABLE would build an index on table \"users\" under ACCESS EXCLUSIVE lock");
+    EXPECT_TRUE(contains(v.hint, "no USING INDEX form")) << v.hint;
+    EXPECT_EQ(decide(with(ex, 5 * MB), Mode::guard, 10 * MB).action, Action::run_guarded);
+}
