@@ -127,16 +127,6 @@ struct Request {
     char *fill_expr;   // backfill: what existing rows get, deparsed schema-qualified
 };
 
-// Deparse an expression with every name that is not in pg_catalog schema-qualified, so that it means
-// the same objects wherever and whenever the worker runs it (search_path pinned to pg_catalog).
-char *deparse_qualified(Node *expr, List *dpcontext) {
-    int nest = NewGUCNestLevel();
-    (void)set_config_option("search_path", "", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-    char *text = deparse_expression(expr, dpcontext, false, false);
-    AtEOXact_GUC(true, nest);
-    return text;
-}
-
 char *arg_text_or_null(FunctionCallInfo fcinfo, int n, const char *argname) {
     if (PG_ARGISNULL(n))
         return nullptr;
@@ -468,6 +458,16 @@ int64 existing_column(const Request *r, AttrNumber attnum) {
 
 
 }  // namespace
+
+// Deparse an expression with every name that is not in pg_catalog schema-qualified, so that it means
+// the same objects wherever and whenever the worker runs it (search_path pinned to pg_catalog).
+char *deparse_qualified(Node *expr, List *dpcontext) {
+    int nest = NewGUCNestLevel();
+    (void)set_config_option("search_path", "", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    char *text = deparse_expression(expr, dpcontext, false, false);
+    AtEOXact_GUC(true, nest);
+    return text;
+}
 
 void run_extension_ddl(const char *sql) {
     in_safe_column_ddl = true;

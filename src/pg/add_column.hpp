@@ -3,6 +3,10 @@
 
 #include "pg/pg_includes.hpp"
 
+extern "C" {
+#include "nodes/pg_list.h"
+}
+
 namespace sc::pg {
 
 // Everything safe_add_column() does once its arguments are read: validate, classify, lock queue-safely,
@@ -10,6 +14,10 @@ namespace sc::pg {
 // and by the utility hook's stage mode.
 int64 add_column_job(Oid relid, const char *colname, const char *type_in, char *default_expr, bool not_null,
                      char *backfill_expr);
+
+// Deparse an expression with every name that is not in pg_catalog schema-qualified, so that it means
+// the same objects wherever and whenever it runs (search_path pinned to pg_catalog).
+char *deparse_qualified(Node *expr, List *dpcontext);
 
 // Runs one of the extension's own DDL statements through SPI (connected), marked so that the utility
 // hook leaves it alone.

@@ -359,10 +359,7 @@ bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, con
             Node *planned = reinterpret_cast<Node *>(expression_planner(static_cast<Expr *>(copyObjectImpl(cooked))));
             c->default_volatile = contain_volatile_functions(planned);
             c->default_expr = deparse_expression(cooked, NIL, false, false);
-            int nest = NewGUCNestLevel();
-            (void)set_config_option("search_path", "", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-            c->default_expr_qualified = deparse_expression(cooked, NIL, false, false);
-            AtEOXact_GUC(true, nest);
+            c->default_expr_qualified = deparse_qualified(cooked, NIL);
             break;
         }
         case CONSTR_NOTNULL:
@@ -485,9 +482,6 @@ struct TypeChange {
 void build_type_change(void *arg) {
     auto *t = static_cast<TypeChange *>(arg);
     typenameTypeIdAndMod(nullptr, t->type_name, &t->typid, &t->typmod);
-    Oid atttype, attcoll;
-    int32 atttypmod;
-    get_atttypetypmodcoll(t->relid, t->attnum, &atttype, &atttypmod, &attcoll);
     ParseState *pstate = make_parsestate(nullptr);
     pstate->p_sourcetext = t->query;
     Node *transform;
@@ -498,14 +492,13 @@ void build_type_change(void *arg) {
         transform = transformExpr(pstate, static_cast<Node *>(copyObjectImpl(t->using_raw)),
                                   EXPR_KIND_ALTER_COL_TRANSFORM);
         relation_close(rel, NoLock);
-        int nest = NewGUCNestLevel();
-        (void)set_config_option("search_path", "", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-        t->using_text = deparse_expression(transform, deparse_context_for(get_rel_name(t->relid), t->relid), false,
-                                           false);
-        AtEOXact_GUC(true, nest);
+        t->using_text = deparse_qualified(transform, deparse_context_for(get_rel_name(t->relid), t->relid));
         transform = coerce_to_target_type(pstate, transform, exprType(transform), t->typid, t->typmod,
                                           COERCION_ASSIGNMENT, COERCE_IMPLICIT_CAST, -1);
     } else {
+        Oid atttype, attcoll;
+        int32 atttypmod;
+        get_atttypetypmodcoll(t->relid, t->attnum, &atttype, &atttypmod, &attcoll);
         Node *var = reinterpret_cast<Node *>(makeVar(1, t->attnum, atttype, atttypmod, attcoll, 0));
         transform = coerce_to_target_type(pstate, var, atttype, t->typid, t->typmod, COERCION_ASSIGNMENT,
                                           COERCE_IMPLICIT_CAST, -1);
