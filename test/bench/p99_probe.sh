@@ -12,7 +12,8 @@
 #
 # A trial is NAME[:setting=value...]; the settings are set with ALTER SYSTEM (restart if needed) for that
 # trial only; two pseudo-settings act on the worker process instead: nice=N (renice) and sched=idle
-# (SCHED_IDLE); rate=N sets the transactions per second of an sql, sqlo or ins trial. What the trial
+# (SCHED_IDLE); rate=N sets the transactions per second of an sql, sqlo or ins trial, blocks=N the
+# blocks per transaction of an sql or sqlo trial. What the trial
 # runs depends on how NAME starts:
 #   base...  nothing for 12 s (the unloaded reference)
 #   sqlo...  as sql..., but on users_other, a copy of users the foreground does not touch (same WAL,
@@ -79,10 +80,12 @@ P=("$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1)
     -c "CREATE TABLE junk (a int, b text)"
 printf '%s\n' "\\set id random(1, $ROWS)" 'SELECT email, created_at FROM users WHERE id = :id;' \
     "UPDATE users SET email = 'user' || :id || '@example.org' WHERE id = :id;" >fg.sql
-printf '%s\n' "\\set b random(0, $((ROWS / 48)))" 'BEGIN;' 'SET LOCAL synchronous_commit = off;' 'SET LOCAL enable_seqscan = off;' \
-    "UPDATE ONLY users SET tok = gen_random_uuid() WHERE ctid >= format('(%s,0)', :b)::tid AND ctid < format('(%s,0)', :b + $SQL_BLOCKS)::tid AND tok IS NULL;" \
-    'COMMIT;' >sqlload.sql
-sed 's/UPDATE ONLY users /UPDATE ONLY users_other /' sqlload.sql >sqlotherload.sql
+sql_load() {  # BLOCKS: the sql and sqlo trials' scripts, TID ranges of BLOCKS blocks
+    printf '%s\n' "\\set b random(0, $((ROWS / 48)))" 'BEGIN;' 'SET LOCAL synchronous_commit = off;' 'SET LOCAL enable_seqscan = off;' \
+        "UPDATE ONLY users SET tok = gen_random_uuid() WHERE ctid >= format('(%s,0)', :b)::tid AND ctid < format('(%s,0)', :b + $1)::tid AND tok IS NULL;" \
+        'COMMIT;' >sqlload.sql
+    sed 's/UPDATE ONLY users /UPDATE ONLY users_other /' sqlload.sql >sqlotherload.sql
+}
 printf '%s\n' 'SET synchronous_commit = off;' "INSERT INTO junk SELECT g, repeat('x', 200) FROM generate_series(1, 200) g;" >insload.sql
 
 worker_pid() {
@@ -102,7 +105,7 @@ wal_stats() { "${P[@]}" -F ' ' -c "SELECT wal_records, wal_fpi, wal_write, wal_s
                                    FROM pg_stat_wal, pg_stat_bgwriter"; }
 
 trial() {  # SPEC
-    local spec=$1 name=${1%%:*} kv settings=() restart=0 nice='' sched='' rate=''
+    local spec=$1 name=${1%%:*} kv settings=() restart=0 nice='' sched='' rate='' blocks=$SQL_BLOCKS
     IFS=: read -ra kv <<<"${spec#"$name"}"
     for s in "${kv[@]}"; do
         [[ -n $s ]] || continue
@@ -110,6 +113,7 @@ trial() {  # SPEC
         nice=*) nice=${s#nice=} ;;
         sched=idle) sched=idle ;;
         rate=*) rate=${s#rate=} ;;
+        blocks=*) blocks=${s#blocks=} ;;
         *=*) settings+=("$s")
              [[ $("${P[@]}" -c "SELECT context FROM pg_settings WHERE name = '${s%%=*}'") == postmaster ]] && restart=1 ;;
         *) die "bad setting '$s' in trial '$spec'" ;;
@@ -133,6 +137,7 @@ SQL
             -c "INSERT INTO users_other SELECT * FROM users_template" -c "ALTER TABLE users_other ADD PRIMARY KEY (id)" \
             -c "VACUUM ANALYZE users_other" -c "ALTER TABLE users_other ADD COLUMN tok uuid"
     fi
+    sql_load "$blocks"
     "${P[@]}" -c CHECKPOINT
     rm -f fg.pgb.*
     "$PGBIN/pgbench" -n -c 4 -j 2 -R 300 -T 3600 -f fg.sql -l --log-prefix=fg.pgb >/dev/null 2>&1 &
