@@ -90,7 +90,62 @@ SELECT count(*) AS pid2_added FROM pg_attribute WHERE attrelid = 'fk_child'::reg
 ALTER TABLE fk_child ADD CONSTRAINT fk_child_pid_fkey FOREIGN KEY (pid) REFERENCES fk_parent NOT VALID;
 ALTER TABLE fk_child ADD CONSTRAINT fk_child_id_fkey FOREIGN KEY (id) REFERENCES fk_parted NOT VALID;
 SELECT conname, confrelid::regclass FROM pg_constraint WHERE conrelid = 'fk_child'::regclass ORDER BY conname;
-DROP TABLE fk_child, fk_parent, fk_parted;
+
+-- A table created in this transaction keeps nobody waiting, but the tables its foreign keys reference
+-- do: CREATE TABLE ... REFERENCES, and ADD FOREIGN KEY in the creating transaction (as migrations do),
+-- lock them the queue-safe way too. Nothing is created.
+SELECT dblink_exec('blocker', 'BEGIN');
+SELECT dblink_exec('blocker', 'UPDATE fk_parent SET id = id');
+SELECT code, message,
+       detail ~ ('Process ' || :blocker_pid || ' holds RowExclusiveLock on fk_parent ') AS names_referenced
+  FROM sc_catch($$CREATE TABLE fk_new (id int, pid int REFERENCES fk_parent)$$);
+SELECT code, message
+  FROM sc_catch($$DO 'BEGIN CREATE TABLE fk_new (id int, pid int);
+                      ALTER TABLE fk_new ADD FOREIGN KEY (pid) REFERENCES fk_parent; END'$$);
+SELECT code, message
+  FROM sc_catch($$CREATE TABLE fk_new (id int REFERENCES fk_parted, pid int REFERENCES fk_parent)$$);
+SELECT to_regclass('fk_new') IS NULL AS fk_new_absent;
+-- PostgreSQL locks the referenced table even for a temporary table, before it refuses the foreign key:
+-- the queue-safe way too; once nothing blocks, PostgreSQL's own error.
+SELECT code, message FROM sc_catch($$CREATE TEMP TABLE fk_temp (pid int REFERENCES fk_parent)$$);
+-- Referencing only tables created in the same transaction: nothing to wait for.
+DO 'BEGIN CREATE TABLE fk_new (id int PRIMARY KEY); CREATE TABLE fk_new2 (id int REFERENCES fk_new); END';
+SELECT dblink_exec('blocker', 'COMMIT');
+SELECT code, message FROM sc_catch($$CREATE TEMP TABLE fk_temp (pid int REFERENCES fk_parent)$$);
+CREATE TABLE fk_new3 (id int, pid int REFERENCES fk_parent);
+SELECT conrelid::regclass, confrelid::regclass FROM pg_constraint
+ WHERE conrelid IN ('fk_new2'::regclass, 'fk_new3'::regclass) ORDER BY 1;
+DROP TABLE fk_child, fk_new3, fk_new2, fk_new, fk_parent, fk_parted;
+
+-- CREATE TABLE ... PARTITION OF locks the parent ACCESS EXCLUSIVE, and its default partition too;
+-- CREATE TABLE ... INHERITS locks the parent SHARE UPDATE EXCLUSIVE. Under guard, both the queue-safe
+-- way: a reader of the parent (or of the default partition) is named, nothing is created.
+CREATE TABLE pt (id int, v text) PARTITION BY RANGE (id);
+CREATE TABLE pt_1 PARTITION OF pt FOR VALUES FROM (0) TO (100);
+CREATE TABLE inh_parent (id int);
+SELECT dblink_exec('blocker', 'BEGIN');
+SELECT * FROM dblink('blocker', 'SELECT count(*) FROM pt') AS t(n bigint);
+SELECT code, message, detail ~ ('Process ' || :blocker_pid || ' holds AccessShareLock on pt ') AS names_reader
+  FROM sc_catch($$CREATE TABLE pt_2 PARTITION OF pt FOR VALUES FROM (100) TO (200)$$);
+SELECT dblink_exec('blocker', 'COMMIT');
+CREATE TABLE pt_d PARTITION OF pt DEFAULT;
+SELECT dblink_exec('blocker', 'BEGIN');
+SELECT * FROM dblink('blocker', 'SELECT count(*) FROM pt_d') AS t(n bigint);
+SELECT code, message, detail ~ ('Process ' || :blocker_pid || ' holds AccessShareLock on pt_d ') AS names_default
+  FROM sc_catch($$CREATE TABLE pt_2 PARTITION OF pt FOR VALUES FROM (100) TO (200)$$);
+SELECT dblink_exec('blocker', 'COMMIT');
+SELECT dblink_exec('blocker', 'BEGIN');
+SELECT dblink_exec('blocker', 'LOCK inh_parent IN SHARE MODE');
+SELECT code, message, detail ~ ('Process ' || :blocker_pid || ' holds ShareLock on inh_parent ') AS names_holder
+  FROM sc_catch($$CREATE TABLE inh_child (extra text) INHERITS (inh_parent)$$);
+SELECT dblink_exec('blocker', 'COMMIT');
+SELECT to_regclass('pt_2') IS NULL AS pt_2_absent, to_regclass('inh_child') IS NULL AS inh_child_absent;
+-- Blocker gone: created at once.
+CREATE TABLE pt_2 PARTITION OF pt FOR VALUES FROM (100) TO (200);
+CREATE TABLE inh_child (extra text) INHERITS (inh_parent);
+SELECT inhrelid::regclass, inhparent::regclass FROM pg_inherits
+ WHERE inhparent IN ('pt'::regclass, 'inh_parent'::regclass) ORDER BY inhrelid::regclass::text;
+DROP TABLE pt, inh_parent CASCADE;
 
 SELECT dblink_disconnect('blocker');
 RESET safe_column.lock_timeout;

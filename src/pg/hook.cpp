@@ -24,6 +24,7 @@ extern "C" {
 #include "access/xact.h"
 #include "catalog/heap.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_inherits.h"
@@ -896,10 +897,88 @@ List *referenced_tables(AlterTableStmt *ats, Oid relid) {
     return refs;
 }
 
+// The relations of rels (a List of OIDs) that other sessions can see, without duplicates.
+List *visible_to_others(List *rels) {
+    List *visible = NIL;
+    ListCell *lc;
+    foreach (lc, rels)
+        if (!invisible_to_others(lfirst_oid(lc)))
+            visible = list_append_unique_oid(visible, lfirst_oid(lc));
+    return visible;
+}
+
+// ", which also locks "b", "c"" for the relations of rels after the first; "" when there are none.
+char *also_locks_text(List *rels) {
+    StringInfoData names;
+    initStringInfo(&names);
+    for (int i = 1; i < list_length(rels); i++) {
+        char *name = get_rel_name(list_nth_oid(rels, i));
+        appendStringInfo(&names, "%s\"%s\"", i > 1 ? ", " : ", which also locks ", name ? name : "?");
+    }
+    return names.data;
+}
+
+// An ALTER TABLE on a table created in this transaction (CREATE TABLE ... REFERENCES runs its
+// foreign keys as one; migrations often add them in the creating transaction): the table keeps
+// nobody waiting, but the tables its new foreign keys reference do, since PostgreSQL locks them and
+// their partitions SHARE ROW EXCLUSIVE with an ordinary wait (even for a temporary table, whose
+// foreign keys it then refuses: they may reference temporary tables only).
+void lock_referenced_of_new_table(AlterTableStmt *ats, Oid relid, sc::ddl::Mode mode) {
+    List *refs = visible_to_others(referenced_tables(ats, relid));
+    if (refs == NIL)
+        return;
+    Oid first = linitial_oid(refs);
+    char *what = psprintf("add a foreign key to \"%s\", created in this transaction%s (safe_column.mode = %s)",
+                          get_rel_name(relid), also_locks_text(refs), mode_name(mode));
+    (void)lock_queue_safe(first, ShareRowExclusiveLock, get_rel_relkind(first) == RELKIND_PARTITIONED_TABLE, what,
+                          list_copy_tail(refs, 1), ShareRowExclusiveLock);
+}
+
+// CREATE TABLE ... PARTITION OF locks the parent ACCESS EXCLUSIVE (its partition descriptor changes),
+// and the parent's default partition with its partitions too (rows of the new range must not be
+// there); CREATE TABLE ... INHERITS locks each parent SHARE UPDATE EXCLUSIVE. PostgreSQL waits for
+// those locks in the ordinary way, so that behind one long query on the parent, every later query on
+// it waits too. guard and stage take them queue-safely first. A parent this role does not own is
+// left to PostgreSQL, which refuses it.
+void lock_parents_of_new_table(CreateStmt *cs, sc::ddl::Mode mode) {
+    if (cs->inhRelations == NIL || cs->relation == nullptr)
+        return;
+    List *parents = NIL;
+    ListCell *lc;
+    foreach (lc, cs->inhRelations) {
+        Oid parent = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
+        if (!OidIsValid(parent) || !pg_class_ownercheck(parent, GetUserId()))
+            return;  // PostgreSQL reports a missing parent or one this role may not inherit from
+        parents = list_append_unique_oid(parents, parent);
+    }
+    bool partition = cs->partbound != nullptr;
+    if (partition && get_rel_relkind(linitial_oid(parents)) == RELKIND_PARTITIONED_TABLE) {
+        Oid def = get_default_partition_oid(linitial_oid(parents));
+        if (OidIsValid(def) && !cs->partbound->is_default)
+            parents = list_append_unique_oid(parents, def);
+    }
+    parents = visible_to_others(parents);
+    if (parents == NIL)
+        return;
+    char *what = psprintf("create \"%s\" as a %s of it%s (safe_column.mode = %s)", cs->relation->relname,
+                          partition ? "partition" : "child", also_locks_text(parents), mode_name(mode));
+    LOCKMODE lockmode = partition ? AccessExclusiveLock : ShareUpdateExclusiveLock;
+    (void)lock_queue_safe(linitial_oid(parents), lockmode, false, what, list_copy_tail(parents, 1), lockmode);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The hook.
 
 enum class HookOutcome { pass, done };
+
+// CREATE TABLE and CREATE FOREIGN TABLE (whose statement begins with a CreateStmt).
+void guard_create_table(CreateStmt *cs) {
+    auto mode = static_cast<sc::ddl::Mode>(ddl_mode);
+    if (mode == sc::ddl::Mode::off || mode == sc::ddl::Mode::warn || in_safe_column_ddl || creating_extension ||
+        IsBinaryUpgrade || !IsNormalProcessingMode() || cs->inhRelations == NIL || !extension_installed())
+        return;
+    lock_parents_of_new_table(cs, mode);
+}
 
 HookOutcome stage(const CStatement *s) {
     for (int i = 0; i < s->ncmds; i++) {
@@ -939,8 +1018,11 @@ HookOutcome decide_and_act(PlannedStmt *pstmt, const char *query) {
         return HookOutcome::pass;
     // A table no other session can see (temporary, or created in this transaction) keeps nobody
     // waiting, whatever the statement does to it.
-    if (invisible_to_others(s->relid))
+    if (invisible_to_others(s->relid)) {
+        if (mode != sc::ddl::Mode::warn)
+            lock_referenced_of_new_table(ats, s->relid, mode);
         return HookOutcome::pass;
+    }
 
     // guard and stage take the statement's locks first, queue-safely; the facts gathered then are
     // current and the size exact. Statements that attach or detach partitions lock other tables their
@@ -1132,10 +1214,15 @@ void process_utility(PlannedStmt *pstmt, const char *queryString, SC_READONLY_PA
     else if (IsA(stmt, RenameStmt) && castNode(RenameStmt, stmt)->renameType == OBJECT_DATABASE)
         cpp_entry("safe_column utility hook", [&] { hold_database_for(castNode(RenameStmt, stmt)->subname, false); });
     // Most utility statements leave at once: one tag test.
-    if (ddl_mode != static_cast<int>(sc::ddl::Mode::off) && !in_safe_column_ddl && IsA(stmt, AlterTableStmt)) {
-        HookOutcome outcome = cpp_entry("safe_column utility hook", [&] { return decide_and_act(pstmt, queryString); });
-        if (outcome == HookOutcome::done)
-            return;
+    if (ddl_mode != static_cast<int>(sc::ddl::Mode::off) && !in_safe_column_ddl) {
+        if (IsA(stmt, AlterTableStmt)) {
+            HookOutcome outcome =
+                cpp_entry("safe_column utility hook", [&] { return decide_and_act(pstmt, queryString); });
+            if (outcome == HookOutcome::done)
+                return;
+        } else if (IsA(stmt, CreateStmt) || IsA(stmt, CreateForeignTableStmt)) {
+            cpp_entry("safe_column utility hook", [&] { guard_create_table(reinterpret_cast<CreateStmt *>(stmt)); });
+        }
     }
     call_next(pstmt, queryString, SC_READONLY_ARG context, params, queryEnv, dest, qc);
 }
