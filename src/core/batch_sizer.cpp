@@ -40,6 +40,12 @@ void BatchSizer::set_target_ms(double target_ms) {
         config_.target_ms = target_ms;
 }
 
+double effective_target_ms(double configured_ms, bool throttled) {
+    if (throttled || !(configured_ms < kUnthrottledMinTargetMs))
+        return configured_ms;  // NaN stays NaN: set_target_ms() ignores it
+    return kUnthrottledMinTargetMs;
+}
+
 double pause_after_batch_ms(double batch_ms, double sleep_ratio) {
     if (!(batch_ms > 0.0) || !(sleep_ratio > 0.0) || !std::isfinite(batch_ms) || !std::isfinite(sleep_ratio))
         return 0.0;

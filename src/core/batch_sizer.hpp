@@ -36,6 +36,13 @@ private:
     double ms_per_block_ = -1.0;  // smoothed; negative until the first observation
 };
 
+// The batch duration the worker aims at: the configured target while throttled. Unthrottled
+// (safe_column.throttle = off, a maintenance window: speed first) at least
+// kUnthrottledMinTargetMs, since a batch's fixed cost (its transaction, its progress rows) would
+// dominate batches of a millisecond or two.
+inline constexpr double kUnthrottledMinTargetMs = 10.0;
+double effective_target_ms(double configured_ms, bool throttled);
+
 // Pause after a batch that took batch_ms, for a sleep ratio r: the worker then spends at most
 // 1 / (1 + r) of its time in batches. The pause is capped at 60 s, so that a pathological batch
 // cannot put a job to sleep for hours.

@@ -42,8 +42,9 @@ void _PG_init(void) {
         PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "safe_column.batch_target", "Target duration of one backfill batch.",
-        "The batch size adapts so that each batch, one transaction holding its rows' locks, takes about this long.",
-        &sc::pg::batch_target_ms, 10, 1, 10000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+        "The batch size adapts so that each batch, one transaction holding its rows' locks, takes about this long "
+        "(at least 10 ms while safe_column.throttle is off).",
+        &sc::pg::batch_target_ms, 1, 1, 10000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
     DefineCustomRealVariable(
         "safe_column.batch_sleep_ratio", "Pause after each backfill batch, as a multiple of the batch's duration.",
         "0.5 means a worker spends at most two thirds of its time in batches. Ignored when safe_column.throttle is off.",

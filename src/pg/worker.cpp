@@ -81,10 +81,14 @@ static_assert(std::is_trivially_destructible_v<sc::SignalCache>, "lives across P
 namespace sc::pg {
 
 bool throttle_enabled = true;
-int batch_target_ms = 10;
+int batch_target_ms = 1;
 double batch_sleep_ratio = 0.5;
 
 namespace {
+
+double effective_batch_target_ms() {
+    return sc::effective_target_ms(batch_target_ms, throttle_enabled);
+}
 
 // Key of the session-level advisory lock that makes one worker per database.
 constexpr int64 worker_lock_key = 0x5afec01a;
@@ -851,7 +855,7 @@ void run_job(int64 job_id) {
     }
 
     sc::BatchSizerConfig bcfg;
-    bcfg.target_ms = batch_target_ms;
+    bcfg.target_ms = effective_batch_target_ms();
     sc::BatchSizer &sizer = *new (MemoryContextAllocZero(jobcxt, sizeof(sc::BatchSizer))) sc::BatchSizer(bcfg);
     Live &live = *new (MemoryContextAllocZero(jobcxt, sizeof(Live))) Live{};
     live.slot = live_claim(job_id);
@@ -868,7 +872,7 @@ void run_job(int64 job_id) {
             ConfigReloadPending = false;
             ProcessConfigFile(PGC_SIGHUP);
         }
-        sizer.set_target_ms(batch_target_ms);
+        sizer.set_target_ms(effective_batch_target_ms());
         MemoryContextReset(stepcxt);
         MemoryContext oldcxt = MemoryContextSwitchTo(stepcxt);
 
@@ -909,7 +913,7 @@ void run_job(int64 job_id) {
             }
             if (step == Step::more) {
                 apply_overrides(job_id, store_table());
-                sizer.set_target_ms(batch_target_ms);
+                sizer.set_target_ms(effective_batch_target_ms());
                 const char *qcolumn = quote_identifier(column);
                 job.phase = now.phase;
                 job.sweep_passes = now.sweep_passes;

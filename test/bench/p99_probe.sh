@@ -77,7 +77,8 @@ P=("$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1)
     -c "CREATE TABLE users_template AS SELECT g::bigint AS id, 'user' || g || '@example.com' AS email,
                now() - g * interval '1 minute' AS created_at, repeat(md5(g::text), 3) AS padding
           FROM generate_series(1, $ROWS) g" \
-    -c "CREATE TABLE junk (a int, b text)"
+    -c "CREATE TABLE junk (a int, b text)" \
+    -c "VACUUM ANALYZE users_template"
 printf '%s\n' "\\set id random(1, $ROWS)" 'SELECT email, created_at FROM users WHERE id = :id;' \
     "UPDATE users SET email = 'user' || :id || '@example.org' WHERE id = :id;" >fg.sql
 sql_load() {  # BLOCKS: the sql and sqlo trials' scripts, TID ranges of BLOCKS blocks

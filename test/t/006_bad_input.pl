@@ -993,7 +993,7 @@ safe_column.nonexistent = 'x'
     like($log, qr/invalid value for parameter "safe_column.lock_timeout": "nonsense"/, 'restart: the bad value is named');
     like($log, qr/invalid configuration parameter name "safe_column.nonexistent"/, 'restart: the unknown name is named');
     is($node->safe_psql('postgres', 'SHOW safe_column.lock_timeout'), '100ms', 'restart: the default is used');
-    is($node->safe_psql('postgres', 'SHOW safe_column.batch_target'), '10ms', 'restart: the default is used');
+    is($node->safe_psql('postgres', 'SHOW safe_column.batch_target'), '1ms', 'restart: the default is used');
     is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'safe_column launcher'}),
         '1', 'restart: the launcher runs');
     is($node->safe_psql('postgres', q{SELECT safe_add_column('target', 'after_restart', 'int', '1')}) > 0, 1,

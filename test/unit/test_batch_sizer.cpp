@@ -12,6 +12,8 @@ namespace {
 
 using sc::BatchSizer;
 using sc::BatchSizerConfig;
+using sc::effective_target_ms;
+using sc::kUnthrottledMinTargetMs;
 using sc::pause_after_batch_ms;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -445,6 +447,34 @@ TEST(BatchSizerSetTarget, NonsenseTargetIsIgnored) {
         }
         EXPECT_EQ(s.next_blocks(), 50) << target;
     }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// effective_target_ms()
+
+// Throttled: the configured target, however small or large.
+TEST(BatchSizerEffectiveTarget, ThrottledIsTheConfiguredTarget) {
+    for (double t : {1.0, 2.5, 9.99, 10.0, 50.0, 10000.0})
+        EXPECT_DOUBLE_EQ(effective_target_ms(t, true), t) << t;
+}
+
+// Unthrottled: at least 10 ms, a larger target kept.
+TEST(BatchSizerEffectiveTarget, UnthrottledIsAtLeastTheFloor) {
+    EXPECT_DOUBLE_EQ(kUnthrottledMinTargetMs, 10.0);
+    for (double t : {0.5, 1.0, 5.0, 9.99})
+        EXPECT_DOUBLE_EQ(effective_target_ms(t, false), kUnthrottledMinTargetMs) << t;
+    for (double t : {10.0, 20.0, 10000.0})
+        EXPECT_DOUBLE_EQ(effective_target_ms(t, false), t) << t;
+}
+
+// Garbage passes through, for set_target_ms() to ignore (the sizer keeps its last good target).
+TEST(BatchSizerEffectiveTarget, NaNIsIgnoredBySetTarget) {
+    EXPECT_TRUE(std::isnan(effective_target_ms(kNaN, false)));
+    EXPECT_TRUE(std::isnan(effective_target_ms(kNaN, true)));
+    BatchSizer s(make_config(5.0, 1, 1000, 4));
+    s.set_target_ms(effective_target_ms(kNaN, false));
+    s.observe(4, 4.0);  // 1 ms a block: 5 blocks for the 5 ms it still aims at
+    EXPECT_EQ(s.next_blocks(), 5);
 }
 
 // ---------------------------------------------------------------------------------------------------
