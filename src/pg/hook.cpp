@@ -907,15 +907,20 @@ List *visible_to_others(List *rels) {
     return visible;
 }
 
-// ", which also locks "b", "c"" for the relations of rels after the first; "" when there are none.
-char *also_locks_text(List *rels) {
+// "a", "b" for the relations of rels from the from-th on, for messages.
+char *quoted_rel_names(List *rels, int from) {
     StringInfoData names;
     initStringInfo(&names);
-    for (int i = 1; i < list_length(rels); i++) {
+    for (int i = from; i < list_length(rels); i++) {
         char *name = get_rel_name(list_nth_oid(rels, i));
-        appendStringInfo(&names, "%s\"%s\"", i > 1 ? ", " : ", which also locks ", name ? name : "?");
+        appendStringInfo(&names, "%s\"%s\"", i > from ? ", " : "", name ? name : "?");
     }
     return names.data;
+}
+
+// ", which also locks "b", "c"" for the relations of rels after the first; "" when there are none.
+char *also_locks_text(List *rels) {
+    return list_length(rels) > 1 ? psprintf(", which also locks %s", quoted_rel_names(rels, 1)) : pstrdup("");
 }
 
 // An ALTER TABLE on a table created in this transaction (CREATE TABLE ... REFERENCES runs its
@@ -975,7 +980,7 @@ enum class HookOutcome { pass, done };
 void guard_create_table(CreateStmt *cs) {
     auto mode = static_cast<sc::ddl::Mode>(ddl_mode);
     if (mode == sc::ddl::Mode::off || mode == sc::ddl::Mode::warn || in_safe_column_ddl || creating_extension ||
-        IsBinaryUpgrade || !IsNormalProcessingMode() || cs->inhRelations == NIL || !extension_installed())
+        IsBinaryUpgrade || !IsNormalProcessingMode() || !extension_installed())
         return;
     lock_parents_of_new_table(cs, mode);
 }
@@ -1034,17 +1039,9 @@ HookOutcome decide_and_act(PlannedStmt *pstmt, const char *query) {
         LOCKMODE lockmode = AlterTableGetLockLevel(ats->cmds);
         char *what = psprintf("run ALTER TABLE (safe_column.mode = %s)", mode_name(mode));
         List *refs = referenced_tables(ats, s->relid);
-        if (refs != NIL) {
-            StringInfoData names;
-            initStringInfo(&names);
-            ListCell *lc;
-            foreach (lc, refs) {
-                char *name = get_rel_name(lfirst_oid(lc));
-                appendStringInfo(&names, "%s\"%s\"", names.len > 0 ? ", " : "", name ? name : "?");
-            }
-            what = psprintf("%s, which also locks %s (referenced by its foreign key%s)", what, names.data,
-                            list_length(refs) > 1 ? "s" : "");
-        }
+        if (refs != NIL)
+            what = psprintf("%s, which also locks %s (referenced by its foreign key%s)", what,
+                            quoted_rel_names(refs, 0), list_length(refs) > 1 ? "s" : "");
         (void)lock_queue_safe(s->relid, lockmode, s->inh, what, refs, ShareRowExclusiveLock);
         locked = true;
     }
@@ -1220,7 +1217,8 @@ void process_utility(PlannedStmt *pstmt, const char *queryString, SC_READONLY_PA
                 cpp_entry("safe_column utility hook", [&] { return decide_and_act(pstmt, queryString); });
             if (outcome == HookOutcome::done)
                 return;
-        } else if (IsA(stmt, CreateStmt) || IsA(stmt, CreateForeignTableStmt)) {
+        } else if ((IsA(stmt, CreateStmt) || IsA(stmt, CreateForeignTableStmt)) &&
+                   reinterpret_cast<CreateStmt *>(stmt)->inhRelations != NIL) {
             cpp_entry("safe_column utility hook", [&] { guard_create_table(reinterpret_cast<CreateStmt *>(stmt)); });
         }
     }
