@@ -52,4 +52,12 @@ double pause_after_batch_ms(double batch_ms, double sleep_ratio) {
     return std::min(batch_ms * sleep_ratio, 60000.0);
 }
 
+double pause_for_wal_rate_ms(double wal_bytes, double elapsed_ms, double max_bytes_per_s) {
+    if (!(wal_bytes > 0.0) || !std::isfinite(wal_bytes) || !(max_bytes_per_s > 0.0) || !std::isfinite(max_bytes_per_s))
+        return 0.0;
+    double spent = elapsed_ms > 0.0 ? elapsed_ms : 0.0;  // NaN: none; +inf: long enough
+    double wanted = wal_bytes / max_bytes_per_s * 1000.0;
+    return std::clamp(wanted - spent, 0.0, 60000.0);
+}
+
 }  // namespace sc

@@ -48,4 +48,11 @@ double effective_target_ms(double configured_ms, bool throttled);
 // cannot put a job to sleep for hours.
 double pause_after_batch_ms(double batch_ms, double sleep_ratio);
 
+// Pause after a step that wrote wal_bytes of WAL in elapsed_ms, so that the step with its pause
+// writes at most max_bytes_per_s on average (safe_column.max_wal_rate): each batch's WAL must be
+// flushed by somebody, and the application's commits wait for it. 0 when the step was slow enough
+// already, or when there is no limit (max_bytes_per_s 0, negative or not finite); capped at 60 s
+// like pause_after_batch_ms().
+double pause_for_wal_rate_ms(double wal_bytes, double elapsed_ms, double max_bytes_per_s);
+
 }  // namespace sc

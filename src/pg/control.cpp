@@ -353,9 +353,7 @@ Datum set_impl(FunctionCallInfo fcinfo) {
         name += 12;
     if (overridable_setting(name) == nullptr)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("\"%s\" is not a setting a job can override", name),
-                        errhint("One of: checkpoint_wal_share, wait_for_checkpoint, max_replica_lag, "
-                                "max_replica_lag_time, max_slot_lag, max_active_backends, yield_to_lock_waiters, "
-                                "critical_factor, critical_duration, batch_target, batch_sleep_ratio.")));
+                        errhint("One of: %s.", overridable_settings_list())));
     name = pstrdup(overridable_setting(name));
     if (value != nullptr)
         validate_override(name, value);

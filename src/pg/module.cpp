@@ -49,6 +49,12 @@ void _PG_init(void) {
         "safe_column.batch_sleep_ratio", "Pause after each backfill batch, as a multiple of the batch's duration.",
         "0.5 means a worker spends at most two thirds of its time in batches. Ignored when safe_column.throttle is off.",
         &sc::pg::batch_sleep_ratio, 0.5, 0.0, 100.0, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "safe_column.max_wal_rate", "WAL a backfill worker may write per second, on average.",
+        "After each batch (and each of its VACUUMs) the worker pauses long enough to stay at or below this rate: "
+        "the application's commits wait for the backfill's WAL to be flushed before their own. 0 disables. "
+        "Ignored when safe_column.throttle is off.",
+        &sc::pg::max_wal_rate_kb, 0, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_KB, nullptr, nullptr, nullptr);
     DefineCustomRealVariable(
         "safe_column.checkpoint_wal_share",
         "Share of the WAL distance that forces a checkpoint a backfill may fill before it waits.",

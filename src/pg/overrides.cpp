@@ -7,6 +7,7 @@
 extern "C" {
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 }
@@ -36,6 +37,7 @@ const Setting settings[] = {
     {"critical_duration", Kind::integer, GUC_UNIT_MS, &critical_duration_ms},
     {"batch_target", Kind::integer, GUC_UNIT_MS, &batch_target_ms},
     {"batch_sleep_ratio", Kind::real, 0, &batch_sleep_ratio},
+    {"max_wal_rate", Kind::integer, GUC_UNIT_KB, &max_wal_rate_kb},
 };
 
 const Setting *find(const char *name) {
@@ -79,6 +81,14 @@ const char *overridable_setting(const char *name) {
     return s ? s->name : nullptr;
 }
 
+char *overridable_settings_list() {
+    StringInfoData out;
+    initStringInfo(&out);
+    for (const Setting &s : settings)
+        appendStringInfo(&out, "%s%s", out.len > 0 ? ", " : "", s.name);
+    return out.data;
+}
+
 void validate_override(const char *name, const char *value) {
     char *full = psprintf("safe_column.%s", name);
     // changeVal = false: the GUC's own parsing and range checks, nothing is set.
@@ -88,7 +98,7 @@ void validate_override(const char *name, const char *value) {
 void save_settings(SettingsSnapshot *out) {
     *out = SettingsSnapshot{checkpoint_wal_share, wait_for_checkpoint, max_replica_lag_kb, max_replica_lag_ms,
                             max_slot_lag_kb,      max_active_backends,  yield_to_lock_waiters, critical_factor,
-                            critical_duration_ms, batch_target_ms,      batch_sleep_ratio};
+                            critical_duration_ms, batch_target_ms,      batch_sleep_ratio,     max_wal_rate_kb};
 }
 
 void restore_settings(const SettingsSnapshot *in) {
@@ -103,6 +113,7 @@ void restore_settings(const SettingsSnapshot *in) {
     critical_duration_ms = in->critical_duration_ms;
     batch_target_ms = in->batch_target_ms;
     batch_sleep_ratio = in->batch_sleep_ratio;
+    max_wal_rate_kb = in->max_wal_rate_kb;
 }
 
 void apply_overrides(int64 job_id, const char *job_store) {

@@ -8,6 +8,9 @@ namespace sc::pg {
 // The settings a job may override, without the "safe_column." prefix. NULL when name is not one.
 const char *overridable_setting(const char *name);
 
+// All of them, comma-separated (palloc'd), for a hint.
+char *overridable_settings_list();
+
 // Raise a clean error when value is not valid for safe_column.<name> (the GUC's own checks: type,
 // unit, range).
 void validate_override(const char *name, const char *value);
@@ -25,6 +28,7 @@ struct SettingsSnapshot {
     int critical_duration_ms;
     int batch_target_ms;
     double batch_sleep_ratio;
+    int max_wal_rate_kb;
 };
 void save_settings(SettingsSnapshot *out);
 void restore_settings(const SettingsSnapshot *in);

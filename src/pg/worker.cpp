@@ -12,6 +12,7 @@
 // The code here is C-like on purpose: no C++ object with a destructor lives across a PostgreSQL call.
 // The pure core (batch size, rate, phases, SQL text) is used through small wrappers that keep its
 // C++ objects inside (see core_* below); all its classes used here are trivially destructible.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <new>
@@ -51,6 +52,8 @@ extern "C" {
 #include "commands/vacuum.h"
 #include "parser/parse_node.h"
 #include "parser/parser.h"
+#include "executor/instrument.h"
+#include "utils/timestamp.h"
 #include "executor/spi.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -83,6 +86,7 @@ namespace sc::pg {
 bool throttle_enabled = true;
 int batch_target_ms = 1;
 double batch_sleep_ratio = 0.5;
+int max_wal_rate_kb = 0;
 
 namespace {
 
@@ -415,16 +419,25 @@ bool enter_phase(Job *job, Live *live, sc::JobPhase next) {
     return next == sc::JobPhase::done;
 }
 
-// Sleep on the latch, answering SIGHUP and SIGTERM.
+// Sleep on the latch for ms, answering SIGTERM. A reload (SIGHUP) ends the nap, since the settings
+// that asked for it may have changed (safe_column.throttle = off); any other wakeup (a latch set for
+// something else, e.g. before the first nap) does not cut the pause short.
 void nap(long ms) {
     if (ms <= 0)
         return;
-    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms, PG_WAIT_EXTENSION);
-    ResetLatch(MyLatch);
-    CHECK_FOR_INTERRUPTS();
-    if (ConfigReloadPending) {
-        ConfigReloadPending = false;
-        ProcessConfigFile(PGC_SIGHUP);
+    TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+    for (;;) {
+        long left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+        if (left <= 0)
+            break;
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, left, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+            break;
+        }
     }
 }
 
@@ -492,14 +505,12 @@ struct BatchResult {
     int blocks;
     int64 rows;
     double ms;
+    int64 wal;  // bytes of WAL the batch statement wrote
 };
 
-// One batch of the backfill or a sweep pass. Returns false when the phase has no part left.
+// One batch of the backfill or a sweep pass, on the part next_part() found.
 // skip_locked: the previous attempt at this range waited too long on a row the application holds.
-bool run_batch(Job *job, const char *column, int blocks, bool skip_locked, BatchResult *res) {
-    PartCursor part;
-    if (!next_part(job, &part))
-        return false;
+void run_batch(Job *job, const PartCursor &part, const char *column, int blocks, bool skip_locked, BatchResult *res) {
     char *table = qualified_name(part.relid);
     if (table == nullptr) {
         // The partition was dropped or detached: nothing left to fill there.
@@ -510,7 +521,7 @@ bool run_batch(Job *job, const char *column, int blocks, bool skip_locked, Batch
         res->blocks = 0;
         res->rows = 0;
         res->ms = 0;
-        return true;
+        return;
     }
     int64 end = part.next_block + blocks;
     if (end > part.end_block)
@@ -535,7 +546,7 @@ bool run_batch(Job *job, const char *column, int blocks, bool skip_locked, Batch
     snprintf(timeout, sizeof timeout, "%dms", lock_timeout_ms);
     set_for_batch("lock_timeout", timeout);
 
-    XLogRecPtr wal0 = GetXLogInsertRecPtr();
+    int64 wal0 = pgWalUsage.wal_bytes;  // this process's own WAL
     instr_time t0, t1;
     INSTR_TIME_SET_CURRENT(t0);
     RoleSwitch rs;
@@ -548,7 +559,7 @@ bool run_batch(Job *job, const char *column, int blocks, bool skip_locked, Batch
     int64 rows = static_cast<int64>(SPI_processed);
     INSTR_TIME_SET_CURRENT(t1);
     INSTR_TIME_SUBTRACT(t1, t0);
-    int64 wal = static_cast<int64>(GetXLogInsertRecPtr() - wal0);
+    int64 wal = pgWalUsage.wal_bytes - wal0;
 
     // A batch commits its rows with its resume point: a commit lost in a crash only means the batch
     // runs again. So it does not wait for its WAL to be flushed, which leaves the disk to the
@@ -579,7 +590,7 @@ bool run_batch(Job *job, const char *column, int blocks, bool skip_locked, Batch
     res->blocks = static_cast<int>(end - part.next_block);
     res->rows = rows;
     res->ms = INSTR_TIME_GET_MILLISEC(t1);
-    return true;
+    res->wal = wal;
 }
 
 bool constraint_exists(Oid relid, const char *name, bool *validated) {
@@ -632,8 +643,10 @@ void run_ddl_step(Job *job, const char *column) {
 }
 
 // VACUUM (SKIP_LOCKED) one table, as a top-level command of the worker: VACUUM manages its own
-// transactions, so this runs between steps, with no transaction open. A failure is logged, not fatal:
-// the backfill goes on, only the space is not reused.
+// transactions, so this runs between steps, with no transaction open. Without TRUNCATE: cutting off
+// empty pages at the end takes ACCESS EXCLUSIVE on the table (and, replayed on a standby, cancels or
+// blocks its queries on it); a backfill leaves few such pages, autovacuum may take them later.
+// A failure is logged, not fatal: the backfill goes on, only the space is not reused.
 void vacuum_part(Oid relid) {
     MemoryContext oldcxt = CurrentMemoryContext;
     MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "safe_column vacuum", ALLOCSET_DEFAULT_SIZES);
@@ -645,7 +658,7 @@ void vacuum_part(Oid relid) {
         if (table != nullptr) {
             MemoryContextSwitchTo(cxt);
             PortalContext = cxt;  // VACUUM keeps what must outlive its transactions there
-            char *sql = psprintf("VACUUM (SKIP_LOCKED) %s", table);
+            char *sql = psprintf("VACUUM (SKIP_LOCKED, TRUNCATE false) %s", table);
             List *parsed = raw_parser(sql, RAW_PARSE_DEFAULT);
             VacuumStmt *stmt = castNode(VacuumStmt, linitial_node(RawStmt, parsed)->stmt);
             pgstat_report_activity(STATE_RUNNING, sql);
@@ -888,6 +901,9 @@ void run_job(int64 job_id) {
         volatile bool in_batch = false;
         volatile bool throttle_recorded = false;
         volatile int waited_on = -1;  // the signal this step waits on
+        volatile double wal_rate_cap = 0;  // bytes per second this step's job may write (0: no limit)
+        instr_time step_start;
+        INSTR_TIME_SET_CURRENT(step_start);
         PG_TRY();
         {
             begin_txn("safe_column: checking the job");
@@ -940,7 +956,8 @@ void run_job(int64 job_id) {
                     in_batch = next_part(&job, &cur);
                     failed_part = cur;
                     failed_end = cur.next_block + blocks;
-                    if (in_batch && run_batch(&job, qcolumn, blocks, live.skip_locked_next, &res)) {
+                    if (in_batch) {
+                        run_batch(&job, cur, qcolumn, blocks, live.skip_locked_next, &res);
                         in_batch = false;
                         live.skip_locked_next = false;
                         sizer.observe(res.blocks, res.ms);
@@ -951,8 +968,18 @@ void run_job(int64 job_id) {
                         live.last_batch_end = now_ts;
                         live.rows_rate.add(static_cast<double>(res.rows), wall_s + 1e-6);
                         live.blocks_rate.add(static_cast<double>(res.blocks), wall_s + 1e-6);
-                        if (throttle_enabled)
-                            pause_ms = sc::pause_after_batch_ms(res.ms, batch_sleep_ratio);
+                        if (throttle_enabled) {
+                            // The sleep ratio, or longer if the step's WAL needs it to stay within
+                            // safe_column.max_wal_rate (the job's own value: overrides end with the step).
+                            wal_rate_cap = max_wal_rate_kb * 1024.0;
+                            instr_time step_end;
+                            INSTR_TIME_SET_CURRENT(step_end);
+                            INSTR_TIME_SUBTRACT(step_end, step_start);
+                            pause_ms = std::max(sc::pause_after_batch_ms(res.ms, batch_sleep_ratio),
+                                                sc::pause_for_wal_rate_ms(static_cast<double>(res.wal),
+                                                                          INSTR_TIME_GET_MILLISEC(step_end),
+                                                                          wal_rate_cap));
+                        }
                         if (res.relid != live.vacuum_relid) {
                             live.vacuum_relid = res.relid;
                             live.vacuum_blocks = 0;
@@ -1122,13 +1149,21 @@ void run_job(int64 job_id) {
         // that space. Part of the calm way of working: skipped when safe_column.throttle is off.
         if (throttle_enabled && live.vacuum_relid != InvalidOid && live.vacuum_blocks >= live.vacuum_every) {
             live.vacuum_blocks = 0;
+            int64 wal0 = pgWalUsage.wal_bytes;
+            instr_time v0, v1;
+            INSTR_TIME_SET_CURRENT(v0);
             vacuum_part(live.vacuum_relid);
+            INSTR_TIME_SET_CURRENT(v1);
+            INSTR_TIME_SUBTRACT(v1, v0);
+            // The VACUUM's WAL counts towards safe_column.max_wal_rate too.
+            pause_ms += sc::pause_for_wal_rate_ms(static_cast<double>(pgWalUsage.wal_bytes - wal0),
+                                                  INSTR_TIME_GET_MILLISEC(v1), wal_rate_cap);
         }
         // The time throttled is the time actually napped (a reload or a signal may cut a nap short; a
         // busy machine may make it longer), recorded in the job by the next step.
         instr_time nap_start, nap_end;
         INSTR_TIME_SET_CURRENT(nap_start);
-        nap(static_cast<long>(pause_ms));
+        nap(static_cast<long>(std::ceil(pause_ms)));  // never shorter than the WAL rate needs
         if (waited_on >= 0) {
             INSTR_TIME_SET_CURRENT(nap_end);
             INSTR_TIME_SUBTRACT(nap_end, nap_start);

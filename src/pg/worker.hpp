@@ -10,6 +10,7 @@ namespace sc::pg {
 extern bool throttle_enabled;       // safe_column.throttle
 extern int batch_target_ms;         // safe_column.batch_target
 extern double batch_sleep_ratio;    // safe_column.batch_sleep_ratio
+extern int max_wal_rate_kb;         // safe_column.max_wal_rate (kB per second, 0: no limit)
 
 // Register the launcher (from _PG_init while preloading).
 void register_launcher();

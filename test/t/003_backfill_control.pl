@@ -454,6 +454,47 @@ cmp_ok($batches2, '>=', 5, '9: the unthrottled job ran several batches');
 cmp_ok($free_s * 4, '<', $throttled_s, '9: without throttle the job does not pause between batches (4x faster at least)');
 sql($node, q{ALTER SYSTEM RESET safe_column.throttle; ALTER SYSTEM RESET safe_column.batch_sleep_ratio; SELECT pg_reload_conf();});
 
+# ---------------------------------------------------------------------------------------------
+# 10. safe_column.max_wal_rate: over the job's run, its batches write at most that much WAL per second
+# (without the pause it computes after each batch, a backfill writes tens of MB a second on any
+# machine). Once from the server's setting, once from a job's override with the server's limit off;
+# no sleep ratio, so only the WAL limit paces.
+
+sql($node, q{
+    CREATE TABLE t_wal1 (id int PRIMARY KEY, v int NOT NULL, pad text NOT NULL);
+    CREATE TABLE t_wal2 (id int PRIMARY KEY, v int NOT NULL, pad text NOT NULL);
+    INSERT INTO t_wal1 SELECT g, g, repeat('x', 100) FROM generate_series(1, 10000) g;
+    INSERT INTO t_wal2 SELECT g, g, repeat('x', 100) FROM generate_series(1, 10000) g;
+    ALTER SYSTEM SET safe_column.batch_sleep_ratio = 0;
+    ALTER SYSTEM SET safe_column.max_wal_rate = '1MB';
+    SELECT pg_reload_conf();
+});
+wait_for($node, q{SELECT current_setting('safe_column.max_wal_rate')}, '1MB', '10: max_wal_rate 1MB loaded');
+my $j_wal1 = sql($node, q{SELECT safe_add_column('t_wal1', 'w', 'int', backfill_expr => 'v + 1')});
+wait_state($node, $j_wal1, 'complete', '10: the job under the server limit completed');
+sql($node, q{ALTER SYSTEM SET safe_column.max_wal_rate = 0; SELECT pg_reload_conf();});
+wait_for($node, q{SELECT current_setting('safe_column.max_wal_rate')}, '0', '10: max_wal_rate 0 loaded');
+my $j_wal2 = sql($node, q{
+    BEGIN;
+    SELECT safe_add_column('t_wal2', 'w', 'int', backfill_expr => 'v + 1') AS j \gset
+    SELECT safe_column_set(:j, 'max_wal_rate', '1MB');
+    COMMIT;
+    SELECT :j;
+});
+$j_wal2 = (split /\n/, $j_wal2)[-1];
+wait_state($node, $j_wal2, 'complete', '10: the job with its own limit completed');
+for my $case ([$j_wal1, 't_wal1', 'the server setting'], [$j_wal2, 't_wal2', 'the job override']) {
+    my ($j, $t, $what) = @$case;
+    my ($wal, $secs, $batches) = split /\|/,
+        job_field($node, $j, q{wal_bytes, extract(epoch FROM finished_at - started_at), batches});
+    note "$what: $wal bytes of WAL in $secs s, $batches batches";
+    cmp_ok($wal, '>', 2 * 1024 * 1024, "10 ($what): the batches wrote more than 2 MB of WAL");
+    cmp_ok($batches, '>=', 5, "10 ($what): several batches");
+    cmp_ok($wal / $secs, '<=', 1024 * 1024 * 1.01, "10 ($what): at most 1 MB of WAL per second over the run");
+    is(sql($node, "SELECT count(*) FROM $t WHERE w IS DISTINCT FROM v + 1"), '0', "10 ($what): exact values");
+}
+sql($node, q{ALTER SYSTEM RESET safe_column.max_wal_rate; ALTER SYSTEM RESET safe_column.batch_sleep_ratio; SELECT pg_reload_conf();});
+
 $node->stop;
 
 # ---------------------------------------------------------------------------------------------

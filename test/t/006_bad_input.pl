@@ -666,7 +666,7 @@ $section = 'safe_column_set';
     my %kinds = (batch_target => 'int_ms', batch_sleep_ratio => 'real', checkpoint_wal_share => 'real',
         wait_for_checkpoint => 'bool', max_replica_lag => 'int_kb', max_replica_lag_time => 'int_ms',
         max_slot_lag => 'int_kb', max_active_backends => 'int', yield_to_lock_waiters => 'bool',
-        critical_factor => 'real', critical_duration => 'int_ms');
+        critical_factor => 'real', critical_duration => 'int_ms', max_wal_rate => 'int_kb');
     my %out_of_range = (batch_target => ['0', '10001', '11s'], batch_sleep_ratio => ['101', '100.5'],
         checkpoint_wal_share => ['11', '10.01'], critical_factor => ['1001']);
     for my $name (sort keys %kinds) {
@@ -692,7 +692,8 @@ $section = 'safe_column_set';
     for my $g (['batch_target', '20ms', 'batch_target'], ['BATCH_TARGET', '20ms', 'batch_target'],
         ['Safe_Column.Batch_Target', '1s', 'batch_target'], ['safe_column.max_replica_lag', '16MB', 'max_replica_lag'],
         ['yield_to_lock_waiters', 'off', 'yield_to_lock_waiters'], ['batch_sleep_ratio', '0', 'batch_sleep_ratio'],
-        ['critical_factor', '1000', 'critical_factor'])
+        ['critical_factor', '1000', 'critical_factor'], ['max_wal_rate', '64MB', 'max_wal_rate'],
+        ['safe_column.max_wal_rate', '0', 'max_wal_rate'])
     {
         my ($name, $value, $canonical) = @$g;
         case(sql => "SELECT safe_column_set($j_paused, '$name', '$value')", expect => 'ok',
@@ -725,6 +726,7 @@ $section = 'settings';
         max_replica_lag => ['abc', '-1', '3TB', '10 parsecs', 'NaN'],
         max_replica_lag_time => ['abc', '-1', '1e100', '3 fortnights'],
         max_slot_lag => ['abc', '-1', '4TB', '1 ms'],
+        max_wal_rate => ['abc', '-1', '3TB', '16 MB/s', 'NaN'],
         max_active_backends => ['abc', '-1', '1e100', '1 ms'],
         yield_to_lock_waiters => ['maybe', '2', ''],
         throttle_query_timeout => ['abc', '0', '61s', '-1', 'NaN'],
@@ -784,7 +786,7 @@ $section = 'postgresql.conf and reload';
     ok($launcher =~ /^\d+$/, 'the launcher runs');
     my %bad = (throttle => 'maybe', batch_target => 'banana', batch_sleep_ratio => 'NaN',
         checkpoint_wal_share => '-1', wait_for_checkpoint => '2', max_replica_lag => '3TB', max_replica_lag_time => 'soon',
-        max_slot_lag => '-5', max_active_backends => 'lots', yield_to_lock_waiters => 'perhaps',
+        max_slot_lag => '-5', max_wal_rate => 'fast', max_active_backends => 'lots', yield_to_lock_waiters => 'perhaps',
         throttle_query_timeout => '0', critical_factor => 'Infinity', lock_timeout => '0', lock_wait_budget => '-1');
     my $conf = $node->data_dir . '/postgresql.conf';
     my $original = slurp_file($conf);

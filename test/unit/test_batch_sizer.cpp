@@ -15,6 +15,7 @@ using sc::BatchSizerConfig;
 using sc::effective_target_ms;
 using sc::kUnthrottledMinTargetMs;
 using sc::pause_after_batch_ms;
+using sc::pause_for_wal_rate_ms;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -510,6 +511,51 @@ TEST(BatchSizerPause, NoPauseForNonsenseOrZeroInputs) {
         EXPECT_EQ(pause_after_batch_ms(b, 1.0), 0.0) << b;
         EXPECT_EQ(pause_after_batch_ms(100.0, b), 0.0) << b;
     }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// pause_for_wal_rate_ms()
+
+// 1 MB in a step of 10 ms under a limit of 16 MB/s: the step must last 62.5 ms, so 52.5 ms of pause.
+TEST(WalRatePause, StretchesTheStepToTheLimit) {
+    EXPECT_DOUBLE_EQ(pause_for_wal_rate_ms(1e6, 10.0, 16e6), 52.5);
+    EXPECT_DOUBLE_EQ(pause_for_wal_rate_ms(1e6, 0.0, 1e6), 1000.0);
+}
+
+// Step plus pause writes exactly the limit, whatever the step's size and duration.
+TEST(WalRatePause, AveragesTheLimit) {
+    for (double wal : {8192.0, 250e3, 4e6})
+        for (double ms : {0.2, 1.0, 30.0})
+            for (double cap : {1e6, 16e6, 64e6}) {
+                const double pause = pause_for_wal_rate_ms(wal, ms, cap);
+                if (pause > 0.0)
+                    EXPECT_NEAR(wal / ((ms + pause) / 1000.0), cap, cap * 1e-9) << wal << " " << ms << " " << cap;
+                else
+                    EXPECT_LE(wal / (ms / 1000.0), cap) << wal << " " << ms << " " << cap;
+            }
+}
+
+// A step that took long enough already is not paced any further.
+TEST(WalRatePause, NoPauseWhenTheStepWasSlowEnough) {
+    EXPECT_EQ(pause_for_wal_rate_ms(1e6, 62.5, 16e6), 0.0);
+    EXPECT_EQ(pause_for_wal_rate_ms(1e6, 500.0, 16e6), 0.0);
+}
+
+// No limit (0, negative, not finite), no WAL or a nonsense WAL figure: no pause. A nonsense elapsed
+// time counts as none (the WAL still has its limit).
+TEST(WalRatePause, NoLimitOrNoWalMeansNoPause) {
+    for (double cap : {0.0, -1.0, kNaN, kInf})
+        EXPECT_EQ(pause_for_wal_rate_ms(1e6, 1.0, cap), 0.0) << cap;
+    for (double wal : {0.0, -5.0, kNaN, kInf})
+        EXPECT_EQ(pause_for_wal_rate_ms(wal, 1.0, 16e6), 0.0) << wal;
+    for (double ms : {-1.0, kNaN, -kInf})
+        EXPECT_DOUBLE_EQ(pause_for_wal_rate_ms(1e6, ms, 1e6), 1000.0) << ms;
+    EXPECT_EQ(pause_for_wal_rate_ms(1e6, kInf, 1e6), 0.0);
+}
+
+// Capped at a minute, like the sleep ratio's pause.
+TEST(WalRatePause, IsCappedAtOneMinute) {
+    EXPECT_DOUBLE_EQ(pause_for_wal_rate_ms(1e12, 1.0, 1.0), 60000.0);
 }
 
 }  // namespace
