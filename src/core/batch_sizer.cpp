@@ -46,13 +46,13 @@ double effective_target_ms(double configured_ms, bool throttled) {
     return kUnthrottledMinTargetMs;
 }
 
-double pause_after_batch_ms(double batch_ms, double sleep_ratio) {
+double pause_after_batch_ms(double batch_ms, double sleep_ratio) noexcept {
     if (!(batch_ms > 0.0) || !(sleep_ratio > 0.0) || !std::isfinite(batch_ms) || !std::isfinite(sleep_ratio))
         return 0.0;
     return std::min(batch_ms * sleep_ratio, 60000.0);
 }
 
-double pause_for_wal_rate_ms(double wal_bytes, double elapsed_ms, double max_bytes_per_s) {
+double pause_for_wal_rate_ms(double wal_bytes, double elapsed_ms, double max_bytes_per_s) noexcept {
     if (!(wal_bytes > 0.0) || !std::isfinite(wal_bytes) || !(max_bytes_per_s > 0.0) || !std::isfinite(max_bytes_per_s))
         return 0.0;
     double spent = elapsed_ms > 0.0 ? elapsed_ms : 0.0;  // NaN: none; +inf: long enough

@@ -46,13 +46,13 @@ double effective_target_ms(double configured_ms, bool throttled);
 // Pause after a batch that took batch_ms, for a sleep ratio r: the worker then spends at most
 // 1 / (1 + r) of its time in batches. The pause is capped at 60 s, so that a pathological batch
 // cannot put a job to sleep for hours.
-double pause_after_batch_ms(double batch_ms, double sleep_ratio);
+double pause_after_batch_ms(double batch_ms, double sleep_ratio) noexcept;
 
 // Pause after a step that wrote wal_bytes of WAL in elapsed_ms, so that the step with its pause
 // writes at most max_bytes_per_s on average (safe_column.max_wal_rate): each batch's WAL must be
 // flushed by somebody, and the application's commits wait for it. 0 when the step was slow enough
 // already, or when there is no limit (max_bytes_per_s 0, negative or not finite); capped at 60 s
 // like pause_after_batch_ms().
-double pause_for_wal_rate_ms(double wal_bytes, double elapsed_ms, double max_bytes_per_s);
+double pause_for_wal_rate_ms(double wal_bytes, double elapsed_ms, double max_bytes_per_s) noexcept;
 
 }  // namespace sc
