@@ -145,7 +145,29 @@ CREATE TABLE pt_2 PARTITION OF pt FOR VALUES FROM (100) TO (200);
 CREATE TABLE inh_child (extra text) INHERITS (inh_parent);
 SELECT inhrelid::regclass, inhparent::regclass FROM pg_inherits
  WHERE inhparent IN ('pt'::regclass, 'inh_parent'::regclass) ORDER BY inhrelid::regclass::text;
-DROP TABLE pt, inh_parent CASCADE;
+-- ALTER TABLE ... DETACH PARTITION locks the parent, the partition and the default partition ACCESS
+-- EXCLUSIVE; ... ATTACH PARTITION the attached table and the default partition (the parent SHARE
+-- UPDATE EXCLUSIVE). Under guard, the queue-safe way: the reader is named, nothing changes.
+CREATE TABLE pt_3 (id int, v text);
+SELECT dblink_exec('blocker', 'BEGIN');
+SELECT * FROM dblink('blocker', 'SELECT count(*) FROM pt_d') AS t(n bigint);
+SELECT code, message, detail ~ ('Process ' || :blocker_pid || ' holds AccessShareLock on pt_d ') AS names_default
+  FROM sc_catch($$ALTER TABLE pt DETACH PARTITION pt_1$$);
+SELECT code, message, detail ~ ('Process ' || :blocker_pid || ' holds AccessShareLock on pt_d ') AS names_default
+  FROM sc_catch($$ALTER TABLE pt ATTACH PARTITION pt_3 FOR VALUES FROM (200) TO (300)$$);
+SELECT dblink_exec('blocker', 'COMMIT');
+SELECT dblink_exec('blocker', 'BEGIN');
+SELECT * FROM dblink('blocker', 'SELECT count(*) FROM pt_1') AS t(n bigint);
+SELECT code, message, detail ~ ('Process ' || :blocker_pid || ' holds AccessShareLock on pt_1 ') AS names_partition
+  FROM sc_catch($$ALTER TABLE pt DETACH PARTITION pt_1$$);
+SELECT dblink_exec('blocker', 'COMMIT');
+SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'pt'::regclass ORDER BY inhrelid::regclass::text;
+-- Blocker gone: both run at once. A partition that does not exist: PostgreSQL's own error.
+ALTER TABLE pt DETACH PARTITION pt_1;
+ALTER TABLE pt ATTACH PARTITION pt_3 FOR VALUES FROM (200) TO (300);
+ALTER TABLE pt DETACH PARTITION no_such_partition;
+SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'pt'::regclass ORDER BY inhrelid::regclass::text;
+DROP TABLE pt, pt_1, inh_parent CASCADE;
 
 SELECT dblink_disconnect('blocker');
 RESET safe_column.lock_timeout;

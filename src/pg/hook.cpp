@@ -971,6 +971,40 @@ void lock_parents_of_new_table(CreateStmt *cs, sc::ddl::Mode mode) {
     (void)lock_queue_safe(linitial_oid(parents), lockmode, false, what, list_copy_tail(parents, 1), lockmode);
 }
 
+// ALTER TABLE ... ATTACH PARTITION locks the parent SHARE UPDATE EXCLUSIVE, and the table it attaches
+// (with its partitions) and the parent's default partition ACCESS EXCLUSIVE; DETACH PARTITION without
+// CONCURRENTLY locks the parent, the partition (with its partitions) and the default partition ACCESS
+// EXCLUSIVE (checked in pg_locks, PostgreSQL 15). PostgreSQL waits for them in the ordinary way, so
+// that behind one long query on the parent or its default partition, every later query on it waits
+// too: the classic stall of a nightly partition rotation. guard and stage take them queue-safely
+// first. DETACH ... CONCURRENTLY and FINALIZE are left to PostgreSQL (SHARE UPDATE EXCLUSIVE, and
+// they wait for older snapshots by design), as is a partition this role does not own or that does
+// not exist (PostgreSQL reports it).
+void lock_partition_change(AlterTableStmt *ats, Oid parent, sc::ddl::Mode mode) {
+    if (list_length(ats->cmds) != 1 || get_rel_relkind(parent) != RELKIND_PARTITIONED_TABLE)
+        return;
+    AlterTableCmd *cmd = linitial_node(AlterTableCmd, ats->cmds);
+    bool attach = cmd->subtype == AT_AttachPartition;
+    if (!attach && cmd->subtype != AT_DetachPartition)
+        return;
+    PartitionCmd *pc = castNode(PartitionCmd, cmd->def);
+    if (pc->concurrent || pc->name == nullptr)
+        return;
+    Oid part = RangeVarGetRelid(pc->name, NoLock, true);
+    if (!OidIsValid(part) || !pg_class_ownercheck(part, GetUserId()))
+        return;
+    List *rels = list_make2_oid(parent, part);
+    Oid def = get_default_partition_oid(parent);
+    if (OidIsValid(def))
+        rels = list_append_unique_oid(rels, def);
+    char *what = psprintf("%s \"%s\" %s it%s (safe_column.mode = %s)", attach ? "attach" : "detach",
+                          get_rel_name(part), attach ? "to" : "from",
+                          list_length(rels) > 2 ? psprintf(", which also locks %s", quoted_rel_names(rels, 2)) : "",
+                          mode_name(mode));
+    (void)lock_queue_safe(parent, AlterTableGetLockLevel(ats->cmds), false, what, list_copy_tail(rels, 1),
+                          AccessExclusiveLock);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The hook.
 
@@ -1030,12 +1064,14 @@ HookOutcome decide_and_act(PlannedStmt *pstmt, const char *query) {
     }
 
     // guard and stage take the statement's locks first, queue-safely; the facts gathered then are
-    // current and the size exact. Statements that attach or detach partitions lock other tables their
-    // own way: never locked ahead.
+    // current and the size exact. Statements that attach or detach partitions lock other tables too:
+    // those locks are taken queue-safely, then PostgreSQL runs the statement.
     bool locked = false;
     if (mode != sc::ddl::Mode::warn) {
-        if (attaches_or_detaches(ats))
+        if (attaches_or_detaches(ats)) {
+            lock_partition_change(ats, s->relid, mode);
             return HookOutcome::pass;
+        }
         LOCKMODE lockmode = AlterTableGetLockLevel(ats->cmds);
         char *what = psprintf("run ALTER TABLE (safe_column.mode = %s)", mode_name(mode));
         List *refs = referenced_tables(ats, s->relid);
