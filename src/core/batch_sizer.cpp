@@ -52,6 +52,17 @@ double pause_after_batch_ms(double batch_ms, double sleep_ratio) noexcept {
     return std::min(batch_ms * sleep_ratio, 60000.0);
 }
 
+long PauseDebt::owe(double pause_ms) noexcept {
+    if (pause_ms > 0.0 && std::isfinite(pause_ms))
+        owed_ms = std::min(owed_ms + pause_ms, 60000.0);
+    return owed_ms >= 1.0 ? static_cast<long>(std::floor(owed_ms)) : 0;
+}
+
+void PauseDebt::paid(double slept_ms) noexcept {
+    if (slept_ms > 0.0 && std::isfinite(slept_ms))
+        owed_ms = std::max(owed_ms - slept_ms, -1000.0);
+}
+
 double pause_for_wal_rate_ms(double wal_bytes, double elapsed_ms, double max_bytes_per_s) noexcept {
     if (!(wal_bytes > 0.0) || !std::isfinite(wal_bytes) || !(max_bytes_per_s > 0.0) || !std::isfinite(max_bytes_per_s))
         return 0.0;

@@ -55,4 +55,17 @@ double pause_after_batch_ms(double batch_ms, double sleep_ratio) noexcept;
 // like pause_after_batch_ms().
 double pause_for_wal_rate_ms(double wal_bytes, double elapsed_ms, double max_bytes_per_s) noexcept;
 
+// The worker sleeps in whole milliseconds (WaitLatch), but the pauses it owes can be fractions of one
+// (sleep ratio 0.5 after a 1 ms batch). PauseDebt adds up what is owed and says how many whole
+// milliseconds to sleep now; the time actually slept is paid off (sleeping longer than asked leaves a
+// credit, up to one second, for the next pauses). On average the pauses are then what was asked for.
+struct PauseDebt {
+    double owed_ms = 0.0;
+
+    // Add a pause of pause_ms (nonsense counts as none); the whole milliseconds to sleep now.
+    long owe(double pause_ms) noexcept;
+    // slept_ms were slept.
+    void paid(double slept_ms) noexcept;
+};
+
 }  // namespace sc

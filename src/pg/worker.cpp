@@ -80,6 +80,7 @@ static_assert(std::is_trivially_destructible_v<sc::BatchSizer>, "lives across Po
 static_assert(std::is_trivially_destructible_v<sc::RateMeter>, "lives across PostgreSQL calls");
 static_assert(std::is_trivially_destructible_v<sc::ThrottleController>, "lives across PostgreSQL calls");
 static_assert(std::is_trivially_destructible_v<sc::SignalCache>, "lives across PostgreSQL calls");
+static_assert(std::is_trivially_destructible_v<sc::PauseDebt>, "lives across PostgreSQL calls");
 
 namespace sc::pg {
 
@@ -368,6 +369,7 @@ struct Live {
     // Time napped on a throttling signal, by signal, not yet recorded in the job (it is recorded in the
     // next step's transaction, and kept until that commits).
     double unrecorded_throttle_ms[sc::signal_count];
+    sc::PauseDebt pause_debt;  // pauses owed in fractions of a millisecond
 };
 
 // Record the time napped on throttling signals in the job (in the current transaction).
@@ -421,10 +423,10 @@ bool enter_phase(Job *job, Live *live, sc::JobPhase next) {
 
 // Sleep on the latch for ms, answering SIGTERM. A reload (SIGHUP) ends the nap, since the settings
 // that asked for it may have changed (safe_column.throttle = off); any other wakeup (a latch set for
-// something else, e.g. before the first nap) does not cut the pause short.
-void nap(long ms) {
+// something else, e.g. before the first nap) does not cut the pause short. False when a reload did.
+bool nap(long ms) {
     if (ms <= 0)
-        return;
+        return true;
     TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
     for (;;) {
         long left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
@@ -436,9 +438,10 @@ void nap(long ms) {
         if (ConfigReloadPending) {
             ConfigReloadPending = false;
             ProcessConfigFile(PGC_SIGHUP);
-            break;
+            return false;
         }
     }
+    return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1159,15 +1162,22 @@ void run_job(int64 job_id) {
             pause_ms += sc::pause_for_wal_rate_ms(static_cast<double>(pgWalUsage.wal_bytes - wal0),
                                                   INSTR_TIME_GET_MILLISEC(v1), wal_rate_cap);
         }
-        // The time throttled is the time actually napped (a reload or a signal may cut a nap short; a
-        // busy machine may make it longer), recorded in the job by the next step.
-        instr_time nap_start, nap_end;
-        INSTR_TIME_SET_CURRENT(nap_start);
-        nap(static_cast<long>(std::ceil(pause_ms)));  // never shorter than the WAL rate needs
-        if (waited_on >= 0) {
+        // Naps come in whole milliseconds: a shorter pause is owed until they add up to one (a 1 ms batch
+        // at sleep ratio 0.5 naps 1 ms every other step), and the time actually napped is paid off.
+        // The time throttled is that time too (a reload may cut a nap short; a busy machine may make it
+        // longer), recorded in the job by the next step.
+        long nap_ms = live.pause_debt.owe(pause_ms);
+        if (nap_ms > 0) {
+            instr_time nap_start, nap_end;
+            INSTR_TIME_SET_CURRENT(nap_start);
+            bool whole = nap(nap_ms);
             INSTR_TIME_SET_CURRENT(nap_end);
             INSTR_TIME_SUBTRACT(nap_end, nap_start);
-            live.unrecorded_throttle_ms[waited_on] += INSTR_TIME_GET_MILLISEC(nap_end);
+            live.pause_debt.paid(INSTR_TIME_GET_MILLISEC(nap_end));
+            if (!whole || !throttle_enabled)
+                live.pause_debt = sc::PauseDebt{};  // reloaded: what is owed follows the new settings
+            if (waited_on >= 0)
+                live.unrecorded_throttle_ms[waited_on] += INSTR_TIME_GET_MILLISEC(nap_end);
         }
     }
     live_release(live.slot);

@@ -558,4 +558,59 @@ TEST(WalRatePause, IsCappedAtOneMinute) {
     EXPECT_DOUBLE_EQ(pause_for_wal_rate_ms(1e12, 1.0, 1.0), 60000.0);
 }
 
+// ---------------------------------------------------------------------------------------------------
+// PauseDebt
+
+// Half a millisecond after each 1 ms batch (ratio 0.5): a 1 ms sleep every other batch.
+TEST(PauseDebt, FractionsAddUpToWholeMilliseconds) {
+    sc::PauseDebt d;
+    EXPECT_EQ(d.owe(0.5), 0);
+    EXPECT_EQ(d.owe(0.5), 1);
+    d.paid(1.0);
+    EXPECT_EQ(d.owe(0.5), 0);
+    EXPECT_EQ(d.owe(0.5), 1);
+}
+
+// Over many steps the time slept is what was owed, whatever the fractions, within one millisecond.
+TEST(PauseDebt, AveragesWhatWasAsked) {
+    for (double pause : {0.1, 0.3, 0.5, 0.7, 1.5, 2.25, 10.0}) {
+        sc::PauseDebt d;
+        double asked = 0, slept = 0;
+        for (int i = 0; i < 1000; i++) {
+            asked += pause;
+            long now = d.owe(pause);
+            d.paid(static_cast<double>(now));
+            slept += static_cast<double>(now);
+        }
+        EXPECT_LE(slept, asked + 1e-9) << pause;        // never more than asked
+        EXPECT_LT(asked - slept, 1.0 + 1e-9) << pause;  // less only by what is still owed
+    }
+}
+
+// Sleeping longer than asked (a busy machine) is a credit against the next pauses.
+TEST(PauseDebt, OversleepingIsACredit) {
+    sc::PauseDebt d;
+    EXPECT_EQ(d.owe(2.0), 2);
+    d.paid(3.5);  // 1.5 ms too long
+    EXPECT_EQ(d.owe(1.0), 0);
+    EXPECT_EQ(d.owe(1.0), 0);
+    EXPECT_EQ(d.owe(1.0), 1);  // 1.5 ms owed again
+}
+
+// The credit is bounded (a long stall does not cancel a second of later pauses), so is the debt
+// (60 s, like one pause), and nonsense is ignored.
+TEST(PauseDebt, BoundedAndNonsenseIgnored) {
+    sc::PauseDebt d;
+    d.paid(1e9);
+    EXPECT_DOUBLE_EQ(d.owed_ms, -1000.0);
+    sc::PauseDebt e;
+    EXPECT_EQ(e.owe(1e12), 60000);
+    for (double bad : {-1.0, kNaN, kInf, -kInf}) {
+        sc::PauseDebt f;
+        EXPECT_EQ(f.owe(bad), 0) << bad;
+        f.paid(bad);
+        EXPECT_DOUBLE_EQ(f.owed_ms, 0.0) << bad;
+    }
+}
+
 }  // namespace
