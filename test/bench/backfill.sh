@@ -549,7 +549,9 @@ TID_SLEEP_RATIO=$(q "SHOW safe_column.batch_sleep_ratio")
 run_variant 6 "${LABEL[6]}"
 GUCS=$(q "SELECT string_agg(name || ' = ' || setting || coalesce(unit, ''), ', ' ORDER BY name) FROM pg_settings
           WHERE name IN ('safe_column.throttle', 'safe_column.batch_target', 'safe_column.batch_sleep_ratio',
-                         'safe_column.lock_timeout')")
+                         'safe_column.lock_timeout', 'safe_column.max_wal_rate')")
+SERVER_CONF=$(q "SELECT 'shared_buffers ' || current_setting('shared_buffers') || ', max_wal_size ' ||
+                        current_setting('max_wal_size')")
 
 stop_psql "$LOCK_SAMPLER"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -674,7 +676,7 @@ spans_line() {  # KEY
 {
     echo "backfill benchmark: $ROWS rows (fresh users $((FRESH_SIZE / 1048576)) MB), adding tok uuid NOT NULL DEFAULT gen_random_uuid()"
     echo "foreground: pgbench $CLIENTS clients -j $THREADS -R $RATE, point select + update of email by random id, from ${WARMUP_S}s before"
-    echo "each variant to ${TAIL_S}s after; server: shared_buffers 512MB, max_wal_size 1GB; $GUCS"
+    echo "each variant to ${TAIL_S}s after; server: $SERVER_CONF; $GUCS"
     echo "$SO_INFO; run $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "machine: $(nproc) cores, load average $LOAD_BEFORE before, $LOAD_AFTER after ($OTHER_PG_BEFORE postgres processes of others at start)"
     echo
