@@ -905,6 +905,7 @@ void run_job(int64 job_id) {
         volatile bool throttle_recorded = false;
         volatile int waited_on = -1;  // the signal this step waits on
         volatile double wal_rate_cap = 0;  // bytes per second this step's job may write (0: no limit)
+        volatile bool pacing = false;      // pause_ms paces the batches (not a wait for a signal or for locks)
         instr_time step_start;
         INSTR_TIME_SET_CURRENT(step_start);
         PG_TRY();
@@ -978,6 +979,7 @@ void run_job(int64 job_id) {
                             instr_time step_end;
                             INSTR_TIME_SET_CURRENT(step_end);
                             INSTR_TIME_SUBTRACT(step_end, step_start);
+                            pacing = true;
                             pause_ms = std::max(sc::pause_after_batch_ms(res.ms, batch_sleep_ratio),
                                                 sc::pause_for_wal_rate_ms(static_cast<double>(res.wal),
                                                                           INSTR_TIME_GET_MILLISEC(step_end),
@@ -1162,18 +1164,20 @@ void run_job(int64 job_id) {
             pause_ms += sc::pause_for_wal_rate_ms(static_cast<double>(pgWalUsage.wal_bytes - wal0),
                                                   INSTR_TIME_GET_MILLISEC(v1), wal_rate_cap);
         }
-        // Naps come in whole milliseconds: a shorter pause is owed until they add up to one (a 1 ms batch
-        // at sleep ratio 0.5 naps 1 ms every other step), and the time actually napped is paid off.
-        // The time throttled is that time too (a reload may cut a nap short; a busy machine may make it
-        // longer), recorded in the job by the next step.
-        long nap_ms = live.pause_debt.owe(pause_ms);
+        // Naps come in whole milliseconds: a pause that paces the batches, if shorter, is owed until such
+        // pauses add up to one (a 1 ms batch at sleep ratio 0.5 naps 1 ms every other step), and the
+        // time actually napped is paid off. A wait (for a throttling signal, for locked rows) naps as
+        // asked. The time throttled is the time actually napped (a reload may cut a nap short; a busy
+        // machine may make it longer), recorded in the job by the next step.
+        long nap_ms = pacing ? live.pause_debt.owe(pause_ms) : static_cast<long>(std::ceil(pause_ms));
         if (nap_ms > 0) {
             instr_time nap_start, nap_end;
             INSTR_TIME_SET_CURRENT(nap_start);
             bool whole = nap(nap_ms);
             INSTR_TIME_SET_CURRENT(nap_end);
             INSTR_TIME_SUBTRACT(nap_end, nap_start);
-            live.pause_debt.paid(INSTR_TIME_GET_MILLISEC(nap_end));
+            if (pacing)
+                live.pause_debt.paid(INSTR_TIME_GET_MILLISEC(nap_end));
             if (!whole || !throttle_enabled)
                 live.pause_debt = sc::PauseDebt{};  // reloaded: what is owed follows the new settings
             if (waited_on >= 0)
