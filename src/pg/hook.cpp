@@ -993,16 +993,13 @@ void lock_partition_change(AlterTableStmt *ats, Oid parent, sc::ddl::Mode mode) 
     Oid part = RangeVarGetRelid(pc->name, NoLock, true);
     if (!OidIsValid(part) || !pg_class_ownercheck(part, GetUserId()))
         return;
-    List *rels = list_make2_oid(parent, part);
+    List *also = list_make1_oid(part);  // the partition named in the message, then the default partition
     Oid def = get_default_partition_oid(parent);
     if (OidIsValid(def))
-        rels = list_append_unique_oid(rels, def);
+        also = list_append_unique_oid(also, def);
     char *what = psprintf("%s \"%s\" %s it%s (safe_column.mode = %s)", attach ? "attach" : "detach",
-                          get_rel_name(part), attach ? "to" : "from",
-                          list_length(rels) > 2 ? psprintf(", which also locks %s", quoted_rel_names(rels, 2)) : "",
-                          mode_name(mode));
-    (void)lock_queue_safe(parent, AlterTableGetLockLevel(ats->cmds), false, what, list_copy_tail(rels, 1),
-                          AccessExclusiveLock);
+                          get_rel_name(part), attach ? "to" : "from", also_locks_text(also), mode_name(mode));
+    (void)lock_queue_safe(parent, AlterTableGetLockLevel(ats->cmds), false, what, also, AccessExclusiveLock);
 }
 
 // ---------------------------------------------------------------------------------------------

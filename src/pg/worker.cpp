@@ -95,6 +95,19 @@ double effective_batch_target_ms() {
     return sc::effective_target_ms(batch_target_ms, throttle_enabled);
 }
 
+instr_time now_instr() {
+    instr_time t;
+    INSTR_TIME_SET_CURRENT(t);
+    return t;
+}
+
+// Milliseconds since start (from now_instr()).
+double ms_since(instr_time start) {
+    instr_time t = now_instr();
+    INSTR_TIME_SUBTRACT(t, start);
+    return INSTR_TIME_GET_MILLISEC(t);
+}
+
 // Key of the session-level advisory lock that makes one worker per database.
 constexpr int64 worker_lock_key = 0x5afec01a;
 
@@ -550,8 +563,7 @@ void run_batch(Job *job, const PartCursor &part, const char *column, int blocks,
     set_for_batch("lock_timeout", timeout);
 
     int64 wal0 = pgWalUsage.wal_bytes;  // this process's own WAL
-    instr_time t0, t1;
-    INSTR_TIME_SET_CURRENT(t0);
+    instr_time t0 = now_instr();
     RoleSwitch rs;
     as_creator(job->creator, part.relid, &rs);
     int rc = SPI_execute(sql, false, 0);
@@ -560,8 +572,7 @@ void run_batch(Job *job, const PartCursor &part, const char *column, int blocks,
     if (rc != SPI_OK_UPDATE)
         elog(ERROR, "backfill batch failed: %s", SPI_result_code_string(rc));
     int64 rows = static_cast<int64>(SPI_processed);
-    INSTR_TIME_SET_CURRENT(t1);
-    INSTR_TIME_SUBTRACT(t1, t0);
+    double ms = ms_since(t0);
     int64 wal = pgWalUsage.wal_bytes - wal0;
 
     // A batch commits its rows with its resume point: a commit lost in a crash only means the batch
@@ -592,7 +603,7 @@ void run_batch(Job *job, const PartCursor &part, const char *column, int blocks,
     res->part_blocks = part.end_block;
     res->blocks = static_cast<int>(end - part.next_block);
     res->rows = rows;
-    res->ms = INSTR_TIME_GET_MILLISEC(t1);
+    res->ms = ms;
     res->wal = wal;
 }
 
@@ -812,13 +823,11 @@ ThrottleOutcome throttle_gate(Job *job, Live *live, sc::SignalKind *signal) {
     sc::SignalReading readings[sc::signal_count];
     double now_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
     bool sampled = false;
-    instr_time t0, t1;
-    INSTR_TIME_SET_CURRENT(t0);
+    instr_time t0 = now_instr();
     int n = sample_signals(readings, job->relid, &live->signals, now_s, &sampled);
-    INSTR_TIME_SET_CURRENT(t1);
-    INSTR_TIME_SUBTRACT(t1, t0);
+    double sample_ms = ms_since(t0);
     if (sampled)
-        live->values.sample_ms = INSTR_TIME_GET_MILLISEC(t1);  // what the last full sample cost
+        live->values.sample_ms = sample_ms;  // what the last full sample cost
     sc::ThrottleDecision d = live->throttle.decide(readings, n, now_s, critical_duration_ms / 1000.0);
     if (d.kind == sc::ThrottleDecision::Kind::go)
         return ThrottleOutcome::go;
@@ -906,8 +915,7 @@ void run_job(int64 job_id) {
         volatile int waited_on = -1;  // the signal this step waits on
         volatile double wal_rate_cap = 0;  // bytes per second this step's job may write (0: no limit)
         volatile bool pacing = false;      // pause_ms paces the batches (not a wait for a signal or for locks)
-        instr_time step_start;
-        INSTR_TIME_SET_CURRENT(step_start);
+        const instr_time step_start = now_instr();
         PG_TRY();
         {
             begin_txn("safe_column: checking the job");
@@ -976,14 +984,10 @@ void run_job(int64 job_id) {
                             // The sleep ratio, or longer if the step's WAL needs it to stay within
                             // safe_column.max_wal_rate (the job's own value: overrides end with the step).
                             wal_rate_cap = max_wal_rate_kb * 1024.0;
-                            instr_time step_end;
-                            INSTR_TIME_SET_CURRENT(step_end);
-                            INSTR_TIME_SUBTRACT(step_end, step_start);
                             pacing = true;
                             pause_ms = std::max(sc::pause_after_batch_ms(res.ms, batch_sleep_ratio),
                                                 sc::pause_for_wal_rate_ms(static_cast<double>(res.wal),
-                                                                          INSTR_TIME_GET_MILLISEC(step_end),
-                                                                          wal_rate_cap));
+                                                                          ms_since(step_start), wal_rate_cap));
                         }
                         if (res.relid != live.vacuum_relid) {
                             live.vacuum_relid = res.relid;
@@ -1155,14 +1159,11 @@ void run_job(int64 job_id) {
         if (throttle_enabled && live.vacuum_relid != InvalidOid && live.vacuum_blocks >= live.vacuum_every) {
             live.vacuum_blocks = 0;
             int64 wal0 = pgWalUsage.wal_bytes;
-            instr_time v0, v1;
-            INSTR_TIME_SET_CURRENT(v0);
+            instr_time v0 = now_instr();
             vacuum_part(live.vacuum_relid);
-            INSTR_TIME_SET_CURRENT(v1);
-            INSTR_TIME_SUBTRACT(v1, v0);
             // The VACUUM's WAL counts towards safe_column.max_wal_rate too.
-            pause_ms += sc::pause_for_wal_rate_ms(static_cast<double>(pgWalUsage.wal_bytes - wal0),
-                                                  INSTR_TIME_GET_MILLISEC(v1), wal_rate_cap);
+            pause_ms += sc::pause_for_wal_rate_ms(static_cast<double>(pgWalUsage.wal_bytes - wal0), ms_since(v0),
+                                                  wal_rate_cap);
         }
         // Naps come in whole milliseconds: a pause that paces the batches, if shorter, is owed until such
         // pauses add up to one (a 1 ms batch at sleep ratio 0.5 naps 1 ms every other step), and the
@@ -1171,17 +1172,15 @@ void run_job(int64 job_id) {
         // machine may make it longer), recorded in the job by the next step.
         long nap_ms = pacing ? live.pause_debt.owe(pause_ms) : static_cast<long>(std::ceil(pause_ms));
         if (nap_ms > 0) {
-            instr_time nap_start, nap_end;
-            INSTR_TIME_SET_CURRENT(nap_start);
+            instr_time nap_start = now_instr();
             bool whole = nap(nap_ms);
-            INSTR_TIME_SET_CURRENT(nap_end);
-            INSTR_TIME_SUBTRACT(nap_end, nap_start);
+            double napped_ms = ms_since(nap_start);
             if (pacing)
-                live.pause_debt.paid(INSTR_TIME_GET_MILLISEC(nap_end));
+                live.pause_debt.paid(napped_ms);
             if (!whole || !throttle_enabled)
                 live.pause_debt = sc::PauseDebt{};  // reloaded: what is owed follows the new settings
             if (waited_on >= 0)
-                live.unrecorded_throttle_ms[waited_on] += INSTR_TIME_GET_MILLISEC(nap_end);
+                live.unrecorded_throttle_ms[waited_on] += napped_ms;
         }
     }
     live_release(live.slot);
