@@ -119,7 +119,10 @@ void set_state(int64 job_id, const char *state, bool clear_error, bool finished)
 }
 
 // Run a DDL statement on the job's table queue-safely, as the table's owner (the caller is allowed to
-// control the job; the table's owner is who may change it).
+// control the job; the table's owner is who may change it), the way PostgreSQL runs an owner's code in
+// maintenance commands: a security-restricted operation, in a GUC nest level of its own with
+// search_path pinned, closed with abort semantics (an event trigger that fires sees pg_catalog only,
+// and nothing it sets outlives the statement in the caller's session).
 void job_ddl(const JobRow *job, LOCKMODE mode, const char *sql, const char *what) {
     (void)lock_queue_safe(job->relid, mode, true, what);
     Oid save_user;
@@ -130,9 +133,13 @@ void job_ddl(const JobRow *job, LOCKMODE mode, const char *sql, const char *what
         return;
     Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->relowner;
     ReleaseSysCache(tup);
-    SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+    int nest = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
+                            0, false);
+    SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
     run_extension_ddl(sql);
     SetUserIdAndSecContext(save_user, save_sec);
+    AtEOXact_GUC(false, nest);
 }
 
 bool helper_constraint_exists(const JobRow *job) {
@@ -253,13 +260,15 @@ struct Progress {
 };
 
 // Read as the caller, through the public views: what the caller may not read there (another role's
-// error) it does not get here either.
+// error) it does not get here either. Everything it allocates, SPI's result included, is in the
+// current memory context, which the caller resets after each poll.
 void read_progress(int64 job_id, Progress *p) {
     int nest = NewGUCNestLevel();
     (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
                             0, false);
     char *sql = psprintf("SELECT state, phase, error, %s(job_id) FROM %s WHERE job_id = $1",
-                         extension_table("safe_column_progress_line"), extension_table("safe_column_jobs"));
+                         extension_object_unlocked("safe_column_progress_line"),
+                         extension_object_unlocked("safe_column_jobs"));
     Oid types[1] = {INT8OID};
     Datum values[1] = {Int64GetDatum(job_id)};
     // Not read-only: each call takes a new snapshot and sees what the worker committed since.
@@ -273,7 +282,8 @@ void read_progress(int64 job_id, Progress *p) {
     p->phase = SPI_getvalue(tup, desc, 2);
     p->error = SPI_getvalue(tup, desc, 3);
     p->line = SPI_getvalue(tup, desc, 4);
-    AtEOXact_GUC(true, nest);
+    SPI_freetuptable(SPI_tuptable);
+    AtEOXact_GUC(false, nest);
 }
 
 Datum wait_impl(FunctionCallInfo fcinfo) {
@@ -310,8 +320,15 @@ Datum wait_impl(FunctionCallInfo fcinfo) {
         deadline = start + static_cast<TimestampTz>(timeout_us);
     TimestampTz last_notice = 0;
     Progress p;
+    // Each poll in a memory context of its own, reset before the next: a wait of hours uses no more
+    // memory than a wait of seconds.
+    MemoryContext pollcxt = AllocSetContextCreate(CurrentMemoryContext, "safe_column_wait poll",
+                                                  ALLOCSET_SMALL_SIZES);
     for (;;) {
+        MemoryContextReset(pollcxt);
+        MemoryContext old = MemoryContextSwitchTo(pollcxt);
         read_progress(job_id, &p);
+        MemoryContextSwitchTo(old);
         if (!is_running_state(p.state))
             break;
         TimestampTz now = GetCurrentTimestamp();
@@ -332,8 +349,8 @@ Datum wait_impl(FunctionCallInfo fcinfo) {
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("safe_column job " INT64_FORMAT " failed: %s", job_id, p.error ? p.error : "?"),
                         errhint("Fix the cause, then call safe_column_resume(" INT64_FORMAT ").", job_id)));
-    // p.state lives in SPI's memory, which SPI_finish frees (a long wait had made that memory go back
-    // to the system: reading it crashed the backend).
+    // p.state lives in the poll's memory, which SPI_finish frees with SPI's (a long wait had made that
+    // memory go back to the system: reading it crashed the backend).
     char *state = MemoryContextStrdup(caller, p.state);
     SPI_finish();
     PG_RETURN_TEXT_P(cstring_to_text(state));
@@ -396,7 +413,7 @@ Datum live_impl(FunctionCallInfo fcinfo) {
     InitMaterializedSRF(fcinfo, 0);
     ReturnSetInfo *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
     static LiveJob snapshot[max_live_jobs];
-    int n = live_snapshot(snapshot, max_live_jobs);
+    int n = live_snapshot(snapshot, max_live_jobs, MyDatabaseId);
     for (int i = 0; i < n; i++) {
         const LiveJob &j = snapshot[i];
         Datum values[14];

@@ -11,6 +11,10 @@ extern "C" {
 #include "utils/rel.h"
 #include "storage/bufmgr.h"
 #include "optimizer/plancat.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
 }
 
 namespace sc::pg {
@@ -34,6 +38,7 @@ Oid extension_owner(char **schema_out) {
     Oid owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
     if (schema_out)
         *schema_out = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+    SPI_freetuptable(SPI_tuptable);  // kept by SPI until SPI_finish otherwise (safe_column_wait polls)
     return owner;
 }
 
@@ -56,13 +61,63 @@ void enter_owner_context(OwnerContext *ctx) {
 
 void leave_owner_context(const OwnerContext *ctx) {
     SetUserIdAndSecContext(ctx->save_user, ctx->save_sec);
-    AtEOXact_GUC(true, ctx->guc_nest);
+    // Abort semantics: no setting changed at this level (by anything that ran meanwhile) survives.
+    AtEOXact_GUC(false, ctx->guc_nest);
 }
 
-char *extension_table(const char *name) {
+namespace {
+
+// The extension's schema, as found for the current (sub)transaction: valid while its pg_namespace row
+// stays locked, i.e. until that (sub)transaction ends.
+struct SchemaCache {
+    LocalTransactionId lxid;
+    SubTransactionId subxid;
+    char name[NAMEDATALEN];
+};
+SchemaCache schema_cache{InvalidLocalTransactionId, InvalidSubTransactionId, {}};
+
+// The extension's schema, found through pg_extension.extnamespace (an OID), with the schema's row
+// locked FOR KEY SHARE until the end of the current (sub)transaction: a role that owns the schema (the
+// database owner owns public) cannot rename it, and put a schema of its own with forged job tables
+// under the old name, between this lookup and the statement that uses the name. Our tables in it
+// belong to the extension's owner: nobody else can rename or drop them.
+const char *locked_extension_schema() {
+    if (schema_cache.lxid == MyProc->lxid && schema_cache.subxid == GetCurrentSubTransactionId())
+        return schema_cache.name;
+    static const char *query =
+        "SELECT n.nspname FROM pg_catalog.pg_extension e"
+        "  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
+        " WHERE e.extname OPERATOR(pg_catalog.=) 'safe_column'::pg_catalog.name"
+        "   FOR KEY SHARE OF n";
+    int rc = SPI_execute(query, false, 1);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+    if (SPI_processed != 1)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("extension \"safe_column\" is not installed in database \"%s\"",
+                               get_database_name(MyDatabaseId)),
+                        errhint("Run CREATE EXTENSION safe_column.")));
+    strlcpy(schema_cache.name, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NAMEDATALEN);
+    SPI_freetuptable(SPI_tuptable);
+    schema_cache.lxid = MyProc->lxid;
+    schema_cache.subxid = GetCurrentSubTransactionId();
+    return schema_cache.name;
+}
+
+}  // namespace
+
+char *extension_object_unlocked(const char *name) {
     char *schema;
     (void)extension_owner(&schema);
     return psprintf("%s.%s", quote_identifier(schema), quote_identifier(name));
+}
+
+char *extension_table(const char *name) {
+    const char *schema = RecoveryInProgress() || XactReadOnly ? nullptr : locked_extension_schema();
+    char *unlocked = nullptr;
+    if (schema == nullptr)
+        (void)extension_owner(&unlocked);  // a standby or a read-only transaction cannot lock rows (nor create any)
+    return psprintf("%s.%s", quote_identifier(schema ? schema : unlocked), quote_identifier(name));
 }
 
 bool find_column_job(Oid relid, AttrNumber attnum, JobRecord *out) {

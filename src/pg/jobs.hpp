@@ -20,9 +20,16 @@ struct OwnerContext {
 void enter_owner_context(OwnerContext *ctx);
 void leave_owner_context(const OwnerContext *ctx);
 
-// Qualified, quoted name of one of the extension's tables, e.g. public.safe_column_job_store.
+// Qualified, quoted name of one of the extension's tables, e.g. public.safe_column_job_store, for use
+// in the current (sub)transaction only: the schema is found through pg_extension.extnamespace and its
+// row stays locked until the (sub)transaction ends, so that the name cannot be made to mean another
+// schema's table meanwhile (see locked_extension_schema in jobs.cpp). Never cache the result longer.
 // Raises an error when the extension is not installed in this database. Call within SPI.
 char *extension_table(const char *name);
+
+// The same without the lock, for what runs with the caller's own rights only (safe_column_wait reading
+// the public views): the caller gains nothing it could not do by itself, and needs no right to lock.
+char *extension_object_unlocked(const char *name);
 
 struct JobRecord {
     int64 job_id;

@@ -103,6 +103,20 @@ void _PG_init(void) {
         "interval and reused in between (a lag in bytes grows by the WAL written since). The checkpoint signals "
         "are read before every step. 0 reads everything before every step.",
         &sc::pg::sample_interval_ms, 1000, 0, 60000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "safe_column.batch_timeout", "Longest time one statement of a job's own SQL may run in the worker.",
+        "A batch (or the search for the row that failed one) that runs longer is cancelled and fails the job: an "
+        "expression that sleeps cannot hold the database's worker, and the jobs queued behind it. 0 disables.",
+        &sc::pg::batch_timeout_ms, 60000, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "safe_column.max_retries", "Retries of a step after a lock timeout, deadlock, serialization failure or cancel.",
+        "Consecutive retries of one step (with a growing nap, 0.1 to 1 s); one more such error fails the job, "
+        "which can be resumed. 0 fails at the first.",
+        &sc::pg::max_retries, 100, 0, 100000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable(
+        "safe_column.debug_inject_fault", "For tests: throw std::bad_alloc at this point of the worker's C++ code.",
+        "One of fill_batch, ddl, throttle; empty disables.", &sc::pg::debug_inject_fault, "", PGC_SUSET,
+        GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
     sc::pg::hook_init();
     MarkGUCPrefixReserved("safe_column");
 

@@ -66,16 +66,21 @@ void shmem_install_hooks() {
 
 bool shmem_ready() { return shared != nullptr; }
 
-LiveJob *live_claim(int64 job_id) {
+LiveJob *live_claim(Oid dboid, int64 job_id) {
     if (!shared)
         return nullptr;
     LiveJob *slot = nullptr;
     SpinLockAcquire(&shared->mutex);
+    // The job's own slot first (left by a worker that died), else a free one.
     for (int i = 0; i < max_live_jobs && !slot; i++)
-        if (shared->jobs[i].job_id == 0 || shared->jobs[i].job_id == job_id)
+        if (shared->jobs[i].job_id == job_id && shared->jobs[i].dboid == dboid)
+            slot = &shared->jobs[i];
+    for (int i = 0; i < max_live_jobs && !slot; i++)
+        if (shared->jobs[i].job_id == 0)
             slot = &shared->jobs[i];
     if (slot) {
         memset(slot, 0, sizeof(*slot));
+        slot->dboid = dboid;
         slot->job_id = job_id;
         slot->pid = MyProcPid;
         slot->rows_per_sec = -1;
@@ -90,8 +95,10 @@ void live_publish(LiveJob *slot, const LiveJob *values) {
         return;
     SpinLockAcquire(&shared->mutex);
     int64 id = slot->job_id;
+    Oid dboid = slot->dboid;
     memcpy(slot, values, sizeof(*slot));
     slot->job_id = id;
+    slot->dboid = dboid;
     slot->pid = MyProcPid;
     SpinLockRelease(&shared->mutex);
 }
@@ -105,13 +112,13 @@ void live_release(LiveJob *slot) {
     SpinLockRelease(&shared->mutex);
 }
 
-int live_snapshot(LiveJob *out, int max) {
+int live_snapshot(LiveJob *out, int max, Oid dboid) {
     if (!shared)
         return 0;
     int n = 0;
     SpinLockAcquire(&shared->mutex);
     for (int i = 0; i < max_live_jobs && n < max; i++)
-        if (shared->jobs[i].job_id != 0)
+        if (shared->jobs[i].job_id != 0 && shared->jobs[i].dboid == dboid)
             out[n++] = shared->jobs[i];
     SpinLockRelease(&shared->mutex);
     return n;

@@ -14,7 +14,9 @@ namespace sc::pg {
 constexpr int max_live_jobs = 64;
 constexpr int max_wanted_dbs = 64;
 
+// Job ids are per database: a slot is the job's in its database (dboid, job_id).
 struct LiveJob {
+    Oid dboid;
     int64 job_id;  // 0: free slot
     int pid;
     char phase[32];
@@ -35,11 +37,11 @@ void shmem_install_hooks();  // from _PG_init while preloading
 bool shmem_ready();
 
 // The worker's slot for its current job (claimed, updated, released by the worker only).
-LiveJob *live_claim(int64 job_id);
+LiveJob *live_claim(Oid dboid, int64 job_id);
 void live_publish(LiveJob *slot, const LiveJob *values);
 void live_release(LiveJob *slot);
-// Copies of the used slots; returns how many.
-int live_snapshot(LiveJob *out, int max);
+// Copies of the used slots of database dboid; returns how many.
+int live_snapshot(LiveJob *out, int max, Oid dboid);
 
 // The launcher: where it sleeps, and databases whose worker could not be registered at once.
 void launcher_set_latch(Latch *latch);

@@ -73,6 +73,7 @@ extern "C" {
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 }
 
@@ -85,11 +86,22 @@ static_assert(std::is_trivially_destructible_v<sc::PauseDebt>, "lives across Pos
 namespace sc::pg {
 
 bool throttle_enabled = true;
+char *debug_inject_fault = nullptr;
+int batch_timeout_ms = 60000;
+int max_retries = 100;
 int batch_target_ms = 1;
 double batch_sleep_ratio = 0.5;
 int max_wal_rate_kb = 0;
 
 namespace {
+
+// safe_column.debug_inject_fault: for tests only (superuser, hidden). Names a point in the worker's C++
+// code where std::bad_alloc is then thrown, to prove that the guard around it turns it into an error of
+// the job, not a crash of the cluster.
+void throw_injected_fault(const char *point) {
+    if (debug_inject_fault != nullptr && strcmp(debug_inject_fault, point) == 0)
+        throw std::bad_alloc();
+}
 
 double effective_batch_target_ms() {
     return sc::effective_target_ms(batch_target_ms, throttle_enabled);
@@ -117,9 +129,29 @@ constexpr int64 worker_lock_key = 0x5afec01a;
 bool wake_at_commit = false;
 int wake_nest_level = 0;
 
+// Whether a worker of this database is running: it holds the worker lock for as long as it looks for
+// and runs jobs, and looks once more after letting go of it, so a job committed while the lock is held
+// is always found. Tried without waiting and without raising an error (this runs after commit).
+bool db_worker_running() {
+    LOCKTAG tag;
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(worker_lock_key >> 32),
+                         static_cast<uint32>(worker_lock_key), 1);
+    if (LockHeldByMe(&tag, ExclusiveLock))
+        return false;  // this session took the lock itself (pg_advisory_lock): not a worker
+    LockAcquireResult got = LockAcquireExtended(&tag, ExclusiveLock, true, true, false, nullptr);
+    if (got == LOCKACQUIRE_NOT_AVAIL)
+        return true;
+    (void)LockRelease(&tag, ExclusiveLock, true);
+    return false;
+}
+
 void xact_callback(XactEvent event, void *) {
     if (event == XACT_EVENT_COMMIT && wake_at_commit) {
         wake_at_commit = false;
+        // A running worker finds the job by itself: no new process for every resume of a running job
+        // (a loop of them would fill max_worker_processes for the whole cluster).
+        if (db_worker_running())
+            return;
         // After commit nothing may raise an error: start_db_worker reports failure by its result.
         if (!start_db_worker(MyDatabaseId))
             want_database(MyDatabaseId);
@@ -175,9 +207,21 @@ char *qualified_name(Oid relid) {
 // ---------------------------------------------------------------------------------------------
 // Transactions of the worker
 
+// Every transaction of the worker opens a GUC nest level with search_path pinned, and closes it with
+// abort semantics before it commits: whatever ran in the transaction (the job's expression, a trigger,
+// an index function; each also inside a level of its own) cannot change a setting of the worker's
+// session, not even with SET or set_config(..., false); and the worker's own queries always resolve
+// names and operators in pg_catalog only.
+int txn_guc_nest = 0;
+bool commit_async = false;  // set by a batch: its commit need not wait for the WAL flush
+
 void begin_txn(const char *activity) {
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
+    commit_async = false;
+    txn_guc_nest = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+                            false);
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     PushActiveSnapshot(GetTransactionSnapshot());
@@ -187,32 +231,40 @@ void begin_txn(const char *activity) {
 void commit_txn() {
     PopActiveSnapshot();
     SPI_finish();
+    AtEOXact_GUC(false, txn_guc_nest);
+    // A batch commits its rows with its resume point: a commit lost in a crash only means the batch
+    // runs again. So it does not wait for its WAL to be flushed, which leaves the disk to the
+    // application's commits. (Phase changes and DDL steps commit synchronously: a state someone saw,
+    // such as complete, stays.)
+    if (commit_async)
+        (void)set_config_option("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0,
+                                false);
     CommitTransactionCommand();
     pgstat_report_activity(STATE_IDLE, nullptr);
 }
 
-// Run SQL as the role that created the job, with search_path pinned: the job's expressions were
-// resolved and schema-qualified when the job was created, so nothing planted in a schema later can
-// take their place, and they never run with the worker's superuser rights.
+// Run the job's SQL on a table as the table's owner, the way VACUUM, ANALYZE and CREATE INDEX run the
+// owner's code: SECURITY_RESTRICTED_OPERATION, a GUC nest level of its own with search_path pinned
+// (the job's expressions were resolved and schema-qualified when the job was created, so nothing
+// planted in a schema later can take their place), closed with abort semantics. Always the owner, never
+// the job's creator: the owner controls the triggers, index expressions, defaults and policies that
+// run, and a creator with more rights (a superuser, an admin role the owner is granted to) must not
+// lend them to that code. The creator could add the column only as the owner or a member of it.
 struct RoleSwitch {
     Oid save_user;
     int save_sec;
     int nest;
 };
 
-// Who runs the job's statements on a table: its creator, except that a job a superuser created on a
-// table of a role that is not one runs as the table's owner, as VACUUM and CREATE INDEX do. Otherwise
-// the owner's triggers, and the functions of its indexes, constraints and policies, would run with
-// superuser rights whenever a superuser added a column to the owner's table.
+// The owner of the table (of the partition, for a partition's batch); the fallback, for a table that
+// vanished meanwhile (the statement then fails on the missing table), is a role with no rights on it.
 Oid acting_role(Oid creator, Oid relid) {
-    if (!superuser_arg(creator))
-        return creator;
     HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
     if (!HeapTupleIsValid(tup))
         return creator;
     Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tup))->relowner;
     ReleaseSysCache(tup);
-    return superuser_arg(owner) ? creator : owner;
+    return owner;
 }
 
 void as_creator(Oid creator, Oid relid, RoleSwitch *rs) {
@@ -229,7 +281,40 @@ void as_creator(Oid creator, Oid relid, RoleSwitch *rs) {
 
 void back_from_creator(const RoleSwitch *rs) {
     SetUserIdAndSecContext(rs->save_user, rs->save_sec);
-    AtEOXact_GUC(true, rs->nest);
+    // Abort semantics, as PostgreSQL after untrusted code: a SET or set_config(..., false) done by the
+    // expression, a trigger or an index function does not survive into the worker's session.
+    AtEOXact_GUC(false, rs->nest);
+}
+
+// Run the job's SQL (as the table's owner: within as_creator) with safe_column.batch_timeout armed as a
+// statement timeout, which PostgreSQL does not arm for a background worker's SPI: an expression that
+// sleeps, or waits for something that never comes, cannot hold the database's worker (and every job
+// queued behind it) for ever. user_sql_timed_out says whether the last error was that timeout.
+bool user_sql_timed_out = false;
+
+int run_user_sql(const char *sql, bool read_only, int nargs, Oid *types, Datum *values) {
+    user_sql_timed_out = false;
+    instr_time t0 = now_instr();
+    if (batch_timeout_ms > 0)
+        enable_timeout_after(STATEMENT_TIMEOUT, batch_timeout_ms);
+    int rc = 0;
+    PG_TRY();
+    {
+        rc = nargs > 0 ? SPI_execute_with_args(sql, nargs, types, values, nullptr, read_only, 0)
+                       : SPI_execute(sql, read_only, 0);
+    }
+    PG_CATCH();
+    {
+        if (batch_timeout_ms > 0) {
+            disable_timeout(STATEMENT_TIMEOUT, false);
+            user_sql_timed_out = geterrcode() == ERRCODE_QUERY_CANCELED && ms_since(t0) >= batch_timeout_ms;
+        }
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    if (batch_timeout_ms > 0)
+        disable_timeout(STATEMENT_TIMEOUT, false);
+    return rc;
 }
 
 // Within a GUC nest level the caller ends with AtEOXact_GUC.
@@ -255,18 +340,10 @@ struct Job {
     char *state;
 };
 
-// The job store tables, qualified; looked up once per worker (the extension's schema is fixed).
-char *cached_table(char **cache, const char *name) {
-    if (*cache == nullptr) {
-        char *found = extension_table(name);
-        *cache = MemoryContextStrdup(TopMemoryContext, found);
-    }
-    return *cache;
-}
-char *store_cache = nullptr;
-char *part_cache = nullptr;
-char *store_table() { return cached_table(&store_cache, "safe_column_job_store"); }
-char *part_table() { return cached_table(&part_cache, "safe_column_job_part"); }
+// The job store tables, qualified, for the current transaction only: the extension's schema is found by
+// OID and locked against renames for the transaction (extension_table), never cached as a name.
+char *store_table() { return extension_table("safe_column_job_store"); }
+char *part_table() { return extension_table("safe_column_job_part"); }
 
 void notify(int64 job_id) { notify_job(job_id, store_table()); }
 
@@ -485,34 +562,44 @@ bool next_part(const Job *job, PartCursor *out) {
     return true;
 }
 
+// The core's SQL text, each call inside cpp_entry: a C++ exception (std::bad_alloc from formatting, a
+// PgError from pstrdup) becomes an ERROR of the step, which fails the job, instead of escaping the
+// worker's C frames (std::terminate, and crash recovery of the whole cluster).
 char *core_fill_batch(const char *table, const char *column, const char *expr, int64 first, int64 end,
                       bool skip_locked) {
-    std::string text = skip_locked ? sc::sql::fill_batch(table, column, expr, static_cast<unsigned long>(first),
-                                                         static_cast<unsigned long>(end))
-                                   : sc::sql::fill_batch_direct(table, column, expr, static_cast<unsigned long>(first),
-                                                                static_cast<unsigned long>(end));
-    return pg_call([&] { return pstrdup(text.c_str()); });
+    return cpp_entry("safe_column worker", [&] {
+        throw_injected_fault("fill_batch");
+        std::string text = skip_locked ? sc::sql::fill_batch(table, column, expr, static_cast<unsigned long>(first),
+                                                             static_cast<unsigned long>(end))
+                                       : sc::sql::fill_batch_direct(table, column, expr,
+                                                                    static_cast<unsigned long>(first),
+                                                                    static_cast<unsigned long>(end));
+        return pg_call([&] { return pstrdup(text.c_str()); });
+    });
 }
 
 enum class Ddl { add_check, validate, set_not_null, drop_constraint };
 
-char *core_ddl(Ddl which, const char *table, const char *column, const char *constraint) {
-    std::string text;
+std::string core_ddl_text(Ddl which, const char *table, const char *column, const char *constraint) {
+    throw_injected_fault("ddl");
     switch (which) {
     case Ddl::add_check:
-        text = sc::sql::add_not_null_check(table, constraint, column);
-        break;
+        return sc::sql::add_not_null_check(table, constraint, column);
     case Ddl::validate:
-        text = sc::sql::validate_constraint(table, constraint);
-        break;
+        return sc::sql::validate_constraint(table, constraint);
     case Ddl::set_not_null:
-        text = sc::sql::set_not_null(table, column);
-        break;
+        return sc::sql::set_not_null(table, column);
     case Ddl::drop_constraint:
-        text = sc::sql::drop_constraint(table, constraint);
-        break;
+        return sc::sql::drop_constraint(table, constraint);
     }
-    return pg_call([&] { return pstrdup(text.c_str()); });
+    return {};
+}
+
+char *core_ddl(Ddl which, const char *table, const char *column, const char *constraint) {
+    return cpp_entry("safe_column worker", [&] {
+        std::string text = core_ddl_text(which, table, column, constraint);
+        return pg_call([&] { return pstrdup(text.c_str()); });
+    });
 }
 
 struct BatchResult {
@@ -566,20 +653,15 @@ void run_batch(Job *job, const PartCursor &part, const char *column, int blocks,
     instr_time t0 = now_instr();
     RoleSwitch rs;
     as_creator(job->creator, part.relid, &rs);
-    int rc = SPI_execute(sql, false, 0);
+    int rc = run_user_sql(sql, false, 0, nullptr, nullptr);
     back_from_creator(&rs);
-    AtEOXact_GUC(true, batch_nest);
+    AtEOXact_GUC(false, batch_nest);
     if (rc != SPI_OK_UPDATE)
         elog(ERROR, "backfill batch failed: %s", SPI_result_code_string(rc));
     int64 rows = static_cast<int64>(SPI_processed);
     double ms = ms_since(t0);
     int64 wal = pgWalUsage.wal_bytes - wal0;
-
-    // A batch commits its rows with its resume point: a commit lost in a crash only means the batch
-    // runs again. So it does not wait for its WAL to be flushed, which leaves the disk to the
-    // application's commits. (Phase changes and DDL steps commit synchronously: a state someone saw,
-    // such as complete, stays.)
-    set_config_option("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+    commit_async = true;
 
     // The resume point and the counters, in the same transaction as the rows.
     char *upd_part = psprintf("UPDATE %s SET next_block = $3, done = $3 >= end_block WHERE job_id = $1 AND relid = $2",
@@ -762,7 +844,7 @@ void probe_row(void *arg) {
     as_creator(p->creator, p->relid, &rs);
     Oid types[1] = {TIDOID};
     Datum values[1] = {p->tid};
-    int rc = SPI_execute_with_args(p->sql, 1, types, values, nullptr, true, 0);
+    int rc = run_user_sql(p->sql, true, 1, types, values);
     back_from_creator(&rs);
     if (rc == SPI_OK_SELECT && SPI_processed == 1) {
         bool isnull;
@@ -806,10 +888,27 @@ char *find_failing_row(const Job *job, const char *column, const PartCursor *par
     return found;
 }
 
+// Errors a step retries, at most safe_column.max_retries times in a row (an expression can raise any of
+// them on purpose: unbounded, that would hold the database's worker, and every job queued behind it).
 bool transient_error(int sqlerrcode) {
     return sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE || sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
            sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE || sqlerrcode == ERRCODE_QUERY_CANCELED ||
            sqlerrcode == ERRCODE_OBJECT_IN_USE;
+}
+
+const char *transient_error_name(int sqlerrcode) {
+    switch (sqlerrcode) {
+    case ERRCODE_LOCK_NOT_AVAILABLE:
+        return "a lock timeout";
+    case ERRCODE_T_R_DEADLOCK_DETECTED:
+        return "a deadlock";
+    case ERRCODE_T_R_SERIALIZATION_FAILURE:
+        return "a serialization failure";
+    case ERRCODE_QUERY_CANCELED:
+        return "a cancel";
+    default:
+        return "an object in use";
+    }
 }
 
 constexpr long throttle_nap_ms = 500;
@@ -819,6 +918,25 @@ enum class ThrottleOutcome { go, waiting, paused };
 // Before each step: read the signals (the expensive ones at most once per safe_column.sample_interval)
 // and ask the controller. On waiting, *signal says on which (the worker records the time it then naps);
 // a critical signal pauses the job for a human.
+// The controller's decision as plain data (its reason copied out of the std::string in the core's
+// result), so that no C++ object lives across the PostgreSQL calls that act on it.
+struct GateDecision {
+    sc::ThrottleDecision::Kind kind;
+    sc::SignalKind signal;
+    char *reason;  // palloc'd; NULL for go
+};
+
+GateDecision core_decide(sc::ThrottleController *throttle, const sc::SignalReading *readings, int n, double now_s) {
+    return cpp_entry("safe_column worker", [&] {
+        throw_injected_fault("throttle");
+        sc::ThrottleDecision d = throttle->decide(readings, n, now_s, critical_duration_ms / 1000.0);
+        GateDecision out{d.kind, d.signal, nullptr};
+        if (d.kind != sc::ThrottleDecision::Kind::go)
+            out.reason = pg_call([&] { return pstrdup(d.reason.c_str()); });
+        return out;
+    });
+}
+
 ThrottleOutcome throttle_gate(Job *job, Live *live, sc::SignalKind *signal) {
     sc::SignalReading readings[sc::signal_count];
     double now_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -828,10 +946,10 @@ ThrottleOutcome throttle_gate(Job *job, Live *live, sc::SignalKind *signal) {
     double sample_ms = ms_since(t0);
     if (sampled)
         live->values.sample_ms = sample_ms;  // what the last full sample cost
-    sc::ThrottleDecision d = live->throttle.decide(readings, n, now_s, critical_duration_ms / 1000.0);
+    GateDecision d = core_decide(&live->throttle, readings, n, now_s);
     if (d.kind == sc::ThrottleDecision::Kind::go)
         return ThrottleOutcome::go;
-    char *reason = pg_call([&] { return pstrdup(d.reason.c_str()); });
+    char *reason = d.reason;
     if (d.kind == sc::ThrottleDecision::Kind::pause) {
         char *sql = psprintf("UPDATE %s SET state = 'paused', pause_reason = $2 WHERE job_id = $1", store_table());
         Oid types[2] = {INT8OID, TEXTOID};
@@ -883,7 +1001,7 @@ void run_job(int64 job_id) {
     bcfg.target_ms = effective_batch_target_ms();
     sc::BatchSizer &sizer = *new (MemoryContextAllocZero(jobcxt, sizeof(sc::BatchSizer))) sc::BatchSizer(bcfg);
     Live &live = *new (MemoryContextAllocZero(jobcxt, sizeof(Live))) Live{};
-    live.slot = live_claim(job_id);
+    live.slot = live_claim(MyDatabaseId, job_id);
     live.values.job_id = job_id;
     live.values.rows_per_sec = -1;
     live.values.blocks_per_sec = -1;
@@ -1063,6 +1181,9 @@ void run_job(int64 job_id) {
         PG_END_TRY();
         MemoryContextSwitchTo(oldcxt);
         restore_settings(&server_settings);
+        // The job's SQL ran past safe_column.batch_timeout: a failure of the job, not a cancel to retry.
+        bool timed_out = err != nullptr && user_sql_timed_out;
+        user_sql_timed_out = false;
 
         if (err != nullptr) {
             if (job.phase == sc::JobPhase::validate && err->sqlerrcode == ERRCODE_CHECK_VIOLATION) {
@@ -1076,24 +1197,32 @@ void run_job(int64 job_id) {
                 live_set_phase(&live, sc::JobPhase::final_sweep);
                 continue;
             }
-            if (transient_error(err->sqlerrcode)) {
+            if (transient_error(err->sqlerrcode) && !timed_out && transient_failures < max_retries) {
                 transient_failures++;
                 // The backfill skips rows the application keeps locked (the sweep comes back for them);
                 // a sweep waits for them, retrying the same range, so that no existing row is left out.
                 if (in_batch && err->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && job.phase == sc::JobPhase::backfill)
                     live.skip_locked_next = true;
                 sizer.failed();
+                // Every role of the database reads this reason: the kind of error, never its text (which
+                // can quote a row's values); safe_column_jobs.error shows the text to those who may see it.
                 char reason[192];
                 if (in_batch && err->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
                     strlcpy(reason, "rows locked by other transactions", sizeof reason);
                 else
-                    snprintf(reason, sizeof reason, "retrying after: %s", err->message);
+                    snprintf(reason, sizeof reason, "retrying after %s (SQLSTATE %s), retry %d of %d",
+                             transient_error_name(err->sqlerrcode), unpack_sql_state(err->sqlerrcode),
+                             transient_failures, max_retries);
                 live_set_throttle(&live, reason);
                 nap(transient_failures < 10 ? 100L * transient_failures : 1000L);
                 FreeErrorData(err);
                 continue;
             }
             char *volatile message = err->message;
+            if (timed_out)
+                message = psprintf("a statement of the job ran longer than safe_column.batch_timeout (%d ms)",
+                                   batch_timeout_ms);
+            volatile bool gave_up = !timed_out && transient_error(err->sqlerrcode);
             bool gone = false;
             if (err->sqlerrcode == ERRCODE_UNDEFINED_COLUMN || err->sqlerrcode == ERRCODE_UNDEFINED_TABLE) {
                 // The table or the column went away between the step's check and its statement: say so.
@@ -1114,7 +1243,7 @@ void run_job(int64 job_id) {
                     continue;
                 }
             }
-            if (!gone && failed_part.relid != InvalidOid && failed_end > failed_part.next_block) {
+            if (!gone && !timed_out && failed_part.relid != InvalidOid && failed_end > failed_part.next_block) {
                 // Find the row: in a fresh transaction, row by row over the failed batch's range.
                 MemoryContext old = MemoryContextSwitchTo(stepcxt);
                 PG_TRY();
@@ -1138,6 +1267,9 @@ void run_job(int64 job_id) {
                 PG_END_TRY();
                 MemoryContextSwitchTo(old);
             }
+            if (gave_up)
+                message = psprintf("gave up after %d retries (safe_column.max_retries): %s", transient_failures,
+                                   message);
             ereport(LOG, (errmsg("safe_column job " INT64_FORMAT " failed: %s", job_id, message)));
             fail_job(job_id, message, &live);
             remove_helper_after_failure(&job);
@@ -1210,6 +1342,35 @@ void release_worker_lock() {
     char *sql = psprintf("SELECT pg_catalog.pg_advisory_unlock(" INT64_FORMAT ")", worker_lock_key);
     spi_exec(sql, SPI_OK_SELECT);
 }
+
+}  // namespace
+
+// The last line of defence of a background worker's main loop: every step's C++ is guarded where it
+// runs (cpp_entry around each core call), so nothing should get here. If a C++ exception does, it may
+// have left PG_TRY frames without their PG_END_TRY: the error stacks are put back as they were, and the
+// worker exits with FATAL (exit code 1: the postmaster restarts it, the cluster stays up), never through
+// std::terminate (SIGABRT: crash recovery of every database).
+void worker_guard(const char *who, void (*loop)()) {
+    sigjmp_buf *save_exception_stack = PG_exception_stack;
+    ErrorContextCallback *save_context_stack = error_context_stack;
+    char message[512] = "unknown C++ exception";
+    bool caught = false;
+    try {
+        loop();
+    } catch (const std::exception &e) {
+        caught = true;
+        strlcpy(message, e.what(), sizeof message);
+    } catch (...) {
+        caught = true;
+    }
+    if (caught) {
+        PG_exception_stack = save_exception_stack;
+        error_context_stack = save_context_stack;
+        ereport(FATAL, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("%s: unexpected C++ exception: %s", who, message)));
+    }
+}
+
+namespace {
 
 // What the worker finds when it looks for work.
 enum class Look { no_extension, other_worker, no_job, job };
@@ -1326,19 +1487,14 @@ void safe_column_worker_main(Datum arg) {
     // (an aggregate count(integer) in public would otherwise run as superuser).
     SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
 
-    sc::pg::worker_loop();
+    sc::pg::worker_guard("safe_column worker", sc::pg::worker_loop);
     proc_exit(0);
 }
 
-// Starts a worker for every database once at server start (a worker exits at once where there is no
-// unfinished job), then retries databases whose worker could not be registered when asked.
-void safe_column_launcher_main(Datum) {
-    pqsignal(SIGHUP, SignalHandlerForConfigReload);
-    pqsignal(SIGTERM, die);
-    BackgroundWorkerUnblockSignals();
-    BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
-    sc::pg::launcher_set_latch(MyLatch);
-
+// The launcher's work once connected: a worker for every database once at server start (a worker exits
+// at once where there is no unfinished job), then retries of databases whose worker could not be
+// registered when asked.
+static void launcher_loop() {
     StartTransactionCommand();
     Relation rel = table_open(DatabaseRelationId, AccessShareLock);
     TableScanDesc scan = table_beginscan_catalog(rel, 0, nullptr);
@@ -1368,6 +1524,15 @@ void safe_column_launcher_main(Datum) {
             if (!sc::pg::start_db_worker(wanted[i]))
                 sc::pg::want_database(wanted[i]);  // no free slot yet: try again in a second
     }
+}
+
+void safe_column_launcher_main(Datum) {
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, die);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
+    sc::pg::launcher_set_latch(MyLatch);
+    sc::pg::worker_guard("safe_column launcher", launcher_loop);
 }
 
 }  // extern "C"

@@ -11,6 +11,12 @@ extern bool throttle_enabled;       // safe_column.throttle
 extern int batch_target_ms;         // safe_column.batch_target
 extern double batch_sleep_ratio;    // safe_column.batch_sleep_ratio
 extern int max_wal_rate_kb;         // safe_column.max_wal_rate (kB per second, 0: no limit)
+extern int batch_timeout_ms;        // safe_column.batch_timeout (0: none)
+extern int max_retries;             // safe_column.max_retries
+extern char *debug_inject_fault;    // safe_column.debug_inject_fault (tests only)
+
+// Runs a background worker's main loop; a C++ exception that escapes it ends the worker with FATAL.
+void worker_guard(const char *who, void (*loop)());
 
 // Register the launcher (from _PG_init while preloading).
 void register_launcher();
