@@ -20,7 +20,7 @@ BatchSizerConfig sanitize(BatchSizerConfig c) {
 
 BatchSizer::BatchSizer(const BatchSizerConfig &config) : config_(sanitize(config)), blocks_(config_.initial_blocks) {}
 
-void BatchSizer::observe(int blocks, double elapsed_ms) {
+void BatchSizer::observe(int blocks, double elapsed_ms) noexcept {
     if (blocks <= 0 || !std::isfinite(elapsed_ms) || elapsed_ms < 0.0)
         return;
     double sample = std::max(elapsed_ms, 0.01) / blocks;
@@ -33,14 +33,14 @@ void BatchSizer::observe(int blocks, double elapsed_ms) {
     blocks_ = static_cast<int>(wanted);
 }
 
-void BatchSizer::failed() { blocks_ = std::max(config_.min_blocks, blocks_ / 2); }
+void BatchSizer::failed() noexcept { blocks_ = std::max(config_.min_blocks, blocks_ / 2); }
 
-void BatchSizer::set_target_ms(double target_ms) {
+void BatchSizer::set_target_ms(double target_ms) noexcept {
     if (target_ms_ok(target_ms))
         config_.target_ms = target_ms;
 }
 
-double effective_target_ms(double configured_ms, bool throttled) {
+double effective_target_ms(double configured_ms, bool throttled) noexcept {
     if (throttled || !(configured_ms < kUnthrottledMinTargetMs))
         return configured_ms;  // NaN stays NaN: set_target_ms() ignores it
     return kUnthrottledMinTargetMs;

@@ -20,13 +20,13 @@ public:
 
     // A batch of `blocks` blocks took elapsed_ms: move towards the size that takes target_ms, at most
     // doubling or quartering per step (one slow batch, e.g. behind a checkpoint, does not collapse it).
-    void observe(int blocks, double elapsed_ms);
+    void observe(int blocks, double elapsed_ms) noexcept;
 
     // A batch failed (lock timeout, statement timeout): halve.
-    void failed();
+    void failed() noexcept;
 
     // A new target (the GUC was reloaded).
-    void set_target_ms(double target_ms);
+    void set_target_ms(double target_ms) noexcept;
 
     double ms_per_block() const noexcept { return ms_per_block_; }
 
@@ -41,7 +41,7 @@ private:
 // kUnthrottledMinTargetMs, since a batch's fixed cost (its transaction, its progress rows) would
 // dominate batches of a millisecond or two.
 inline constexpr double kUnthrottledMinTargetMs = 10.0;
-double effective_target_ms(double configured_ms, bool throttled);
+double effective_target_ms(double configured_ms, bool throttled) noexcept;
 
 // Pause after a batch that took batch_ms, for a sleep ratio r: the worker then spends at most
 // 1 / (1 + r) of its time in batches. The pause is capped at 60 s, so that a pathological batch

@@ -15,14 +15,14 @@ constexpr Named names[] = {
 };
 }  // namespace
 
-const char *phase_name(JobPhase phase) {
+const char *phase_name(JobPhase phase) noexcept {
     for (const Named &n : names)
         if (n.phase == phase)
             return n.name;
     return "unknown";
 }
 
-bool phase_from_name(const std::string &name, JobPhase *out) {
+bool phase_from_name(std::string_view name, JobPhase *out) noexcept {
     for (const Named &n : names)
         if (name == n.name) {
             *out = n.phase;
@@ -31,7 +31,7 @@ bool phase_from_name(const std::string &name, JobPhase *out) {
     return false;
 }
 
-const char *state_for_phase(JobPhase phase) {
+const char *state_for_phase(JobPhase phase) noexcept {
     switch (phase) {
     case JobPhase::backfill:
     case JobPhase::sweep:
@@ -47,7 +47,7 @@ const char *state_for_phase(JobPhase phase) {
     return "backfilling";
 }
 
-SweepNext after_sweep(JobPhase phase, const SweepOutcome &outcome, const PhaseInputs &in) {
+SweepNext after_sweep(JobPhase phase, const SweepOutcome &outcome, const PhaseInputs &in) noexcept {
     if (!outcome.nulls_left)
         return SweepNext::next_phase;
     // A nullable column whose new rows get no value: NULLs keep arriving from the application's
@@ -65,7 +65,7 @@ SweepNext after_sweep(JobPhase phase, const SweepOutcome &outcome, const PhaseIn
     return SweepNext::another_pass;
 }
 
-JobPhase next_phase(JobPhase phase, bool not_null) {
+JobPhase next_phase(JobPhase phase, bool not_null) noexcept {
     switch (phase) {
     case JobPhase::backfill:
         return JobPhase::sweep;

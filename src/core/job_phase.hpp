@@ -10,16 +10,17 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace sc {
 
 enum class JobPhase { backfill, sweep, add_check, final_sweep, validate, set_not_null, done };
 
-const char *phase_name(JobPhase phase);
-bool phase_from_name(const std::string &name, JobPhase *out);
+const char *phase_name(JobPhase phase) noexcept;
+bool phase_from_name(std::string_view name, JobPhase *out) noexcept;
 
 // The job state (safe_column_jobs.state) that a running job in this phase shows.
-const char *state_for_phase(JobPhase phase);
+const char *state_for_phase(JobPhase phase) noexcept;
 
 struct SweepOutcome {
     long long rows_filled = 0;  // rows the pass filled
@@ -40,9 +41,9 @@ enum class SweepNext {
 };
 
 // After a sweep pass of `phase` (sweep or final_sweep): what to do.
-SweepNext after_sweep(JobPhase phase, const SweepOutcome &outcome, const PhaseInputs &in);
+SweepNext after_sweep(JobPhase phase, const SweepOutcome &outcome, const PhaseInputs &in) noexcept;
 
 // The phase after `phase` when it completed.
-JobPhase next_phase(JobPhase phase, bool not_null);
+JobPhase next_phase(JobPhase phase, bool not_null) noexcept;
 
 }  // namespace sc

@@ -4,7 +4,7 @@
 
 namespace sc {
 
-void RateMeter::add(double units, double seconds) {
+void RateMeter::add(double units, double seconds) noexcept {
     if (!(seconds > 0.0) || !std::isfinite(seconds) || !std::isfinite(units) || units < 0.0)
         return;
     double sample = units / seconds;
@@ -17,7 +17,7 @@ void RateMeter::add(double units, double seconds) {
     rate_ = keep * rate_ + (1.0 - keep) * sample;
 }
 
-std::optional<double> RateMeter::rate() const {
+std::optional<double> RateMeter::rate() const noexcept {
     if (!have_)
         return std::nullopt;
     return rate_;

@@ -12,10 +12,10 @@ public:
     explicit RateMeter(double half_life_s) : half_life_s_(half_life_s > 0 ? half_life_s : 10.0) {}
 
     // `units` more units done over `seconds` seconds of work.
-    void add(double units, double seconds);
+    void add(double units, double seconds) noexcept;
 
     // Units per second; nothing before the first measurement.
-    std::optional<double> rate() const;
+    std::optional<double> rate() const noexcept;
 
     // Seconds to do `remaining` units at the current rate.
     std::optional<double> eta_seconds(double remaining) const;

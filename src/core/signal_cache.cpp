@@ -8,7 +8,7 @@ bool grows_with_wal(SignalKind kind) {
     return kind == SignalKind::replica_lag_bytes || kind == SignalKind::slot_lag_bytes;
 }
 
-std::uint64_t text_key(const char *text) {
+std::uint64_t text_key(const char *text) noexcept {
     std::uint64_t h = 14695981039346656037ULL;
     if (text != nullptr)
         for (const unsigned char *p = reinterpret_cast<const unsigned char *>(text); *p; p++) {
@@ -50,7 +50,7 @@ void SignalCache::begin(double now_s, SignalMask wanted, std::uint64_t query_key
     }
 }
 
-void SignalCache::put(SignalKind kind, double value, const char *label) {
+void SignalCache::put(SignalKind kind, double value, const char *label) noexcept {
     int k = static_cast<int>(kind);
     if (k < 0 || k >= signal_count)
         return;

@@ -28,7 +28,7 @@ constexpr SignalMask signal_bit(SignalKind kind) { return SignalMask{1} << stati
 bool grows_with_wal(SignalKind kind);
 
 // A key of a text (FNV-1a): tells whether the throttle query changed. nullptr and "" have the same key.
-std::uint64_t text_key(const char *text);
+std::uint64_t text_key(const char *text) noexcept;
 
 class SignalCache {
 public:
@@ -46,7 +46,7 @@ public:
     void begin(double now_s, SignalMask wanted, std::uint64_t query_key, std::uint64_t wal_pos);
     // What the sample found for one signal (a signal with nothing to report, such as no standby, is
     // not put).
-    void put(SignalKind kind, double value, const char *label);
+    void put(SignalKind kind, double value, const char *label) noexcept;
     void finish();
 
     // The value of a signal at WAL position wal_pos (the end of WAL now, WAL not yet written

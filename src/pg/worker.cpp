@@ -19,6 +19,7 @@
 #include <cstring>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "core/batch_sizer.hpp"
 #include "core/job_phase.hpp"
@@ -82,6 +83,18 @@ static_assert(std::is_trivially_destructible_v<sc::RateMeter>, "lives across Pos
 static_assert(std::is_trivially_destructible_v<sc::ThrottleController>, "lives across PostgreSQL calls");
 static_assert(std::is_trivially_destructible_v<sc::SignalCache>, "lives across PostgreSQL calls");
 static_assert(std::is_trivially_destructible_v<sc::PauseDebt>, "lives across PostgreSQL calls");
+// The core calls the worker makes outside cpp_entry cannot throw (the others go through core_* below).
+static_assert(noexcept(std::declval<sc::BatchSizer &>().observe(0, 0.0)) &&
+                  noexcept(std::declval<sc::BatchSizer &>().failed()) &&
+                  noexcept(std::declval<sc::BatchSizer &>().set_target_ms(0.0)) &&
+                  noexcept(std::declval<sc::RateMeter &>().add(0.0, 0.0)) &&
+                  noexcept(std::declval<sc::RateMeter &>().rate()) &&
+                  noexcept(std::declval<sc::PauseDebt &>().owe(0.0)) && noexcept(sc::effective_target_ms(0.0, true)) &&
+                  noexcept(sc::phase_from_name("", nullptr)) && noexcept(sc::phase_name(sc::JobPhase::done)) &&
+                  noexcept(sc::state_for_phase(sc::JobPhase::done)) &&
+                  noexcept(sc::next_phase(sc::JobPhase::done, false)) &&
+                  noexcept(sc::after_sweep(sc::JobPhase::done, sc::SweepOutcome{}, sc::PhaseInputs{})),
+              "called by the worker without a guard");
 
 namespace sc::pg {
 
@@ -375,7 +388,7 @@ bool load_job(int64 job_id, Job *job) {
     job->phase = sc::JobPhase::done;
     {
         sc::JobPhase p;
-        if (sc::phase_from_name(phase, &p))
+        if (phase != nullptr && sc::phase_from_name(phase, &p))
             job->phase = p;
     }
     job->sweep_passes = DatumGetInt32(SPI_getbinval(tup, desc, 9, &isnull));

@@ -7,14 +7,15 @@
 #   3. backfill_expr and error (which can quote a row's values) are visible to the creator, the
 #      table's owner, pg_read_all_stats and superusers only: in the views, in safe_column_wait and
 #      safe_column_watch, and never in the NOTIFY payload.
-#   4. The worker runs the expression as the creator, under a security-restricted operation: SET
+#   4. The worker runs the expression as the table's owner (here its creator; test/t/023_security.pl
+#      covers a creator who is not the owner), under a security-restricted operation: SET
 #      ROLE, SET SESSION AUTHORIZATION (the worker's session user is a superuser), temporary tables,
 #      objects in a schema the creator cannot write, tables it cannot read, superuser-only functions,
 #      dblink, COPY TO PROGRAM: each fails the job with a clear error and has no effect. A privilege
 #      the creator revoked from itself is enforced; a row-level security policy fails the job rather
 #      than leaving rows out.
-#   5. Triggers fired by the batches run as the creator; for a superuser's job on another role's
-#      table, as the table's owner: the owner's trigger cannot become superuser through it.
+#   5. Triggers fired by the batches run as the table's owner, also for a superuser's job on another
+#      role's table: the owner's trigger cannot become superuser through it.
 #   6. Functions and operators planted in public cannot hijack: the expression (resolved at
 #      creation, stored qualified, run with a pinned search_path), the worker's own queries (an
 #      aggregate count(integer) that ran as superuser before), the extension's views (planted
