@@ -1,3 +1,7 @@
+// The decision table for ALTER TABLE (assess: what each subcommand does; safe_way: the safe statements;
+// decide: the verdict per mode and size; plan: the steps safe_column_plan shows). Longer than 600 lines
+// on purpose: the four read the same table and share its helpers, and a reviewer checks them together
+// against PostgreSQL's ATExec* functions.
 #include "ddl_guard.hpp"
 
 #include <boost/format.hpp>
@@ -147,6 +151,8 @@ std::string pretty_seconds(double s) {
     return (boost::format("about %1% h") % static_cast<long long>(std::llround(s / 3600.0))).str();
 }
 
+// Longer than a screen on purpose: the decision table for every kind of subcommand, one case each, read
+// (and reviewed against PostgreSQL's ATExec* functions) as one switch; split, the table would scatter.
 Effect assess(const Statement &s, const Command &c) {
     Effect e;
     e.lockmode = c.lockmode;
@@ -315,6 +321,7 @@ Effect assess(const Statement &s, const Command &c) {
     return e;
 }
 
+// Longer than a screen on purpose, like assess(): the safe statements for every kind, one case each.
 SafeWay safe_way(const Statement &s, const Command &c) {
     SafeWay w;
     Effect e = assess(s, c);
@@ -457,44 +464,58 @@ SafeWay safe_way(const Statement &s, const Command &c) {
     return w;
 }
 
-Verdict decide(const Statement &s, Mode mode, std::int64_t min_bytes) {
-    Verdict v;
-    if (mode == Mode::off || s.cmds.empty())
-        return v;
+namespace {
 
-    std::string detail;
-    std::string safe_sql;
-    std::string advice;
-    bool heavy = false;
-    bool rewrite = false, scan = false, index = false;
-    bool all_stageable = true;
+// What the heavy subcommands of a statement add up to.
+struct Summary {
+    std::string detail, safe_sql, advice;
+    bool heavy = false, rewrite = false, scan = false, index = false, all_stageable = true;
     int strongest = 0;
     double seconds = 0;
+};
+
+Summary summarize(const Statement &s) {
+    Summary m;
     for (const Command &c : s.cmds) {
         Effect e = assess(s, c);
         SafeWay w = safe_way(s, c);
         if (!w.stageable)
-            all_stageable = false;
+            m.all_stageable = false;
         if (!e.heavy())
             continue;
-        heavy = true;
-        rewrite = rewrite || e.rewrite;
-        scan = scan || e.scan;
-        index = index || e.index_build;
-        if (e.lockmode > strongest)
-            strongest = e.lockmode;
-        seconds += e.seconds;
-        detail += (detail.empty() ? "" : " ") + e.what;
+        m.heavy = true;
+        m.rewrite = m.rewrite || e.rewrite;
+        m.scan = m.scan || e.scan;
+        m.index = m.index || e.index_build;
+        if (e.lockmode > m.strongest)
+            m.strongest = e.lockmode;
+        m.seconds += e.seconds;
+        m.detail += (m.detail.empty() ? "" : " ") + e.what;
         std::string joined = join_sql(w.steps);
         if (!joined.empty())
-            safe_sql += (safe_sql.empty() ? "" : " ") + joined;
+            m.safe_sql += (m.safe_sql.empty() ? "" : " ") + joined;
         if (!w.advice.empty())
-            advice += (advice.empty() ? "" : " ") + w.advice;
+            m.advice += (m.advice.empty() ? "" : " ") + w.advice;
     }
-    if (!heavy) {
+    return m;
+}
+
+}  // namespace
+
+Verdict decide(const Statement &s, Mode mode, std::int64_t min_bytes) {
+    Verdict v;
+    if (mode == Mode::off || s.cmds.empty())
+        return v;
+    Summary m = summarize(s);
+    if (!m.heavy) {
         v.action = mode == Mode::warn ? Action::run : Action::run_guarded;
         return v;
     }
+    std::string &detail = m.detail;
+    const std::string &safe_sql = m.safe_sql, &advice = m.advice;
+    const bool rewrite = m.rewrite, index = m.index, all_stageable = m.all_stageable;
+    const int strongest = m.strongest;
+    const double seconds = m.seconds;
 
     std::string verb = rewrite ? "rewrite" : index ? "build an index on" : "scan";
     std::string lock = lock_mode_name(strongest);

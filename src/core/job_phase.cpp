@@ -65,6 +65,46 @@ SweepNext after_sweep(JobPhase phase, const SweepOutcome &outcome, const PhaseIn
     return SweepNext::another_pass;
 }
 
+StepKind step_kind(JobPhase phase) noexcept {
+    switch (phase) {
+    case JobPhase::backfill:
+    case JobPhase::sweep:
+    case JobPhase::final_sweep:
+        return StepKind::fill;
+    case JobPhase::add_check:
+    case JobPhase::validate:
+    case JobPhase::set_not_null:
+        return StepKind::ddl;
+    case JobPhase::done:
+        return StepKind::finish;
+    }
+    return StepKind::finish;
+}
+
+PassEnd after_pass(JobPhase phase, long long pass_rows, const PhaseInputs &in) noexcept {
+    if (phase == JobPhase::backfill)
+        return {next_phase(phase, in.not_null), false, false};
+    // A pass that filled no row found none to fill (a sweep waits for locked rows rather than skip
+    // them); one that filled some is followed by another. For the final sweep, VALIDATE checks the
+    // rest: a NULL left there sends it back (phase_after_check_violation).
+    SweepOutcome outcome;
+    outcome.rows_filled = pass_rows;
+    outcome.nulls_left = pass_rows > 0;
+    switch (after_sweep(phase, outcome, in)) {
+    case SweepNext::next_phase:
+        return {next_phase(phase, in.not_null), false, false};
+    case SweepNext::another_pass:
+        return {phase, true, false};
+    case SweepNext::wait_and_pass:
+        return {phase, true, true};
+    }
+    return {phase, true, false};
+}
+
+JobPhase phase_after_check_violation(JobPhase phase) noexcept {
+    return phase == JobPhase::validate ? JobPhase::final_sweep : phase;
+}
+
 JobPhase next_phase(JobPhase phase, bool not_null) noexcept {
     switch (phase) {
     case JobPhase::backfill:

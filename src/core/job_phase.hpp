@@ -46,4 +46,25 @@ SweepNext after_sweep(JobPhase phase, const SweepOutcome &outcome, const PhaseIn
 // The phase after `phase` when it completed.
 JobPhase next_phase(JobPhase phase, bool not_null) noexcept;
 
+// What one step of a phase does: the worker's phase table has one function per kind.
+enum class StepKind {
+    fill,    // backfill, sweep, final_sweep: one batch, or the end of a pass over every part
+    ddl,     // add_check, validate, set_not_null: one DDL step (queue-safe lock), then the next phase
+    finish,  // done
+};
+StepKind step_kind(JobPhase phase) noexcept;
+
+// When a pass of a fill phase found no part left to fill. pass_rows: rows the pass filled.
+struct PassEnd {
+    JobPhase next;     // the phase to go on in (the same phase: another pass)
+    bool new_pass;     // start another pass over every part (next == the same phase)
+    bool wait_first;   // the rows left are locked by others: wait a moment before that pass
+};
+PassEnd after_pass(JobPhase phase, long long pass_rows, const PhaseInputs &in) noexcept;
+
+// After a step of `phase` failed with a CHECK violation: the phase to go back to. VALIDATE of the
+// helper CHECK found a NULL that arrived after the final sweep passed its page and before the CHECK
+// existed: one more final sweep. Any other phase: itself (the error fails the job).
+JobPhase phase_after_check_violation(JobPhase phase) noexcept;
+
 }  // namespace sc

@@ -270,4 +270,77 @@ TEST(JobPhaseAfterSweep, DecisionTableForTheSweepPhase) {
     }
 }
 
+// The phase table: every phase has exactly one kind of step, and the kinds follow the sequence.
+TEST(JobPhaseStepKind, EveryPhaseHasItsKind) {
+    using sc::StepKind;
+    using sc::step_kind;
+    EXPECT_EQ(step_kind(JobPhase::backfill), StepKind::fill);
+    EXPECT_EQ(step_kind(JobPhase::sweep), StepKind::fill);
+    EXPECT_EQ(step_kind(JobPhase::final_sweep), StepKind::fill);
+    EXPECT_EQ(step_kind(JobPhase::add_check), StepKind::ddl);
+    EXPECT_EQ(step_kind(JobPhase::validate), StepKind::ddl);
+    EXPECT_EQ(step_kind(JobPhase::set_not_null), StepKind::ddl);
+    EXPECT_EQ(step_kind(JobPhase::done), StepKind::finish);
+    EXPECT_EQ(step_kind(static_cast<JobPhase>(99)), StepKind::finish);
+}
+
+// Walking the whole sequence through after_pass (every pass filling nothing left) and next_phase
+// visits every phase of a NOT NULL job once, and only backfill, sweep, done for a nullable one.
+TEST(JobPhaseAfterPass, WalksTheSequence) {
+    for (bool not_null : {false, true}) {
+        std::vector<JobPhase> seen;
+        JobPhase p = JobPhase::backfill;
+        for (int i = 0; i < 20 && p != JobPhase::done; i++) {
+            seen.push_back(p);
+            if (sc::step_kind(p) == sc::StepKind::fill) {
+                sc::PassEnd end = sc::after_pass(p, 0, inputs(not_null, true, 1, 3));
+                EXPECT_FALSE(end.new_pass);
+                EXPECT_FALSE(end.wait_first);
+                p = end.next;
+            } else {
+                p = next_phase(p, not_null);
+            }
+        }
+        seen.push_back(p);
+        std::vector<JobPhase> expected =
+            not_null ? std::vector<JobPhase>{JobPhase::backfill, JobPhase::sweep, JobPhase::add_check,
+                                             JobPhase::final_sweep, JobPhase::validate, JobPhase::set_not_null,
+                                             JobPhase::done}
+                     : std::vector<JobPhase>{JobPhase::backfill, JobPhase::sweep, JobPhase::done};
+        EXPECT_EQ(seen, expected) << "not_null=" << not_null;
+    }
+}
+
+TEST(JobPhaseAfterPass, BackfillEndsAfterOnePassWhateverItFilled) {
+    sc::PassEnd end = sc::after_pass(JobPhase::backfill, 12345, inputs(true, true, 0, 3));
+    EXPECT_EQ(end.next, JobPhase::sweep);
+    EXPECT_FALSE(end.new_pass);
+}
+
+TEST(JobPhaseAfterPass, SweepsFollowTheSweepDecision) {
+    // Filled some: another pass now.
+    sc::PassEnd more = sc::after_pass(JobPhase::final_sweep, 7, inputs(true, true, 1, 3));
+    EXPECT_EQ(more.next, JobPhase::final_sweep);
+    EXPECT_TRUE(more.new_pass);
+    EXPECT_FALSE(more.wait_first);
+    // The final sweep has no cap.
+    sc::PassEnd uncapped = sc::after_pass(JobPhase::final_sweep, 7, inputs(true, true, 50, 3));
+    EXPECT_EQ(uncapped.next, JobPhase::final_sweep);
+    EXPECT_TRUE(uncapped.new_pass);
+    // The sweep of a NOT NULL job is capped: on to the CHECK.
+    sc::PassEnd capped = sc::after_pass(JobPhase::sweep, 7, inputs(true, true, 3, 3));
+    EXPECT_EQ(capped.next, JobPhase::add_check);
+    EXPECT_FALSE(capped.new_pass);
+    // Filled none: nothing left, next phase.
+    sc::PassEnd none = sc::after_pass(JobPhase::sweep, 0, inputs(false, true, 1, 3));
+    EXPECT_EQ(none.next, JobPhase::done);
+}
+
+TEST(JobPhaseCheckViolation, OnlyValidateGoesBack) {
+    EXPECT_EQ(sc::phase_after_check_violation(JobPhase::validate), JobPhase::final_sweep);
+    for (JobPhase p : {JobPhase::backfill, JobPhase::sweep, JobPhase::add_check, JobPhase::final_sweep,
+                       JobPhase::set_not_null, JobPhase::done})
+        EXPECT_EQ(sc::phase_after_check_violation(p), p);
+}
+
 }  // namespace
