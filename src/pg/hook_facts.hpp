@@ -1,0 +1,88 @@
+// The facts the hook gathers about an ALTER TABLE, with the server's own predicates (the default
+// cooked and planned as ALTER TABLE will, contain_volatile_functions, DomainHasConstraints,
+// AlterTableGetLockLevel, the CHECK constraints that let SET NOT NULL skip its scan, the table's size),
+// in palloc'd C structs; and the pure core's decision and plan on them (src/core/ddl_guard), whose C++
+// objects live only inside core_decide and core_plan. Used by the hook (hook.cpp) and by
+// safe_column_plan (plan_function.cpp).
+#pragma once
+
+#include <string>
+
+#include "core/ddl_guard.hpp"
+#include "pg/pg_includes.hpp"
+
+extern "C" {
+#include "access/attnum.h"
+#include "nodes/parsenodes.h"
+}
+
+namespace sc::pg {
+
+struct CCommand {
+    sc::ddl::Kind kind;
+    int lockmode;
+    const char *column;       // quoted
+    const char *column_name;  // raw
+    const char *type;
+    const char *default_expr;            // deparsed for people (NULL: none)
+    const char *default_expr_qualified;  // deparsed schema-qualified, for safe_add_column
+    bool default_volatile, not_null, serial, identity, generated, domain_constraints, collate;
+    bool if_not_exists, column_exists;
+    const char *check;
+    bool unique, primary_key;
+    const char *references;
+    const char *check_name, *unique_name, *fk_name, *sequence;
+    bool already_not_null, implied_by_check;
+    const char *constraint;
+    bool not_valid, using_index;
+    const char *expr, *keys, *fk_target;
+    AttrNumber attnum;  // set_not_null
+    bool type_rewrite;  // alter_type
+    const char *using_expr, *new_column, *new_column_name;
+    const char *target;  // set_tablespace, set_persistence
+};
+
+struct CStatement {
+    Oid relid;
+    bool inh;
+    const char *table;       // qualified and quoted
+    const char *table_name;  // "name", for messages
+    bool has_rows;
+    int64 table_bytes, index_bytes;
+    int ncmds;
+    CCommand *cmds;
+};
+
+struct CVerdict {
+    sc::ddl::Action action;
+    bool below_min_size;
+    char *message, *detail, *hint;
+};
+
+struct CPlanStep {
+    char *approach, *sql, *note, *lock;
+    int lockmode;
+    bool rewrite, scan, index_build, has_seconds;
+    double seconds;
+};
+
+// The statement's table (NULL: not an ordinary or partitioned table, or missing with missing_ok).
+CStatement *gather_statement(AlterTableStmt *ats, bool missing_ok);
+// Each subcommand's facts; false when the statement is not one the core classifies (let it run).
+// locked: the statement's lock is held (the facts are current). strict: safe_column_plan's errors.
+bool gather_commands(CStatement *s, AlterTableStmt *ats, const char *query, bool locked, bool strict = false);
+// The table's and its indexes' sizes (all partitions).
+void measure(CStatement *s, bool locked);
+// Whether the decision depends on the table having rows, and whether it has any.
+bool needs_row_check(const CStatement *s);
+bool table_has_rows(const CStatement *s);
+
+CVerdict core_decide(const CStatement *s, sc::ddl::Mode mode);
+int core_plan(const CStatement *s, const char *sql, CPlanStep **out);
+
+const char *mode_name(sc::ddl::Mode m);
+
+// A std::string's text in palloc'd memory (through pg_call: an out-of-memory ERROR becomes a PgError).
+char *pg_strdup_cpp(const std::string &s);
+
+}  // namespace sc::pg
