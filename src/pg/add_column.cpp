@@ -1,5 +1,6 @@
 // safe_add_column(): validate, classify with the server's own predicates, take the brief ACCESS
 // EXCLUSIVE lock without queueing the application behind it, change the catalog, record the job.
+// (A little over 600 lines: the validation of each argument belongs with the request it builds.)
 #include <cctype>
 #include <optional>
 #include <string>
@@ -477,6 +478,50 @@ void run_extension_ddl(const char *sql) {
         elog(ERROR, "SPI_execute failed (%s): %s", SPI_result_code_string(rc), sql);
 }
 
+namespace {
+
+// The pure core's decision for the request (refused: an ERROR with its reason and hint).
+Decision decide_path(Request *r) {
+    sc::AddColumnFacts facts;
+    facts.has_default = r->default_cooked != nullptr;
+    facts.default_volatile = r->default_volatile;
+    facts.domain_has_constraints = DomainHasConstraints(r->typid);
+    facts.not_null = r->not_null;
+    facts.has_backfill_expr = r->backfill_expr != nullptr;
+    facts.table_has_rows = true;
+    if (r->not_null && !facts.has_default && !facts.has_backfill_expr)
+        facts.table_has_rows = table_has_rows(r);
+    Decision d = core_decide(facts);
+    if (d.path == sc::AddColumnPath::refuse)
+        ereport(ERROR, (errcode(d.sqlerrcode),
+                        errmsg("cannot add column \"%s\" to \"%s\" safely", r->colname, r->relname_msg),
+                        errdetail_internal("%s", d.reason), errhint("%s", d.hint)));
+    return d;
+}
+
+// The job's record, once the column is added.
+NewJob new_job(const Request *r, bool backfill, const LockOutcome &lock) {
+    NewJob job{};
+    job.relid = r->relid;
+    job.attnum = get_attnum(r->relid, r->colname);
+    job.column_name = r->colname;
+    job.column_type = r->type_text;
+    job.default_expr = r->default_expr;
+    job.backfill_expr = r->backfill_expr;
+    job.not_null = r->not_null;
+    job.state = backfill ? "queued" : "complete";
+    job.finished = !backfill;
+    job.lock_attempts = lock.attempts;
+    job.lock_wait_ms = lock.waited_ms;
+    job.phase = backfill ? "backfill" : "done";
+    job.fill_expr = backfill ? r->fill_expr : nullptr;
+    job.new_rows_get_value = r->default_cooked != nullptr;
+    job.parts = backfill ? fill_parts(r->relid) : NIL;
+    return job;
+}
+
+}  // namespace
+
 int64 add_column_job(Oid relid, const char *colname, const char *type_in, char *default_expr, bool not_null,
                      char *backfill_expr) {
     Request r{};
@@ -506,20 +551,7 @@ int64 add_column_job(Oid relid, const char *colname, const char *type_in, char *
         return job_id;
     }
 
-    sc::AddColumnFacts facts;
-    facts.has_default = r.default_cooked != nullptr;
-    facts.default_volatile = r.default_volatile;
-    facts.domain_has_constraints = DomainHasConstraints(r.typid);
-    facts.not_null = r.not_null;
-    facts.has_backfill_expr = r.backfill_expr != nullptr;
-    facts.table_has_rows = true;
-    if (r.not_null && !facts.has_default && !facts.has_backfill_expr)
-        facts.table_has_rows = table_has_rows(&r);
-    Decision d = core_decide(facts);
-    if (d.path == sc::AddColumnPath::refuse)
-        ereport(ERROR, (errcode(d.sqlerrcode),
-                        errmsg("cannot add column \"%s\" to \"%s\" safely", r.colname, r.relname_msg),
-                        errdetail_internal("%s", d.reason), errhint("%s", d.hint)));
+    Decision d = decide_path(&r);
     bool backfill = d.path == sc::AddColumnPath::backfill;
     char *staged_sql = nullptr;
     if (backfill) {
@@ -542,22 +574,7 @@ int64 add_column_job(Oid relid, const char *colname, const char *type_in, char *
 
     run_extension_ddl(backfill ? staged_sql : r.sql);
 
-    NewJob job{};
-    job.relid = r.relid;
-    job.attnum = get_attnum(r.relid, r.colname);
-    job.column_name = r.colname;
-    job.column_type = r.type_text;
-    job.default_expr = r.default_expr;
-    job.backfill_expr = r.backfill_expr;
-    job.not_null = r.not_null;
-    job.state = backfill ? "queued" : "complete";
-    job.finished = !backfill;
-    job.lock_attempts = lock.attempts;
-    job.lock_wait_ms = lock.waited_ms;
-    job.phase = backfill ? "backfill" : "done";
-    job.fill_expr = backfill ? r.fill_expr : nullptr;
-    job.new_rows_get_value = r.default_cooked != nullptr;
-    job.parts = backfill ? fill_parts(r.relid) : NIL;
+    NewJob job = new_job(&r, backfill, lock);
     int64 job_id = insert_job(&job);
     if (backfill)
         start_worker_at_commit();

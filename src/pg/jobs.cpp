@@ -148,6 +148,41 @@ bool find_column_job(Oid relid, AttrNumber attnum, JobRecord *out) {
     return found;
 }
 
+namespace {
+
+// The parts of a backfill job, each bounded by its size now (the caller holds ACCESS EXCLUSIVE on all of
+// them): rows that exist now are all below end_block. Returns the planner's estimate of their rows.
+double insert_parts(int64 job_id, List *parts) {
+    char *part_sql = psprintf("INSERT INTO %s (job_id, relid, end_block, done) VALUES ($1, $2, $3, $3 = 0)",
+                              extension_table("safe_column_job_part"));
+    ListCell *lc;
+    double tuples = 0;
+    foreach (lc, parts) {
+        Oid part = lfirst_oid(lc);
+        Relation rel = table_open(part, NoLock);
+        int64 nblocks = static_cast<int64>(RelationGetNumberOfBlocks(rel));
+        // The planner's estimate: good without ANALYZE too (it scales reltuples to the size now).
+        BlockNumber pages;
+        double reltuples, allvisfrac;
+        estimate_rel_size(rel, nullptr, &pages, &reltuples, &allvisfrac);
+        // A table never vacuumed nor analyzed counts as at least 10 pages for the planner (a small
+        // table may grow before its queries run); the job's estimate is for the pages it has.
+        if (pages > 0 && static_cast<int64>(pages) > nblocks)
+            reltuples = reltuples * static_cast<double>(nblocks) / static_cast<double>(pages);
+        if (reltuples > 0)
+            tuples += reltuples;
+        table_close(rel, NoLock);
+        Oid pt[3] = {INT8OID, OIDOID, INT8OID};
+        Datum pv[3] = {Int64GetDatum(job_id), ObjectIdGetDatum(part), Int64GetDatum(nblocks)};
+        int rc = SPI_execute_with_args(part_sql, 3, pt, pv, nullptr, false, 0);
+        if (rc != SPI_OK_INSERT)
+            elog(ERROR, "could not record the parts of the safe_column job: %s", SPI_result_code_string(rc));
+    }
+    return tuples;
+}
+
+}  // namespace
+
 int64 insert_job(const NewJob *job) {
     Oid creator = GetUserId();
     const char *search_path = GetConfigOption("search_path", false, false);
@@ -203,33 +238,7 @@ int64 insert_job(const NewJob *job) {
     int64 job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
     if (job->fill_expr != nullptr) {
-        // The parts, each bounded by its size now (the caller holds ACCESS EXCLUSIVE on all of them):
-        // rows that exist now are all below end_block.
-        char *part_sql = psprintf("INSERT INTO %s (job_id, relid, end_block, done) VALUES ($1, $2, $3, $3 = 0)",
-                                  extension_table("safe_column_job_part"));
-        ListCell *lc;
-        double tuples = 0;
-        foreach (lc, job->parts) {
-            Oid part = lfirst_oid(lc);
-            Relation rel = table_open(part, NoLock);
-            int64 nblocks = static_cast<int64>(RelationGetNumberOfBlocks(rel));
-            // The planner's estimate: good without ANALYZE too (it scales reltuples to the size now).
-            BlockNumber pages;
-            double reltuples, allvisfrac;
-            estimate_rel_size(rel, nullptr, &pages, &reltuples, &allvisfrac);
-            // A table never vacuumed nor analyzed counts as at least 10 pages for the planner (a small
-            // table may grow before its queries run); the job's estimate is for the pages it has.
-            if (pages > 0 && static_cast<int64>(pages) > nblocks)
-                reltuples = reltuples * static_cast<double>(nblocks) / static_cast<double>(pages);
-            if (reltuples > 0)
-                tuples += reltuples;
-            table_close(rel, NoLock);
-            Oid pt[3] = {INT8OID, OIDOID, INT8OID};
-            Datum pv[3] = {Int64GetDatum(job_id), ObjectIdGetDatum(part), Int64GetDatum(nblocks)};
-            rc = SPI_execute_with_args(part_sql, 3, pt, pv, nullptr, false, 0);
-            if (rc != SPI_OK_INSERT)
-                elog(ERROR, "could not record the parts of the safe_column job: %s", SPI_result_code_string(rc));
-        }
+        double tuples = insert_parts(job_id, job->parts);
         char *upd = psprintf(
             "UPDATE %s SET rows_total = CASE WHEN $2 > 0 THEN $2::bigint END,"
             "       constraint_name = CASE WHEN not_null THEN pg_catalog.format('safe_column_%%s_not_null', job_id) END"

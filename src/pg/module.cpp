@@ -18,13 +18,10 @@ int lock_timeout_ms = 100;
 int lock_wait_budget_ms = 30000;
 }  // namespace sc::pg
 
-extern "C" {
+namespace {
 
-PG_MODULE_MAGIC;
-
-void _PG_init(void);
-
-void _PG_init(void) {
+// Queue-safe locking (every lock safe_column takes).
+void define_lock_gucs() {
     DefineCustomIntVariable(
         "safe_column.lock_timeout",
         "Longest time safe_column waits in the lock queue in one attempt.",
@@ -36,6 +33,10 @@ void _PG_init(void) {
         "Total time safe_column keeps trying to get a lock before it gives up.",
         "Attempts are separated by sleeps with jittered exponential backoff. 0 makes exactly one attempt.",
         &sc::pg::lock_wait_budget_ms, 30000, 0, INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+}
+
+// The backfill's pace.
+void define_backfill_gucs() {
     DefineCustomBoolVariable(
         "safe_column.throttle", "Whether backfill workers pace themselves.",
         "Off disables every pause and pacing decision, for a maintenance window.", &sc::pg::throttle_enabled, true,
@@ -55,6 +56,10 @@ void _PG_init(void) {
         "the application's commits wait for the backfill's WAL to be flushed before their own. 0 disables. "
         "Ignored when safe_column.throttle is off.",
         &sc::pg::max_wal_rate_kb, 0, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_KB, nullptr, nullptr, nullptr);
+}
+
+// The throttling signals.
+void define_throttle_gucs() {
     DefineCustomRealVariable(
         "safe_column.checkpoint_wal_share",
         "Share of the WAL distance that forces a checkpoint a backfill may fill before it waits.",
@@ -103,6 +108,10 @@ void _PG_init(void) {
         "interval and reused in between (a lag in bytes grows by the WAL written since). The checkpoint signals "
         "are read before every step. 0 reads everything before every step.",
         &sc::pg::sample_interval_ms, 1000, 0, 60000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+}
+
+// What bounds one job's hold on its database's worker, and the test hook of its C++ guard.
+void define_worker_gucs() {
     DefineCustomIntVariable(
         "safe_column.batch_timeout", "Longest time one statement of a job's own SQL may run in the worker.",
         "A batch (or the search for the row that failed one) that runs longer is cancelled and fails the job: an "
@@ -117,6 +126,21 @@ void _PG_init(void) {
         "safe_column.debug_inject_fault", "For tests: throw std::bad_alloc at this point of the worker's C++ code.",
         "One of fill_batch, ddl, throttle; empty disables.", &sc::pg::debug_inject_fault, "", PGC_SUSET,
         GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
+}
+
+}  // namespace
+
+extern "C" {
+
+PG_MODULE_MAGIC;
+
+void _PG_init(void);
+
+void _PG_init(void) {
+    define_lock_gucs();
+    define_backfill_gucs();
+    define_throttle_gucs();
+    define_worker_gucs();
     sc::pg::hook_init();
     MarkGUCPrefixReserved("safe_column");
 
