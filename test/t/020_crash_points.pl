@@ -377,7 +377,7 @@ for my $n (1 .. 3) {
         '1', "J: cancel $n: the same worker runs the batch again, in a new transaction");
     $xid = sql("SELECT backend_xid FROM pg_stat_activity WHERE pid = $jpid");
 }
-# (safe_column_progress.throttle_reason says "retrying after: canceling statement due to user request"
+# (safe_column_progress.throttle_reason says "retrying after a cancel (SQLSTATE 57014), retry N of 100"
 # until a batch succeeds; not asserted: after a failure the batch is halved, and a smaller batch
 # before the gated row may succeed before the gate is reached again.)
 sql(q{DELETE FROM sc_gate WHERE tag = 'tj'});
@@ -413,7 +413,8 @@ my $jobrow = $node->background_psql('tiny');
 $jobrow->query_safe('BEGIN');
 $jobrow->query_safe("SELECT job_id FROM safe_column_job_store WHERE job_id = $job_k FOR UPDATE");
 $holder->query_safe('COMMIT');
-wait_for($node, $kprog, 'sweep retrying after: canceling statement due to lock timeout',
+# The live reason names the kind of error and the retry, never the error's text (any role reads it).
+wait_for($node, "SELECT ($kprog) LIKE 'sweep retrying after a lock timeout (SQLSTATE 55P03), retry % of 100'", 't',
     "K: the worker's bookkeeping times out on the job's row (the database's lock_timeout) and retries", 'tiny');
 $jobrow->query_safe('COMMIT');
 $jobrow->quit;
