@@ -473,7 +473,7 @@ char *deparse_qualified(Node *expr, List *dpcontext) {
 void run_extension_ddl(const char *sql) {
     in_safe_column_ddl = true;
     int rc = SPI_execute(sql, false, 0);
-    in_safe_column_ddl = false;  // after an error, the abort callbacks reset it (hook.cpp)
+    in_safe_column_ddl = false;  // after an error, the abort callbacks reset it (db_lifecycle.cpp)
     if (rc != SPI_OK_UTILITY)
         elog(ERROR, "SPI_execute failed (%s): %s", SPI_result_code_string(rc), sql);
 }

@@ -1,5 +1,5 @@
 // The ProcessUtility hook that guards, refuses or stages ALTER TABLE (safe_column.mode), and
-// safe_column_plan(ddl). See hook.cpp.
+// safe_column_plan(ddl) (plan_function.cpp). See hook.cpp.
 #pragma once
 
 namespace sc::pg {

@@ -37,7 +37,7 @@ use Test::More;
 use SafeColumnTest;
 
 my $rows = $ENV{CRASH_ROWS} // 40000;
-my $worker_lock_key = 0x5afec01a;    # the key of the workers' session-level advisory lock (worker.cpp)
+my $worker_lock_key = 0x5afec01a;    # the key of the workers' session-level advisory lock (launcher.cpp)
 
 my $node = backfill_node('crash', qq{
 # The throttle queries below are gates on the job's own progress: read before every step, not once a
