@@ -114,6 +114,14 @@ List *visible_to_others(List *rels) {
     return visible;
 }
 
+
+// ", which also locks "b", "c"" for the relations of rels after the first; "" when there are none.
+char *also_locks_text(List *rels) {
+    return list_length(rels) > 1 ? psprintf(", which also locks %s", quoted_rel_names(rels, 1)) : pstrdup("");
+}
+
+}  // namespace
+
 // "a", "b" for the relations of rels from the from-th on, for messages.
 char *quoted_rel_names(List *rels, int from) {
     StringInfoData names;
@@ -124,13 +132,6 @@ char *quoted_rel_names(List *rels, int from) {
     }
     return names.data;
 }
-
-// ", which also locks "b", "c"" for the relations of rels after the first; "" when there are none.
-char *also_locks_text(List *rels) {
-    return list_length(rels) > 1 ? psprintf(", which also locks %s", quoted_rel_names(rels, 1)) : pstrdup("");
-}
-
-}  // namespace
 
 // An ALTER TABLE on a table created in this transaction (CREATE TABLE ... REFERENCES runs its
 // foreign keys as one; migrations often add them in the creating transaction): the table keeps

@@ -63,7 +63,17 @@ sc_private_pgroot() {
 sc_build_install() {
     sc_private_pgroot || return 1
     sc_log "building and installing safe_column${SC_PGROOT:+ into $SC_PGROOT}"
-    make -C "$SC_ROOT" -j"$(nproc)" -s && make -C "$SC_ROOT" -s install
+    make -C "$SC_ROOT" -j"$(nproc)" -s || return 1
+    # A shared library links with undefined symbols (PostgreSQL's own resolve at load time): one of
+    # ours left undefined would only show when the server fails to load the library.
+    local undefined
+    undefined=$(nm -C -u "$SC_ROOT/safe_column.so" | grep -E ' sc::' || true)
+    if [ -n "$undefined" ]; then
+        echo "safe_column.so leaves symbols of its own undefined:" >&2
+        echo "$undefined" >&2
+        return 1
+    fi
+    make -C "$SC_ROOT" -s install
 }
 
 # A throw-away copy of the tree that the unprivileged postgres user can write to (initdb refuses root).
