@@ -37,6 +37,9 @@
 #   BENCH_RATE   pgbench total tps (-R)   (default 300)
 #   BENCH_CONF   extra postgresql.conf lines, e.g. "safe_column.batch_sleep_ratio = 1.5"
 #   BENCH_KEEP=1 keep the temp dir (logs) after the run; the server is stopped regardless
+#   BENCH_VARIANTS  the variants to run, e.g. "2 4" (default all; (6) needs (5)). With a subset, only
+#                the table of those variants is printed (no plot, no verdicts but (4) vs (2)), to
+#                compare two builds' pace quickly: run it once per build, same settings
 # Output: the table on stdout and in test/bench/out/backfill.txt, details in
 # test/bench/out/backfill_details.txt, the latency plot of (2) vs (5) in
 # test/bench/out/backfill_latency.png, the worker's memory in test/bench/out/backfill_worker_rss_<rows>.txt
@@ -46,6 +49,8 @@
 set -Eeuo pipefail
 
 ROWS=${BENCH_ROWS:-2000000}
+VARIANTS=${BENCH_VARIANTS:-1 2 3 4 5 6}
+has_variant() { [[ " $VARIANTS " == *" $1 "* ]]; }
 PORT=${BENCH_PORT:-5498}
 RATE=${BENCH_RATE:-300}
 CLIENTS=4
@@ -529,24 +534,30 @@ declare -A LABEL=(
     [5]="safe_add_column defaults"
     [6]="(ref.) (5)'s batches, plain SQL"
 )
-run_variant 1 "${LABEL[1]}"
-run_variant 2 "${LABEL[2]}"
-run_variant 3 "${LABEL[3]}"
+[[ $VARIANTS =~ ^[1-6]( [1-6])*$ ]] || die "BENCH_VARIANTS: variant numbers 1 to 6, separated by spaces"
+if has_variant 6 && ! has_variant 5; then die "BENCH_VARIANTS: (6) imitates (5): run both"; fi
+if has_variant 1; then run_variant 1 "${LABEL[1]}"; fi
+if has_variant 2; then run_variant 2 "${LABEL[2]}"; fi
+if has_variant 3; then run_variant 3 "${LABEL[3]}"; fi
+if has_variant 4; then
 q "ALTER SYSTEM SET safe_column.throttle = off" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
 for _ in $(seq 50); do [[ $(q "SHOW safe_column.throttle") == off ]] && break; sleep 0.1; done
 [[ $(q "SHOW safe_column.throttle") == off ]] || die "safe_column.throttle did not become off"
 run_variant 4 "${LABEL[4]}"
+fi
 q "ALTER SYSTEM RESET safe_column.throttle" >/dev/null
 q "SELECT pg_reload_conf()" >/dev/null
 for _ in $(seq 50); do [[ $(q "SHOW safe_column.throttle") == on ]] && break; sleep 0.1; done
 [[ $(q "SHOW safe_column.throttle") == on ]] || die "safe_column.throttle did not come back on"
-run_variant 5 "${LABEL[5]}"
+if has_variant 5; then run_variant 5 "${LABEL[5]}"; fi
+if has_variant 6; then
 # (6) imitates (5): its median batch size (safe_column_live() samples) and the sleep ratio it used.
 TID_BLOCKS=$(awk 'NF >= 8 && $5 + 0 > 0 {print $5}' "$TMP/5.live" | sort -n | awk '{v[NR] = $1} END {print (NR ? v[int((NR + 1) / 2)] : 0)}')
 [[ $TID_BLOCKS =~ ^[0-9]+$ && $TID_BLOCKS -gt 0 ]] || die "no batch sizes of (5) to imitate in (6)"
 TID_SLEEP_RATIO=$(q "SHOW safe_column.batch_sleep_ratio")
 run_variant 6 "${LABEL[6]}"
+fi
 GUCS=$(q "SELECT string_agg(name || ' = ' || setting || coalesce(unit, ''), ', ' ORDER BY name) FROM pg_settings
           WHERE name IN ('safe_column.throttle', 'safe_column.batch_target', 'safe_column.batch_sleep_ratio',
                          'safe_column.lock_timeout', 'safe_column.max_wal_rate')")
@@ -564,7 +575,7 @@ read -r LOCK_MED LOCK_P99 <<<"$LOCK_RES"
 # ---------------------------------------------------------------------------------------------
 # Per-variant figures.
 declare -A WALL RPS AE LOCKED WALMB CKPT SIZE TX FAIL P50 P99 MAX SLOW
-for k in 1 2 3 4 5 6; do
+for k in $VARIANTS; do
     t0=$(tv $k t_start) t1=$(tv $k t_end)
     WALL[$k]=$(tv $k wall_s)
     RPS[$k]=$(awk -v r="$ROWS" -v w="${WALL[$k]}" 'BEGIN{printf "%d", (w > 0 ? r / w : 0)}')
@@ -583,6 +594,24 @@ for k in 1 2 3 4 5 6; do
     read -r TX[$k] FAIL[$k] P50[$k] P99[$k] MAX[$k] SLOW[$k] <<<"$(fg_stats $k "$t0" "$t1")"
     [[ $(tv $k pgb_ended) == 1 ]] && FAIL[$k]=$((FAIL[$k] + 1))
 done
+
+# A subset of the variants: their table only.
+if [[ $VARIANTS != "1 2 3 4 5 6" ]]; then
+    mkdir -p "$OUT_DIR"
+    {
+        echo "backfill benchmark, variants $VARIANTS only: $ROWS rows, adding tok uuid NOT NULL DEFAULT gen_random_uuid()"
+        echo "server: $SERVER_CONF; $GUCS; $SO_INFO; run $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        printf '%-31s %8s %8s %7s %7s %8s %8s\n' variant wall_s rows/s WAL_MB size_MB p99_ms max_ms
+        for k in $VARIANTS; do
+            printf '%-31s %8.2f %8d %7d %7d %8.1f %8.1f\n' "($k) ${LABEL[$k]}" "${WALL[$k]}" "${RPS[$k]}" \
+                "${WALMB[$k]}" "${SIZE[$k]}" "${P99[$k]}" "${MAX[$k]}"
+        done
+        if has_variant 2 && has_variant 4; then
+            echo "(4) rows/s / (2) rows/s: $(awk -v a="${RPS[4]}" -v b="${RPS[2]}" 'BEGIN{printf "%.2fx", (b > 0 ? a / b : 0)}')"
+        fi
+    } | tee "$OUT_DIR/backfill_subset.txt"
+    exit 0
+fi
 
 # Worker memory during (4) and (5).
 rss_max() {  # KEY: "max_rss_kb max_anon_kb max_shmem_kb hwm_kb samples pids"
