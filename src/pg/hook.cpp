@@ -92,11 +92,18 @@ bool extension_in_database() { return OidIsValid(get_extension_oid("safe_column"
 
 enum class HookOutcome { pass, done };
 
+// A restore: pg_dump's scripts and pg_restore set check_function_bodies = off in every session they
+// run (and applications practically never do). Their ALTER TABLEs (primary keys, foreign keys and
+// CHECKs added after the data is loaded, partitions attached) run as sent, in every mode: a restore
+// has no application waiting on its tables, and a refusal would leave the restored database without
+// its constraints (its own CREATE EXTENSION switches the hook on in the middle of the restore).
+bool restoring() { return !check_function_bodies; }
+
 // CREATE TABLE and CREATE FOREIGN TABLE (whose statement begins with a CreateStmt).
 void guard_create_table(CreateStmt *cs) {
     auto mode = static_cast<sc::ddl::Mode>(ddl_mode);
     if (mode == sc::ddl::Mode::off || mode == sc::ddl::Mode::warn || in_safe_column_ddl || creating_extension ||
-        IsBinaryUpgrade || !IsNormalProcessingMode() || !extension_in_database())
+        IsBinaryUpgrade || restoring() || !IsNormalProcessingMode() || !extension_in_database())
         return;
     lock_parents_of_new_table(cs, mode);
 }
@@ -125,9 +132,10 @@ HookOutcome stage(const CStatement *s) {
     return HookOutcome::done;
 }
 
+
 HookOutcome decide_and_act(PlannedStmt *pstmt, const char *query) {
     auto mode = static_cast<sc::ddl::Mode>(ddl_mode);
-    if (mode == sc::ddl::Mode::off || in_safe_column_ddl || creating_extension || IsBinaryUpgrade ||
+    if (mode == sc::ddl::Mode::off || in_safe_column_ddl || creating_extension || IsBinaryUpgrade || restoring() ||
         !IsA(pstmt->utilityStmt, AlterTableStmt) || !IsNormalProcessingMode())
         return HookOutcome::pass;
     auto *ats = castNode(AlterTableStmt, pstmt->utilityStmt);
