@@ -30,7 +30,7 @@ ISOLATION = lock_queue
 ISOLATION_OPTS = --encoding=UTF8 --no-locale --inputdir=$(srcdir)/test/isolation --temp-instance=tmp_check_iso \
 	--temp-config=$(srcdir)/test/regress.conf
 
-EXTRA_CLEAN = tmp_check_regress tmp_check_iso output_iso results regression.diffs regression.out \
+EXTRA_CLEAN = safe_column-*.zip tmp_check_regress tmp_check_iso output_iso results regression.diffs regression.out \
 	src/core/*.bc src/pg/*.bc
 
 PG_CONFIG ?= pg_config
@@ -39,6 +39,12 @@ include $(PGXS)
 
 # Debian builds LLVM bitcode with clang, which ignores PG_CXXFLAGS: give it the same language level.
 BITCODE_CXXFLAGS += -std=c++17 -Wno-register
+
+# The archive PGXN takes: the committed tree (git archive), named after META.json's version.
+DISTVERSION = $(shell sed -n 's/^   "version": "\(.*\)",$$/\1/p' $(srcdir)/META.json)
+.PHONY: dist
+dist:
+	git -C $(srcdir) archive --format zip --prefix=safe_column-$(DISTVERSION)/ -o $(CURDIR)/safe_column-$(DISTVERSION).zip HEAD
 
 .PHONY: unit
 unit:

@@ -71,6 +71,11 @@ fi
 sc_log "PostgreSQL's alter_table tests, without safe_column and with safe_column.mode off and guard"
 "$SC_ROOT/test/pg_alter_table/run.sh" 2>&1 | tee "$log"
 count pg-alter-table "$(grep -c '^ok - ' "$log")" "$(grep -c '^not ok - ' "$log")"
+
+# --- the Debian package: built, installed, tested, purged (last: it replaces the source install for a while)
+sc_log "the Debian package (test/pkg/run.sh)"
+"$SC_ROOT/test/pkg/run.sh" 2>&1 | tee "$log"
+count package "$(grep -c '^ok - ' "$log")" "$(grep -c '^not ok - ' "$log")"
 rm -f "$log"
 
 echo

@@ -19,6 +19,7 @@ SC_PACKAGES=(
     postgresql-15 postgresql-client-15 postgresql-server-dev-15
     libboost-dev libipc-run-perl
     g++ make cmake libgtest-dev
+    prometheus-postgres-exporter
 )
 
 sc_ensure_packages() {
