@@ -167,6 +167,7 @@ char *find_failing_row(const Job *job, const char *column, const PartCursor *par
     uint64 n = SPI_processed;
     for (uint64 i = 0; i < n && found == nullptr; i++) {
         bool isnull;
+        exit_if_postmaster_died();
         RowProbe probe{job->creator, part->relid, probe_sql, SPI_getbinval(rows->vals[i], rows->tupdesc, 1, &isnull),
                        false};
         ErrorData *edata = run_in_subtransaction(probe_row, &probe);
@@ -181,6 +182,7 @@ char *find_failing_row(const Job *job, const char *column, const PartCursor *par
 }
 
 void vacuum_part(Oid relid) {
+    exit_if_postmaster_died();
     MemoryContext oldcxt = CurrentMemoryContext;
     MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "safe_column vacuum", ALLOCSET_DEFAULT_SIZES);
     PG_TRY();
@@ -213,6 +215,7 @@ void vacuum_part(Oid relid) {
     PortalContext = nullptr;
     MemoryContextSwitchTo(oldcxt);
     MemoryContextDelete(cxt);
+    exit_if_postmaster_died();
 }
 
 }  // namespace sc::pg

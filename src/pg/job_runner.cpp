@@ -552,6 +552,7 @@ void run_job(int64 job_id) {
     }
     for (;;) {
         CHECK_FOR_INTERRUPTS();
+        exit_if_postmaster_died();
         if (ConfigReloadPending) {
             ConfigReloadPending = false;
             ProcessConfigFile(PGC_SIGHUP);

@@ -123,6 +123,7 @@ Look look_for_work(bool *have_lock, int64 *job_id) {
 void worker_loop() {
     bool have_lock = false;
     for (;;) {
+        exit_if_postmaster_died();
         int64 job_id = 0;
         Look look = look_for_work(&have_lock, &job_id);
         if (look == Look::no_extension || look == Look::other_worker)

@@ -12,7 +12,9 @@ extern "C" {
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/interrupt.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/pmsignal.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -213,6 +215,11 @@ void set_for_batch(const char *name, const char *value) {
 // Sleep on the latch for ms, answering SIGTERM. A reload (SIGHUP) ends the nap, since the settings
 // that asked for it may have changed (safe_column.throttle = off); any other wakeup (a latch set for
 // something else, e.g. before the first nap) does not cut the pause short. False when a reload did.
+void exit_if_postmaster_died() {
+    if (!PostmasterIsAlive())
+        proc_exit(1);
+}
+
 bool nap(long ms) {
     if (ms <= 0)
         return true;

@@ -43,6 +43,12 @@ bool user_sql_timed_out();  // whether the last error of run_user_sql was safe_c
 void clear_user_sql_timed_out();
 void set_for_batch(const char *name, const char *value);  // within a GUC nest level the caller closes
 
+// A worker whose postmaster died exits at once (proc_exit(1)), as PostgreSQL's own processes do: while
+// it runs, the server cannot be restarted (its shared memory is still attached). A nap notices by
+// itself (WL_EXIT_ON_PM_DEATH); a worker that never naps (safe_column.throttle = off) asks before every
+// step, around each VACUUM and for every row it probes.
+void exit_if_postmaster_died();
+
 // Sleep on the latch, answering SIGTERM and postmaster death; false when a reload cut it short.
 bool nap(long ms);
 

@@ -7,7 +7,7 @@ use PostgreSQL::Test::Cluster;
 use Test::More;
 use Time::HiRes qw(usleep time);
 
-our @EXPORT = qw(backfill_node crash_restart wait_for check_job_result make_test_table gate_sql worker_gated);
+our @EXPORT = qw(backfill_node crash_restart kill_postmaster restart_after_kill process_exited wait_for check_job_result make_test_table gate_sql worker_gated);
 
 # A cluster (initialized, not started) with safe_column preloaded and the settings the crash and
 # restart suites share: small batches, a pause as long as each batch, room for a worker per database.
@@ -49,11 +49,8 @@ sub _nattch {
     return 0;
 }
 
-# SIGKILL the postmaster, wait until every process of the old server is gone, start again.
-# On machines whose init reaps orphans late, the killed postmaster stays a zombie and its lock file
-# would refuse the restart: once nothing is attached to its shared memory any more, the lock file is
-# stale and is removed, with the socket's lock file.
-sub crash_restart {
+# SIGKILL the postmaster; returns what restart_after_kill needs.
+sub kill_postmaster {
     my ($node) = @_;
     my $pidfile = $node->data_dir . '/postmaster.pid';
     open(my $fh, '<', $pidfile) or die "no $pidfile";
@@ -63,11 +60,26 @@ sub crash_restart {
     my $pmpid = $lines[0];
     my (undef, $shmid) = split ' ', ($lines[6] // '');
     $node->kill9;
+    return { pidfile => $pidfile, pmpid => $pmpid, shmid => $shmid };
+}
+
+# Whether process $pid has exited (gone, or a zombie not yet reaped).
+sub process_exited {
+    my ($pid) = @_;
+    my $state = _proc_state($pid);
+    return !defined $state || $state eq 'Z';
+}
+
+# After kill_postmaster: wait until every process of the old server is gone, start again.
+# On machines whose init reaps orphans late, the killed postmaster stays a zombie and its lock file
+# would refuse the restart: once nothing is attached to its shared memory any more, the lock file is
+# stale and is removed, with the socket's lock file.
+sub restart_after_kill {
+    my ($node, $killed) = @_;
+    my ($pidfile, $pmpid, $shmid) = @$killed{qw(pidfile pmpid shmid)};
     my $deadline = time + 60;
     while (time < $deadline) {
-        my $state = _proc_state($pmpid);
-        my $gone = !defined $state || $state eq 'Z';
-        last if $gone && (!defined $shmid || _nattch($shmid) == 0);
+        last if process_exited($pmpid) && (!defined $shmid || _nattch($shmid) == 0);
         usleep(50_000);
     }
     my $state = _proc_state($pmpid);
@@ -75,7 +87,13 @@ sub crash_restart {
         unlink $pidfile;
         unlink $node->host . '/.s.PGSQL.' . $node->port . '.lock';
     }
-    $node->start;
+    return $node->start(fail_ok => 1);
+}
+
+# SIGKILL the postmaster, wait until every process of the old server is gone, start again.
+sub crash_restart {
+    my ($node) = @_;
+    restart_after_kill($node, kill_postmaster($node)) or die "restart after SIGKILL failed";
     return;
 }
 
