@@ -11,6 +11,7 @@
 #include "pg/guard.hpp"
 #include "pg/jobs.hpp"
 #include "pg/lock.hpp"
+#include "pg/publications.hpp"
 #include "pg/worker.hpp"
 
 extern "C" {
@@ -560,6 +561,7 @@ int64 add_column_job(Oid relid, const char *colname, const char *type_in, char *
         verify_staged(staged_sql, r.default_expr != nullptr);
     }
 
+    check_publications(r.relid, r.colname);
     char *what = psprintf("add column \"%s\"", r.colname);
     LockOutcome lock = lock_queue_safe(r.relid, AccessExclusiveLock, true, what);
 

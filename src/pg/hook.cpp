@@ -16,6 +16,7 @@
 #include "pg/db_lifecycle.hpp"
 #include "pg/hook.hpp"
 #include "pg/hook_facts.hpp"
+#include "pg/publications.hpp"
 #include "pg/related_locks.hpp"
 #include "pg/lock.hpp"
 #include "pg/shmem.hpp"
@@ -181,6 +182,12 @@ HookOutcome decide_and_act(PlannedStmt *pstmt, const char *query) {
     }
 
     CVerdict v = core_decide(s, mode);
+    // A plain ADD COLUMN that runs as sent: the same word on publications as safe_add_column's (a staged
+    // one gets it from safe_add_column itself).
+    if (v.action != sc::ddl::Action::refuse && v.action != sc::ddl::Action::stage)
+        for (int i = 0; i < s->ncmds; i++)
+            if (s->cmds[i].kind == sc::ddl::Kind::add_column && !s->cmds[i].column_exists)
+                check_publications(s->relid, s->cmds[i].column_name);
     switch (v.action) {
     case sc::ddl::Action::run:
     case sc::ddl::Action::run_guarded:

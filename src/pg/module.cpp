@@ -4,6 +4,7 @@
 #include "pg/pg_includes.hpp"
 #include "pg/guc.hpp"
 #include "pg/hook.hpp"
+#include "pg/publications.hpp"
 #include "pg/shmem.hpp"
 #include "pg/signals.hpp"
 #include "pg/worker.hpp"
@@ -128,6 +129,24 @@ void define_worker_gucs() {
         GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
 }
 
+const struct config_enum_entry publication_check_options[] = {
+    {"off", static_cast<int>(sc::pg::PublicationCheck::off), false},
+    {"warn", static_cast<int>(sc::pg::PublicationCheck::warn), false},
+    {"refuse", static_cast<int>(sc::pg::PublicationCheck::refuse), false},
+    {nullptr, 0, false},
+};
+
+// What adding a column to a table published with all its columns does.
+void define_publication_guc() {
+    DefineCustomEnumVariable(
+        "safe_column.publication_check",
+        "What safe_add_column and the hook's ADD COLUMN do when the table is published with all its columns.",
+        "warn: a WARNING naming the publications and the logical slots (a subscriber whose table lacks the column "
+        "stops applying changes until it is added there). refuse: an ERROR instead. off: nothing.",
+        &sc::pg::publication_check, static_cast<int>(sc::pg::PublicationCheck::warn), publication_check_options,
+        PGC_USERSET, 0, nullptr, nullptr, nullptr);
+}
+
 }  // namespace
 
 extern "C" {
@@ -141,6 +160,7 @@ void _PG_init(void) {
     define_backfill_gucs();
     define_throttle_gucs();
     define_worker_gucs();
+    define_publication_guc();
     sc::pg::hook_init();
     MarkGUCPrefixReserved("safe_column");
 
