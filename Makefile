@@ -15,7 +15,7 @@ PG_OBJS = src/pg/module.o src/pg/guard.o src/pg/lock.o src/pg/jobs.o src/pg/add_
 OBJS = $(CORE_OBJS) $(PG_OBJS)
 
 EXTENSION = safe_column
-DATA = safe_column--0.1.sql
+DATA = safe_column--0.1.sql safe_column--0.2.sql safe_column--0.1--0.2.sql
 PGFILEDESC = "safe_column - add columns to big, busy tables without stalling the application"
 
 PG_CPPFLAGS = -I$(srcdir)/src
