@@ -25,6 +25,7 @@ for p in "${PKG_DEPS[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
     sc_log "installing ${missing[*]}"
+    apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

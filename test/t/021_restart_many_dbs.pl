@@ -94,7 +94,8 @@ for my $name (qw(R1 R2 R3)) {
     worker_gated($node, $db, $job, "$name: running, inside a batch halfway");
     $before{$name} = job_field($db, $job, 'rows_done');
 }
-is(sql('postgres', $gated_count), '3', 'the three databases have their workers running at the same time');
+# Polled: a gated worker leaves PgSleep for a moment between its sleeps (the gate's query).
+wait_for($node, $gated_count, '3', 'the three databases have their workers running at the same time');
 my $states = sub {
     return join ' ', map { "$_=" . job_field($jobs{$_}[0], $jobs{$_}[1], 'state') } sort keys %jobs;
 };
@@ -113,7 +114,8 @@ for my $name (qw(R1 R2 R3)) {
     is(sql($db, "SELECT count(*) FROM $jobs{$name}[2] WHERE w IS NOT NULL"), $done,
         "restart: $name: exactly the rows it counted are filled");
 }
-is(sql('postgres', $gated_count), '3', 'restart: again three workers at the same time');
+# Polled: a gated worker leaves PgSleep for a moment between its sleeps (the gate's query).
+wait_for($node, $gated_count, '3', 'restart: again three workers at the same time');
 is($states->(), 'P2=paused P3=paused Q1=queued Q2=queued R1=backfilling R2=backfilling R3=backfilling',
     'restart: every job in the state it had');
 wait_for($node, q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'safe_column worker' AND datname IN ('db4', 'db5')},
