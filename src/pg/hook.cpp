@@ -16,6 +16,7 @@
 #include "pg/db_lifecycle.hpp"
 #include "pg/hook.hpp"
 #include "pg/hook_facts.hpp"
+#include "pg/jobs.hpp"
 #include "pg/publications.hpp"
 #include "pg/related_locks.hpp"
 #include "pg/lock.hpp"
@@ -85,8 +86,6 @@ const struct config_enum_entry mode_options[] = {
     {"stage", static_cast<int>(sc::ddl::Mode::stage), false},
     {nullptr, 0, false},
 };
-
-bool extension_in_database() { return OidIsValid(get_extension_oid("safe_column", true)); }
 
 // ---------------------------------------------------------------------------------------------
 // The hook.
@@ -252,6 +251,13 @@ void process_utility(PlannedStmt *pstmt, const char *queryString, SC_READONLY_PA
 }
 
 }  // namespace
+
+const char *mode_name(sc::ddl::Mode m) {
+    for (const auto *o = mode_options; o->name; o++)
+        if (o->val == static_cast<int>(m))
+            return o->name;
+    return "?";
+}
 
 void hook_init() {
     DefineCustomEnumVariable(

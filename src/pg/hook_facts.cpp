@@ -285,18 +285,5 @@ bool gather_commands(CStatement *s, AlterTableStmt *ats, const char *query, bool
     return true;
 }
 
-const char *mode_name(sc::ddl::Mode m) {
-    switch (m) {
-    case sc::ddl::Mode::off:
-        return "off";
-    case sc::ddl::Mode::warn:
-        return "warn";
-    case sc::ddl::Mode::guard:
-        return "guard";
-    case sc::ddl::Mode::stage:
-        return "stage";
-    }
-    return "?";
-}
 
 }  // namespace sc::pg

@@ -80,8 +80,6 @@ bool table_has_rows(const CStatement *s);
 CVerdict core_decide(const CStatement *s, sc::ddl::Mode mode);
 int core_plan(const CStatement *s, const char *sql, CPlanStep **out);
 
-const char *mode_name(sc::ddl::Mode m);
-
 // A std::string's text in palloc'd memory (through pg_call: an out-of-memory ERROR becomes a PgError).
 char *pg_strdup_cpp(const std::string &s);
 

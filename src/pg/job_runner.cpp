@@ -397,22 +397,15 @@ char *locate_failing_row(Run *run, const StepState *st) {
     return found;
 }
 
-// The job fails: the message says why (the row, the timeout, the retries), the helper CHECK goes.
-void fail_step(Run *run, const StepState *st, const ErrorData *err, bool timed_out) {
-    const char *message = err->message;
+// The job fails: the message says why (the table or column gone, the row, the timeout, the retries),
+// the helper CHECK goes. gone: what_is_gone()'s answer (NULL: nothing is gone, or not asked).
+void fail_step(Run *run, const StepState *st, const ErrorData *err, bool timed_out, const char *gone) {
+    const char *message = gone != nullptr ? gone : err->message;
     if (timed_out)
         message = psprintf("a statement of the job ran longer than safe_column.batch_timeout (%d ms)",
                            batch_timeout_ms);
     bool gave_up = !timed_out && transient_error(err->sqlerrcode);
-    bool gone = false;
-    if (err->sqlerrcode == ERRCODE_UNDEFINED_COLUMN || err->sqlerrcode == ERRCODE_UNDEFINED_TABLE) {
-        const char *why = what_is_gone(&run->job);
-        if (why != nullptr) {
-            message = why;
-            gone = true;
-        }
-    }
-    if (!gone && !timed_out && st->batch_part.relid != InvalidOid && st->batch_end > st->batch_part.next_block) {
+    if (gone == nullptr && !timed_out && st->batch_part.relid != InvalidOid && st->batch_end > st->batch_part.next_block) {
         char *row = locate_failing_row(run, st);
         if (row != nullptr)
             message = row;
@@ -435,14 +428,17 @@ bool recover(Run *run, const StepState *st, ErrorData *err, bool timed_out) {
         retry_step(run, st, err);
         return true;
     }
-    if ((err->sqlerrcode == ERRCODE_UNDEFINED_COLUMN || err->sqlerrcode == ERRCODE_UNDEFINED_TABLE) &&
-        what_is_gone(&run->job) == nullptr && run->renamed_retries++ < 3) {
-        // Both still exist: renamed meanwhile. The next step resolves the new names. (An expression
-        // naming a dropped column fails the same way every time: after 3 tries.)
-        nap(100L);
-        return true;
+    const char *gone = nullptr;
+    if (err->sqlerrcode == ERRCODE_UNDEFINED_COLUMN || err->sqlerrcode == ERRCODE_UNDEFINED_TABLE) {
+        gone = what_is_gone(&run->job);
+        if (gone == nullptr && run->renamed_retries++ < 3) {
+            // Both still exist: renamed meanwhile. The next step resolves the new names. (An expression
+            // naming a dropped column fails the same way every time: after 3 tries.)
+            nap(100L);
+            return true;
+        }
     }
-    fail_step(run, st, err, timed_out);
+    fail_step(run, st, err, timed_out, gone);
     return false;
 }
 

@@ -4,6 +4,7 @@ extern "C" {
 #include "access/table.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -21,6 +22,14 @@ namespace sc::pg {
 
 namespace {
 
+[[noreturn]] void not_installed() {
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("extension \"safe_column\" is not installed in database \"%s\"",
+                           get_database_name(MyDatabaseId)),
+                    errhint("Run CREATE EXTENSION safe_column.")));
+    pg_unreachable();
+}
+
 Oid extension_owner(char **schema_out) {
     static const char *query =
         "SELECT e.extowner, n.nspname FROM pg_catalog.pg_extension e"
@@ -30,10 +39,7 @@ Oid extension_owner(char **schema_out) {
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
     if (SPI_processed != 1)
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("extension \"safe_column\" is not installed in database \"%s\"",
-                               get_database_name(MyDatabaseId)),
-                        errhint("Run CREATE EXTENSION safe_column.")));
+        not_installed();
     bool isnull;
     Oid owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
     if (schema_out)
@@ -93,10 +99,7 @@ const char *locked_extension_schema() {
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
     if (SPI_processed != 1)
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("extension \"safe_column\" is not installed in database \"%s\"",
-                               get_database_name(MyDatabaseId)),
-                        errhint("Run CREATE EXTENSION safe_column.")));
+        not_installed();
     strlcpy(schema_cache.name, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NAMEDATALEN);
     SPI_freetuptable(SPI_tuptable);
     schema_cache.lxid = MyProc->lxid;
@@ -105,6 +108,8 @@ const char *locked_extension_schema() {
 }
 
 }  // namespace
+
+bool extension_in_database() { return OidIsValid(get_extension_oid("safe_column", true)); }
 
 char *extension_object_unlocked(const char *name) {
     char *schema;

@@ -27,6 +27,9 @@ void leave_owner_context(const OwnerContext *ctx);
 // Raises an error when the extension is not installed in this database. Call within SPI.
 char *extension_table(const char *name);
 
+// Whether the extension is installed in the current database (catalog lookup, no SPI).
+bool extension_in_database();
+
 // The same without the lock, for what runs with the caller's own rights only (safe_column_wait reading
 // the public views): the caller gains nothing it could not do by itself, and needs no right to lock.
 char *extension_object_unlocked(const char *name);

@@ -10,6 +10,7 @@
 #include <exception>
 
 #include "pg/job_row.hpp"
+#include "pg/jobs.hpp"
 #include "pg/job_runner.hpp"
 #include "pg/shmem.hpp"
 #include "pg/worker.hpp"
@@ -104,7 +105,7 @@ enum class Look { no_extension, other_worker, no_job, job };
 Look look_for_work(bool *have_lock, int64 *job_id) {
     Look result;
     begin_txn("safe_column: looking for jobs");
-    if (!extension_installed()) {
+    if (!extension_in_database()) {
         result = Look::no_extension;
     } else {
         if (!*have_lock)

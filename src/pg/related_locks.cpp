@@ -1,4 +1,5 @@
 #include "pg/guard.hpp"
+#include "pg/hook.hpp"
 #include "pg/hook_facts.hpp"
 #include "pg/lock.hpp"
 #include "pg/related_locks.hpp"

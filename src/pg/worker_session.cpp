@@ -105,11 +105,6 @@ void spi_exec_args(const char *sql, int nargs, Oid *types, Datum *values, int ex
         elog(ERROR, "SPI_execute_with_args failed (%s): %s", SPI_result_code_string(rc), sql);
 }
 
-bool extension_installed() {
-    int rc = SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'safe_column'", true, 1);
-    return rc == SPI_OK_SELECT && SPI_processed == 1;
-}
-
 // The column's current name; NULL once it is dropped (a dropped column keeps a pg_attribute row,
 // renamed "........pg.dropped.N........").
 char *live_attname(Oid relid, AttrNumber attnum) {

@@ -25,7 +25,6 @@ void commit_txn();
 
 void spi_exec(const char *sql, int expected);
 void spi_exec_args(const char *sql, int nargs, Oid *types, Datum *values, int expected);
-bool extension_installed();
 
 char *live_attname(Oid relid, AttrNumber attnum);  // NULL once the column is dropped
 char *qualified_name(Oid relid);                   // NULL once the table is gone

@@ -7,7 +7,7 @@ use PostgreSQL::Test::Cluster;
 use Test::More;
 use Time::HiRes qw(usleep time);
 
-our @EXPORT = qw(backfill_node crash_restart kill_postmaster restart_after_kill process_exited wait_for check_job_result make_test_table gate_sql worker_gated);
+our @EXPORT = qw(backfill_node psql_as crash_restart kill_postmaster restart_after_kill process_exited wait_for check_job_result make_test_table gate_sql worker_gated);
 
 # A cluster (initialized, not started) with safe_column preloaded and the settings the crash and
 # restart suites share: small batches, a pause as long as each batch, room for a worker per database.
@@ -23,6 +23,15 @@ safe_column.batch_sleep_ratio = 1
 max_worker_processes = 16
 } . ($extra_conf // ''));
     return $node;
+}
+
+# Run SQL as a role (its own login) on $node: (SQLSTATE or 00000, stdout, stderr).
+sub psql_as {
+    my ($node, $role, $q, $db) = @_;
+    my ($ret, $out, $err) = $node->psql($db // 'postgres', $q,
+        extra_params => ['-U', $role, '-v', 'VERBOSITY=verbose', '-v', 'ON_ERROR_STOP=1']);
+    my ($code) = $err =~ /ERROR:  ([0-9A-Z]{5}):/;
+    return ($code // ($ret == 0 ? '00000' : "exit $ret"), $out, $err);
 }
 
 # poll_query_until as a test: the query must return $expected before the deadline (no fixed sleeps).

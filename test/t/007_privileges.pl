@@ -46,13 +46,7 @@ $node->start;
 sub sql { my ($q, $db) = @_; return $node->safe_psql($db // 'postgres', $q); }
 
 # Run as a role (its own login): (SQLSTATE or 00000, stdout, stderr).
-sub as_role {
-    my ($role, $q, $db) = @_;
-    my ($ret, $out, $err) = $node->psql($db // 'postgres', $q,
-        extra_params => ['-U', $role, '-v', 'VERBOSITY=verbose', '-v', 'ON_ERROR_STOP=1']);
-    my ($code) = $err =~ /ERROR:  ([0-9A-Z]{5}):/;
-    return ($code // ($ret == 0 ? '00000' : "exit $ret"), $out, $err);
-}
+sub as_role { return psql_as($node, @_); }
 
 sub denied {
     my ($role, $q, $code, $what, $db) = @_;
