@@ -176,7 +176,8 @@ SELECT safe_column_set(:j_tuned, 'safe_column.max_replica_lag', '16MB');
 SELECT safe_column_set(:j_tuned, 'yield_to_lock_waiters', 'off');
 SELECT safe_column_set(:j_tuned, 'max_replica_lag', NULL);
 SELECT settings FROM safe_column_jobs WHERE job_id = :j_tuned;
-SELECT n, v, r.code, r.message
+-- (17 and later print the unit beside the bounds of a range: "(1 ms .. 10000 ms)"; compared without it.)
+SELECT n, v, r.code, regexp_replace(r.message, '\((-?\d+) ?\w* \.\. (\d+) ?\w*\)$', '(\1 .. \2)') AS message
   FROM (VALUES ('no_such_setting', '1'), ('lock_timeout', '1s'), ('batch_target', 'soon'),
                ('batch_target', '-5'), ('batch_sleep_ratio', '1000'), ('yield_to_lock_waiters', 'maybe'),
                ('max_replica_lag', '1 parsec')) AS t(n, v),

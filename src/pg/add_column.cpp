@@ -47,6 +47,8 @@ extern "C" {
 #include "utils/typcache.h"
 }
 
+#include "pg/compat.hpp"
+
 namespace sc::pg {
 
 bool in_safe_column_ddl = false;
@@ -182,7 +184,7 @@ void check_relation(Oid relid) {
     if (form->relpersistence == RELPERSISTENCE_TEMP && !isTempOrTempToastNamespace(form->relnamespace))
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("cannot alter temporary tables of other sessions")));
-    if (!pg_class_ownercheck(relid, GetUserId()))
+    if (!compat::owns_relation(relid, GetUserId()))
         aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(relkind), name);
     ReleaseSysCache(tup);
 }
@@ -199,7 +201,7 @@ void parse_type(Request *r, const char *type_in) {
                                type_in),
                      errhint("Create a sequence, then add the column with column_type \"bigint\" and default_expr "
                              "\"nextval('the_sequence')\".")));
-    parseTypeString(type_in, &r->typid, &r->typmod, false);
+    compat::parse_type_string(type_in, &r->typid, &r->typmod);
     Oid collation = get_typcollation(r->typid);
     CheckAttributeType(r->colname, r->typid, collation, NIL, 0);
     r->type_text = format_type_with_typemod(r->typid, r->typmod);
@@ -486,7 +488,7 @@ Decision decide_path(Request *r) {
     sc::AddColumnFacts facts;
     facts.has_default = r->default_cooked != nullptr;
     facts.default_volatile = r->default_volatile;
-    facts.domain_has_constraints = DomainHasConstraints(r->typid);
+    facts.domain_has_constraints = compat::domain_has_constraints(r->typid);
     facts.not_null = r->not_null;
     facts.has_backfill_expr = r->backfill_expr != nullptr;
     facts.table_has_rows = true;

@@ -56,6 +56,8 @@ extern "C" {
 #include "utils/typcache.h"
 }
 
+#include "pg/compat.hpp"
+
 namespace sc::pg {
 
 // ---------------------------------------------------------------------------------------------
@@ -149,7 +151,7 @@ bool gather_column_type(TypeName *tn, bool strict, CCommand *c, Oid *typid, int3
     } else if (strict) {
         typenameTypeIdAndMod(nullptr, tn, typid, typmod);  // PostgreSQL's own error for an unknown type
         c->type = format_type_with_typemod(*typid, *typmod);
-        c->domain_constraints = DomainHasConstraints(*typid);
+        c->domain_constraints = compat::domain_has_constraints(*typid);
     } else {
         Type t = LookupTypeName(nullptr, tn, typmod, true);
         if (t == nullptr)
@@ -157,7 +159,7 @@ bool gather_column_type(TypeName *tn, bool strict, CCommand *c, Oid *typid, int3
         *typid = typeTypeId(t);
         ReleaseSysCache(t);
         c->type = format_type_with_typemod(*typid, *typmod);
-        c->domain_constraints = DomainHasConstraints(*typid);
+        c->domain_constraints = compat::domain_has_constraints(*typid);
     }
     return true;
 }
@@ -291,7 +293,7 @@ bool conversion_rewrites(Node *expr, AttrNumber attnum) {
             expr = reinterpret_cast<Node *>(castNode(RelabelType, expr)->arg);
         } else if (IsA(expr, CoerceToDomain)) {
             auto *d = castNode(CoerceToDomain, expr);
-            if (DomainHasConstraints(d->resulttype))
+            if (compat::domain_has_constraints(d->resulttype))
                 return true;
             expr = reinterpret_cast<Node *>(d->arg);
         } else if (IsA(expr, FuncExpr)) {

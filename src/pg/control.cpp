@@ -22,12 +22,15 @@ extern "C" {
 #include "storage/latch.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 }
+
+#include "pg/compat.hpp"
 
 namespace sc::pg {
 
@@ -81,7 +84,7 @@ void check_control(const JobRow *job, const char *action) {
     Oid me = GetUserId();
     if (superuser() || has_privs_of_role(me, job->creator))
         return;
-    if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(job->relid)) && pg_class_ownercheck(job->relid, me))
+    if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(job->relid)) && compat::owns_relation(job->relid, me))
         return;
     ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                     errmsg("permission denied to %s safe_column job " INT64_FORMAT, action, job->id),
@@ -222,7 +225,7 @@ Datum cancel_impl(FunctionCallInfo fcinfo) {
     check_control(&job, "cancel");
     // Controlling a job is not owning its table: dropping the column is the owner's right, as for
     // ALTER TABLE (the job's creator may have handed the table over since).
-    if (drop && SearchSysCacheExists1(RELOID, ObjectIdGetDatum(job.relid)) && !pg_class_ownercheck(job.relid, GetUserId()))
+    if (drop && SearchSysCacheExists1(RELOID, ObjectIdGetDatum(job.relid)) && !compat::owns_relation(job.relid, GetUserId()))
         aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(job.relid));
     if (strcmp(job.state, "complete") == 0)
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -52,6 +52,8 @@ extern "C" {
 #include "utils/typcache.h"
 }
 
+#include "pg/compat.hpp"
+
 namespace sc::pg {
 
 // DROP DATABASE and ALTER DATABASE RENAME need the database to themselves: a safe_column worker
@@ -68,7 +70,7 @@ bool held_for_drop = false;
 void terminate_db_workers(Oid dboid) {
     int n = pgstat_fetch_stat_numbackends();
     for (int i = 1; i <= n; i++) {
-        LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+        LocalPgBackendStatus *local = compat::local_backend_entry(i);
         if (local == nullptr)
             continue;
         PgBackendStatus *be = &local->backendStatus;
@@ -87,7 +89,7 @@ void hold_database_for(const char *dbname, bool drop) {
         return;
     Oid dboid = get_database_oid(dbname, true);
     // Only for the one who may drop or rename it: nobody else can make the workers exit.
-    if (!OidIsValid(dboid) || dboid == MyDatabaseId || !pg_database_ownercheck(dboid, GetUserId()))
+    if (!OidIsValid(dboid) || dboid == MyDatabaseId || !compat::owns_database(dboid, GetUserId()))
         return;
     hold_database(dboid);
     held_db = dboid;
@@ -135,7 +137,7 @@ void drop_helper_constraints() {
         bool isnull;
         Oid relid = DatumGetObjectId(SPI_getbinval(tuptable->vals[i], tuptable->tupdesc, 1, &isnull));
         char *conname = SPI_getvalue(tuptable->vals[i], tuptable->tupdesc, 2);
-        if (!pg_class_ownercheck(relid, GetUserId())) {
+        if (!compat::owns_relation(relid, GetUserId())) {
             ereport(WARNING, (errmsg("constraint \"%s\" of relation \"%s\" is left behind", conname,
                                      get_rel_name(relid)),
                               errdetail("It is the helper constraint of an unfinished safe_column job, and the "

@@ -70,6 +70,8 @@ extern "C" {
 #include "utils/typcache.h"
 }
 
+#include "pg/compat.hpp"
+
 namespace sc::pg {
 
 int ddl_mode = static_cast<int>(sc::ddl::Mode::guard);
@@ -143,7 +145,7 @@ HookOutcome decide_and_act(PlannedStmt *pstmt, const char *query) {
         return HookOutcome::pass;
     CStatement *s = gather_statement(ats, true);
     // A table this role may not alter: PostgreSQL refuses it before taking any lock; so do we.
-    if (s == nullptr || !pg_class_ownercheck(s->relid, GetUserId()))
+    if (s == nullptr || !compat::owns_relation(s->relid, GetUserId()))
         return HookOutcome::pass;
     // A table no other session can see (temporary, or created in this transaction) keeps nobody
     // waiting, whatever the statement does to it.

@@ -18,6 +18,8 @@ extern "C" {
 #include "storage/proc.h"
 }
 
+#include "pg/compat.hpp"
+
 namespace sc::pg {
 
 namespace {
@@ -88,7 +90,7 @@ SchemaCache schema_cache{InvalidLocalTransactionId, InvalidSubTransactionId, {}}
 // under the old name, between this lookup and the statement that uses the name. Our tables in it
 // belong to the extension's owner: nobody else can rename or drop them.
 const char *locked_extension_schema() {
-    if (schema_cache.lxid == MyProc->lxid && schema_cache.subxid == GetCurrentSubTransactionId())
+    if (schema_cache.lxid == compat::my_local_xid() && schema_cache.subxid == GetCurrentSubTransactionId())
         return schema_cache.name;
     static const char *query =
         "SELECT n.nspname FROM pg_catalog.pg_extension e"
@@ -102,7 +104,7 @@ const char *locked_extension_schema() {
         not_installed();
     strlcpy(schema_cache.name, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NAMEDATALEN);
     SPI_freetuptable(SPI_tuptable);
-    schema_cache.lxid = MyProc->lxid;
+    schema_cache.lxid = compat::my_local_xid();
     schema_cache.subxid = GetCurrentSubTransactionId();
     return schema_cache.name;
 }

@@ -35,6 +35,8 @@ extern "C" {
 #include "utils/guc.h"
 }
 
+#include "pg/compat.hpp"
+
 namespace sc::pg {
 
 namespace {
@@ -55,9 +57,9 @@ bool db_worker_running() {
     LOCKTAG tag;
     SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(worker_lock_key >> 32),
                          static_cast<uint32>(worker_lock_key), 1);
-    if (LockHeldByMe(&tag, ExclusiveLock))
+    if (compat::lock_held_by_me(&tag, ExclusiveLock))
         return false;  // this session took the lock itself (pg_advisory_lock): not a worker
-    LockAcquireResult got = LockAcquireExtended(&tag, ExclusiveLock, true, true, false, nullptr);
+    LockAcquireResult got = compat::lock_acquire_no_wait(&tag, ExclusiveLock, true);
     if (got == LOCKACQUIRE_NOT_AVAIL)
         return true;
     (void)LockRelease(&tag, ExclusiveLock, true);

@@ -21,6 +21,7 @@ extern "C" {
 #include "commands/tablecmds.h"
 #include "commands/tablespace.h"
 #include "executor/spi.h"
+#include "utils/tuplestore.h"
 #include "miscadmin.h"
 #include "funcapi.h"
 #include "nodes/makefuncs.h"

@@ -51,6 +51,8 @@ extern "C" {
 #include "utils/typcache.h"
 }
 
+#include "pg/compat.hpp"
+
 namespace sc::pg {
 
 bool invisible_to_others(Oid relid) {
@@ -163,7 +165,7 @@ void lock_parents_of_new_table(CreateStmt *cs, sc::ddl::Mode mode) {
     ListCell *lc;
     foreach (lc, cs->inhRelations) {
         Oid parent = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
-        if (!OidIsValid(parent) || !pg_class_ownercheck(parent, GetUserId()))
+        if (!OidIsValid(parent) || !compat::owns_relation(parent, GetUserId()))
             return;  // PostgreSQL reports a missing parent or one this role may not inherit from
         parents = list_append_unique_oid(parents, parent);
     }
@@ -202,7 +204,7 @@ void lock_partition_change(AlterTableStmt *ats, Oid parent, sc::ddl::Mode mode) 
     if (pc->concurrent || pc->name == nullptr)
         return;
     Oid part = RangeVarGetRelid(pc->name, NoLock, true);
-    if (!OidIsValid(part) || !pg_class_ownercheck(part, GetUserId()))
+    if (!OidIsValid(part) || !compat::owns_relation(part, GetUserId()))
         return;
     List *also = list_make1_oid(part);  // the partition named in the message, then the default partition
     Oid def = get_default_partition_oid(parent);

@@ -2,13 +2,17 @@
 # Source it; it defines functions and variables only.
 
 SC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# SC_PGROOT (optional): a private, relocated copy of the PostgreSQL 15 installation to build, install
+# SC_PG_MAJOR: the PostgreSQL major version this process builds and tests against: 15 on Debian 12
+# (the machine's own). test/run_all.sh sets it inside the Debian roots of other versions (see
+# test/lib/pg_roots.sh), where that version is the root's own packaged server.
+SC_PG_MAJOR=${SC_PG_MAJOR:-15}
+# SC_PGROOT (optional): a private, relocated copy of the PostgreSQL installation to build, install
 # and test against instead of the system one, so that two trees (git worktrees) can be tested at the
 # same time without replacing each other's safe_column.so. Unset: the system installation (CI, README).
 if [ -n "${SC_PGROOT:-}" ]; then
-    PG_BIN=$SC_PGROOT/usr/lib/postgresql/15/bin
+    PG_BIN=$SC_PGROOT/usr/lib/postgresql/$SC_PG_MAJOR/bin
 else
-    PG_BIN=/usr/lib/postgresql/15/bin
+    PG_BIN=/usr/lib/postgresql/$SC_PG_MAJOR/bin
 fi
 export PATH="$PG_BIN:$PATH"
 
@@ -16,7 +20,7 @@ sc_log() { printf '\n=== %s\n' "$*"; }
 
 # Debian packages the project needs to build, test and run its demo.
 SC_PACKAGES=(
-    postgresql-15 postgresql-client-15 postgresql-server-dev-15
+    "postgresql-$SC_PG_MAJOR" "postgresql-client-$SC_PG_MAJOR" "postgresql-server-dev-$SC_PG_MAJOR"
     libboost-dev libipc-run-perl
     g++ make cmake libgtest-dev
     prometheus-postgres-exporter
@@ -40,23 +44,26 @@ sc_ensure_packages() {
         fi
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
-        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        # A server only Debian's experimental suite carries (19 at its release candidate) comes from there.
+        local target=()
+        [ -f /etc/apt/sources.list.d/experimental.list ] && [ "$SC_PG_MAJOR" -ge 19 ] && target=(-t experimental)
+        apt-get install -y -qq --no-install-recommends "${target[@]}" "${missing[@]}" >/dev/null
     fi
     # Debian's postgresql package may have created and started the default cluster: not needed.
     if command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q online; then
-        pg_ctlcluster 15 main stop 2>/dev/null || true
+        pg_ctlcluster "$SC_PG_MAJOR" main stop 2>/dev/null || true
     fi
 }
 
 # PostgreSQL computes its share and lib directories relative to its binaries, so a copy of
-# /usr/lib/postgresql/15 and /usr/share/postgresql/15 under one new root works as an installation.
+# /usr/lib/postgresql/NN and /usr/share/postgresql/NN under one new root works as an installation.
 sc_private_pgroot() {
     [ -n "${SC_PGROOT:-}" ] || return 0
-    [ -x "$SC_PGROOT/usr/lib/postgresql/15/bin/postgres" ] && return 0
+    [ -x "$SC_PGROOT/usr/lib/postgresql/$SC_PG_MAJOR/bin/postgres" ] && return 0
     sc_log "creating the private PostgreSQL installation $SC_PGROOT"
     mkdir -p "$SC_PGROOT/usr/lib/postgresql" "$SC_PGROOT/usr/share/postgresql" &&
-        cp -a /usr/lib/postgresql/15 "$SC_PGROOT/usr/lib/postgresql/" &&
-        cp -a /usr/share/postgresql/15 "$SC_PGROOT/usr/share/postgresql/" &&
+        cp -a "/usr/lib/postgresql/$SC_PG_MAJOR" "$SC_PGROOT/usr/lib/postgresql/" &&
+        cp -a "/usr/share/postgresql/$SC_PG_MAJOR" "$SC_PGROOT/usr/share/postgresql/" &&
         ln -sfn /usr/include "$SC_PGROOT/usr/include" &&
         chmod 755 "$SC_PGROOT"
 }

@@ -6,8 +6,8 @@
 # and compared: the hook must not change a single line of their output. (Tables there are far below
 # safe_column.guard_min_size, so guard only takes each ALTER TABLE's lock queue-safely.)
 #
-# The tests come from Debian's source package of PostgreSQL 15 (apt-get source, from the Debian
-# archive; any 15.x will do since the runs are compared with each other), with the test library
+# The tests come from Debian's source package of the PostgreSQL version under test (apt-get source, from
+# the Debian archive; any minor release will do since the runs are compared with each other), with the test library
 # regress.so they need built here with PGXS. Run as root (downloads, then runs clusters as postgres).
 # Prints one "ok"/"not ok" line per comparison and ends with "N passed, N failed".
 set -uo pipefail
@@ -22,25 +22,29 @@ notok() { echo "not ok - $*"; failed=$((failed + 1)); }
 finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit; }
 
 # --- the tests, from the Debian source package
-regress_dir=$(ls -d "$CACHE"/postgresql-15.*/src/test/regress 2>/dev/null | tail -1)
+V=$SC_PG_MAJOR
+regress_dir=$(ls -d "$CACHE"/postgresql-"$V".*/src/test/regress 2>/dev/null | tail -1)
 if [ -z "$regress_dir" ]; then
-    sc_log "downloading PostgreSQL 15's source package (for its regression tests)"
+    sc_log "downloading PostgreSQL $V's source package (for its regression tests)"
     mkdir -p "$CACHE/lists/partial" && cd "$CACHE" || exit 1
+    # The suite: the machine's own, or the one of the Debian root this runs in (test/lib/pg_roots.sh).
     . /etc/os-release
-    printf 'deb-src http://deb.debian.org/debian %s main\ndeb-src http://deb.debian.org/debian-security %s-security main\ndeb-src http://deb.debian.org/debian %s-updates main\n' \
-        "$VERSION_CODENAME" "$VERSION_CODENAME" "$VERSION_CODENAME" >sources.list
+    suite=${SC_DEBIAN_SUITE:-$VERSION_CODENAME}
+    echo "deb-src http://deb.debian.org/debian $suite main" >sources.list
+    [ "$suite" = sid ] || printf 'deb-src http://deb.debian.org/debian-security %s-security main\ndeb-src http://deb.debian.org/debian %s-updates main\n' \
+        "$suite" "$suite" >>sources.list
     APT=(-q -o Dir::Etc::SourceList="$CACHE/sources.list" -o Dir::Etc::SourceParts=/nonexistent
          -o Dir::State::Lists="$CACHE/lists" -o APT::Sandbox::User=root)
     apt-get "${APT[@]}" update >apt.log 2>&1 || { notok "apt-get update (deb-src) failed: see $CACHE/apt.log"; finish; }
     got=0
     # Newest first; a version whose files the mirror lacks is skipped.
-    for v in $(apt-cache "${APT[@]}" showsrc postgresql-15 | sed -n 's/^Version: //p' | sort -rV); do
-        if apt-get "${APT[@]}" source --download-only "postgresql-15=$v" >>apt.log 2>&1; then got=1; break; fi
+    for v in $(apt-cache "${APT[@]}" showsrc "postgresql-$V" | sed -n 's/^Version: //p' | sort -rV); do
+        if apt-get "${APT[@]}" source --download-only "postgresql-$V=$v" >>apt.log 2>&1; then got=1; break; fi
     done
-    [ "$got" = 1 ] || { notok "apt-get source postgresql-15 failed: see $CACHE/apt.log"; finish; }
-    tar -xjf postgresql-15_*.orig.tar.bz2 --wildcards '*/src/test/regress/*' ||
+    [ "$got" = 1 ] || { notok "apt-get source postgresql-$V failed: see $CACHE/apt.log"; finish; }
+    tar -xf "$(ls postgresql-"$V"_*.orig.tar.* | head -1)" --wildcards '*/src/test/regress/*' ||
         { notok "could not extract the regression tests"; finish; }
-    regress_dir=$(ls -d "$CACHE"/postgresql-15.*/src/test/regress | tail -1)
+    regress_dir=$(ls -d "$CACHE"/postgresql-"$V".*/src/test/regress | tail -1)
 fi
 echo "# PostgreSQL tests from $regress_dir"
 if [ ! -f "$regress_dir/regress.so" ]; then

@@ -1,0 +1,99 @@
+// Every difference between the PostgreSQL versions safe_column builds against (15 to 19), in one
+// place. Each shim names the PostgreSQL change behind it. Code elsewhere calls these and never tests
+// PG_VERSION_NUM itself, unless behaviour (not an API) differs, and then a comment there says why.
+// Include after pg_includes.hpp.
+#pragma once
+
+extern "C" {
+#include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
+#include "parser/parse_type.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
+#include "utils/acl.h"
+#include "utils/backend_status.h"
+#include "utils/typcache.h"
+}
+
+#define SC_PG16_GE (PG_VERSION_NUM >= 160000)
+#define SC_PG17_GE (PG_VERSION_NUM >= 170000)
+#define SC_PG18_GE (PG_VERSION_NUM >= 180000)
+#define SC_PG19_GE (PG_VERSION_NUM >= 190000)
+
+namespace sc::pg::compat {
+
+// 16 ("Generalize ownership checks"): object_ownercheck replaces pg_class_ownercheck and the other per-class checks.
+inline bool owns_relation(Oid relid, Oid role) {
+#if SC_PG16_GE
+    return object_ownercheck(RelationRelationId, relid, role);
+#else
+    return pg_class_ownercheck(relid, role);
+#endif
+}
+
+inline bool owns_database(Oid dboid, Oid role) {
+#if SC_PG16_GE
+    return object_ownercheck(DatabaseRelationId, dboid, role);
+#else
+    return pg_database_ownercheck(dboid, role);
+#endif
+}
+
+// 16 (soft error reporting, ErrorSaveContext): parseTypeString's missing_ok became a Node *escontext; a null
+// escontext raises the error, as missing_ok = false did.
+inline void parse_type_string(const char *text, Oid *typid, int32 *typmod) {
+#if SC_PG16_GE
+    parseTypeString(text, typid, typmod, nullptr);
+#else
+    parseTypeString(text, typid, typmod, false);
+#endif
+}
+
+// 17 (BackendId replaced by ProcNumber): the local transaction id moved into PGPROC.vxid.
+inline LocalTransactionId my_local_xid() {
+#if SC_PG17_GE
+    return MyProc->vxid.lxid;
+#else
+    return MyProc->lxid;
+#endif
+}
+
+// 17 (CheckRelationOidLockedByMe added): LockHeldByMe takes orstronger; false asks for exactly this mode, as before.
+inline bool lock_held_by_me(const LOCKTAG *tag, LOCKMODE mode) {
+#if SC_PG17_GE
+    return LockHeldByMe(tag, mode, false);
+#else
+    return LockHeldByMe(tag, mode);
+#endif
+}
+
+// 17 (backend_status.c functions renamed by what they index): pgstat_fetch_stat_local_beentry renamed pgstat_get_local_beentry_by_index
+// (same 1-based index over the local snapshot of backend entries).
+inline LocalPgBackendStatus *local_backend_entry(int index) {
+#if SC_PG17_GE
+    return pgstat_get_local_beentry_by_index(index);
+#else
+    return pgstat_fetch_stat_local_beentry(index);
+#endif
+}
+
+// 18 (log_lock_failure): LockAcquireExtended takes logLockFailure; false, as a failure here is expected.
+inline LockAcquireResult lock_acquire_no_wait(const LOCKTAG *tag, LOCKMODE mode, bool session) {
+#if SC_PG18_GE
+    return LockAcquireExtended(tag, mode, session, true, false, nullptr, false);
+#else
+    return LockAcquireExtended(tag, mode, session, true, false, nullptr);
+#endif
+}
+
+// 19 (volatile domain constraints reported): DomainHasConstraints also says whether one is volatile.
+inline bool domain_has_constraints(Oid typid) {
+#if SC_PG19_GE
+    bool has_volatile = false;
+    return DomainHasConstraints(typid, &has_volatile);
+#else
+    return DomainHasConstraints(typid);
+#endif
+}
+
+}  // namespace sc::pg::compat

@@ -1,0 +1,67 @@
+# PostgreSQL versions other than the machine's own (15 on Debian 12), as Debian packages them.
+# Their binary packages need a newer C library than Debian 12's, so each runs in a minimal Debian root
+# of its own suite (debootstrap), with the packaged server and its dev package installed there: what a
+# DBA with that version installs. The roots are cached under SC_ROOTS (/var/tmp), so a second run on
+# the same machine starts at once. Source it after common.sh; it defines functions and variables only.
+#
+#   17  trixie          postgresql-17 (Debian 13's own)
+#   18  sid             postgresql-18
+#   19  sid+experimental postgresql-19 (release candidate)
+
+SC_ROOTS=${SC_ROOTS:-/var/tmp/safe_column-roots}
+SC_MIRROR=${SC_MIRROR:-http://deb.debian.org/debian}
+
+# The Debian suite whose root runs version $1; nothing for the machine's own version.
+sc_root_suite() {
+    case $1 in
+    17) echo trixie ;;
+    18 | 19) echo sid ;;
+    *) return 1 ;;
+    esac
+}
+
+# Creates (once) the root of suite $1: debootstrap, no service started by package scripts, no default
+# cluster created by the postgresql packages, experimental known (but not preferred) in sid.
+sc_ensure_root() {
+    local suite=$1 root=$SC_ROOTS/$1
+    [ -f "$root/.sc-ready" ] && return 0
+    command -v debootstrap >/dev/null ||
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; } ||
+        return 1
+    sc_log "creating a Debian $suite root in $root (debootstrap)"
+    rm -rf "$root"
+    mkdir -p "$SC_ROOTS"
+    debootstrap --variant=minbase "$suite" "$root" "$SC_MIRROR" >"$SC_ROOTS/$suite.debootstrap.log" 2>&1 ||
+        { echo "debootstrap $suite failed: see $SC_ROOTS/$suite.debootstrap.log" >&2; return 1; }
+    printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d" && chmod 755 "$root/usr/sbin/policy-rc.d"
+    mkdir -p "$root/etc/postgresql-common/createcluster.d"
+    echo 'create_main_cluster = false' >"$root/etc/postgresql-common/createcluster.d/safe_column.conf"
+    if [ "$suite" = sid ]; then
+        echo "deb $SC_MIRROR experimental main" >"$root/etc/apt/sources.list.d/experimental.list"
+        # experimental's Release file is not always re-signed in time; its packages are still verified.
+        echo 'Acquire::Check-Valid-Until "false";' >"$root/etc/apt/apt.conf.d/99safe-column"
+    fi
+    touch "$root/.sc-ready"
+}
+
+# Runs a command inside the root of suite $1, with the tree copied to /src there. Mounts /proc and /dev
+# in a mount namespace of its own, and a PID namespace: when the command ends, every process it left
+# (servers of a failed test) ends with it and every mount disappears. The network is the machine's.
+sc_in_root() {
+    local suite=$1 root=$SC_ROOTS/$1
+    shift
+    cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null
+    rm -rf "$root/src" && mkdir -p "$root/src" || return 1
+    if git -C "$SC_ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+        (cd "$SC_ROOT" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -C "$root/src" -xf -
+    else
+        (cd "$SC_ROOT" && tar --exclude=./build --exclude='*.o' --exclude='*.bc' --exclude='*.so' -cf - .) |
+            tar -C "$root/src" -xf -
+    fi
+    unshare --mount --pid --fork --propagation private -- bash -c '
+        root=$1; shift
+        mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" &&
+            mount -t tmpfs tmpfs "$root/dev/shm" || exit 1
+        exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+            CI="${CI:-}" "$@"' sc_in_root "$root" "$@"
+}
