@@ -89,7 +89,9 @@ SELECT count(*) AS pid2_added FROM pg_attribute WHERE attrelid = 'fk_child'::reg
 -- Blocker gone: both are added at once.
 ALTER TABLE fk_child ADD CONSTRAINT fk_child_pid_fkey FOREIGN KEY (pid) REFERENCES fk_parent NOT VALID;
 ALTER TABLE fk_child ADD CONSTRAINT fk_child_id_fkey FOREIGN KEY (id) REFERENCES fk_parted NOT VALID;
-SELECT conname, confrelid::regclass FROM pg_constraint WHERE conrelid = 'fk_child'::regclass ORDER BY conname;
+-- (18 names the partition's copy fk_child_id_fkey_1, earlier versions fk_child_id_fkey1: shown the old way.)
+SELECT regexp_replace(conname, '_(\d+)$', '\1') AS conname, confrelid::regclass
+  FROM pg_constraint WHERE conrelid = 'fk_child'::regclass ORDER BY 1;
 
 -- A table created in this transaction keeps nobody waiting, but the tables its foreign keys reference
 -- do: CREATE TABLE ... REFERENCES, and ADD FOREIGN KEY in the creating transaction (as migrations do),

@@ -87,6 +87,12 @@ void add_fk_steps(std::vector<PlanStep> &steps, const Statement &s, const std::s
 
 void add_not_null_steps(std::vector<PlanStep> &steps, const Statement &s, const std::string &column,
                         const std::string &name) {
+    if (s.not_null_not_valid) {
+        steps.push_back(step(sql::add_not_null_not_valid(s.table, name, column), access_exclusive,
+                             "brief: new and updated rows are checked from now on"));
+        add_validate(steps, s, name, false);
+        return;
+    }
     steps.push_back(step(sql::add_not_null_check(s.table, name, column), access_exclusive,
                          "brief: new and updated rows are checked from now on"));
     add_validate(steps, s, name, false);
@@ -231,9 +237,12 @@ Effect assess(const Statement &s, const Command &c) {
         return e;
     }
     case Kind::set_not_null:
-        name = "ALTER COLUMN " + c.column + " SET NOT NULL";
+        name = c.as_constraint ? "ADD CONSTRAINT " + c.constraint + " NOT NULL " + c.column
+                               : "ALTER COLUMN " + c.column + " SET NOT NULL";
         if (c.already_not_null) {
             e.what = name + " does nothing: the column is NOT NULL already.";
+        } else if (c.as_constraint && c.not_valid) {
+            e.what = name + " NOT VALID changes the catalog only; existing rows are not checked.";
         } else if (c.implied_by_check) {
             e.what = name + " skips its scan: a valid CHECK constraint proves the column has no NULL.";
         } else {
@@ -379,9 +388,12 @@ SafeWay safe_way(const Statement &s, const Command &c) {
             steps.push_back(step(add_column_call(s, c, true), access_exclusive,
                                  "brief, queue-safe: the column, nullable, with its default for new rows"));
             PlanStep fill = step("", 3,
-                                 c.not_null ? "background worker: fills existing rows in short batches, then "
-                                              "enforces NOT NULL with CHECK NOT VALID, VALIDATE, SET NOT NULL"
-                                            : "background worker: fills existing rows in short batches");
+                                 !c.not_null ? "background worker: fills existing rows in short batches"
+                                 : s.not_null_not_valid
+                                     ? "background worker: fills existing rows in short batches, then "
+                                       "enforces NOT NULL with NOT NULL NOT VALID, VALIDATE"
+                                     : "background worker: fills existing rows in short batches, then "
+                                       "enforces NOT NULL with CHECK NOT VALID, VALIDATE, SET NOT NULL");
             fill.seconds.reset();
             steps.push_back(fill);
             w.stageable = !extras && !c.collate;
@@ -425,8 +437,11 @@ SafeWay safe_way(const Statement &s, const Command &c) {
     case Kind::add_primary_key:
         add_unique_steps(steps, s, c.constraint, c.keys, c.kind == Kind::add_primary_key);
         if (c.kind == Kind::add_primary_key)
-            w.advice = "If a key column is nullable, make it NOT NULL first the safe way: ADD CONSTRAINT ... CHECK "
-                       "(column IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT, SET NOT NULL, DROP CONSTRAINT.";
+            w.advice = s.not_null_not_valid
+                           ? "If a key column is nullable, make it NOT NULL first the safe way: ADD CONSTRAINT ... "
+                             "NOT NULL column NOT VALID, VALIDATE CONSTRAINT."
+                           : "If a key column is nullable, make it NOT NULL first the safe way: ADD CONSTRAINT ... "
+                             "CHECK (column IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT, SET NOT NULL, DROP CONSTRAINT.";
         return w;
     case Kind::alter_type: {
         std::string backfill = c.using_expr ? *c.using_expr : c.column + "::" + c.type;

@@ -70,6 +70,7 @@ struct Command {
     // set_not_null
     bool already_not_null = false;
     bool implied_by_check = false;  // a valid CHECK (col IS NOT NULL) lets SET NOT NULL skip its scan
+    bool as_constraint = false;     // set_not_null written ADD CONSTRAINT name NOT NULL column [NOT VALID] (18+)
 
     // add_check, add_foreign_key, add_unique, add_primary_key
     std::string constraint;        // quoted name: as given, or the one PostgreSQL would choose
@@ -86,6 +87,9 @@ struct Statement {
     bool has_rows = true;       // false when the table is known to be empty
     std::int64_t table_bytes = 0;  // heap and TOAST, all partitions
     std::int64_t index_bytes = 0;
+    // The server adds NOT NULL ... NOT VALID and validates it later (PostgreSQL 18 and later): the safe
+    // way to NOT NULL is that, not a helper CHECK and SET NOT NULL.
+    bool not_null_not_valid = false;
     std::vector<Command> cmds;
 };
 

@@ -83,7 +83,7 @@ StepKind step_kind(JobPhase phase) noexcept {
 
 PassEnd after_pass(JobPhase phase, long long pass_rows, const PhaseInputs &in) noexcept {
     if (phase == JobPhase::backfill)
-        return {next_phase(phase, in.not_null), false, false};
+        return {next_phase(phase, in.not_null, false), false, false};
     // A pass that filled no row found none to fill (a sweep waits for locked rows rather than skip
     // them); one that filled some is followed by another. For the final sweep, VALIDATE checks the
     // rest: a NULL left there sends it back (phase_after_check_violation).
@@ -92,7 +92,7 @@ PassEnd after_pass(JobPhase phase, long long pass_rows, const PhaseInputs &in) n
     outcome.nulls_left = pass_rows > 0;
     switch (after_sweep(phase, outcome, in)) {
     case SweepNext::next_phase:
-        return {next_phase(phase, in.not_null), false, false};
+        return {next_phase(phase, in.not_null, false), false, false};
     case SweepNext::another_pass:
         return {phase, true, false};
     case SweepNext::wait_and_pass:
@@ -105,7 +105,7 @@ JobPhase phase_after_check_violation(JobPhase phase) noexcept {
     return phase == JobPhase::validate ? JobPhase::final_sweep : phase;
 }
 
-JobPhase next_phase(JobPhase phase, bool not_null) noexcept {
+JobPhase next_phase(JobPhase phase, bool not_null, bool native_not_null) noexcept {
     switch (phase) {
     case JobPhase::backfill:
         return JobPhase::sweep;
@@ -116,7 +116,7 @@ JobPhase next_phase(JobPhase phase, bool not_null) noexcept {
     case JobPhase::final_sweep:
         return JobPhase::validate;
     case JobPhase::validate:
-        return JobPhase::set_not_null;
+        return native_not_null ? JobPhase::done : JobPhase::set_not_null;
     case JobPhase::set_not_null:
     case JobPhase::done:
         return JobPhase::done;

@@ -6,6 +6,7 @@
 //   final_sweep   NOT NULL only: fill what arrived before the CHECK, until none is left
 //   validate      NOT NULL only: VALIDATE CONSTRAINT (SHARE UPDATE EXCLUSIVE: DML goes on)
 //   set_not_null  NOT NULL only: SET NOT NULL (no scan, thanks to the valid CHECK), DROP the CHECK
+// From PostgreSQL 18 the constraint of add_check is NOT NULL ... NOT VALID itself, and validate ends it.
 //   done
 #pragma once
 
@@ -44,7 +45,9 @@ enum class SweepNext {
 SweepNext after_sweep(JobPhase phase, const SweepOutcome &outcome, const PhaseInputs &in) noexcept;
 
 // The phase after `phase` when it completed.
-JobPhase next_phase(JobPhase phase, bool not_null) noexcept;
+// native_not_null: the constraint validated is PostgreSQL's own NOT NULL (18 and later), which needs no
+// SET NOT NULL after it: validate is the last step.
+JobPhase next_phase(JobPhase phase, bool not_null, bool native_not_null) noexcept;
 
 // What one step of a phase does: the worker's phase table has one function per kind.
 enum class StepKind {

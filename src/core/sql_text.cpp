@@ -50,6 +50,12 @@ std::string add_not_null_check(const std::string &table, const std::string &cons
         .str();
 }
 
+std::string add_not_null_not_valid(const std::string &table, const std::string &constraint,
+                                   const std::string &column) {
+    return (boost::format("ALTER TABLE %1% ADD CONSTRAINT %2% NOT NULL %3% NOT VALID") % table % constraint % column)
+        .str();
+}
+
 std::string validate_constraint(const std::string &table, const std::string &constraint) {
     return (boost::format("ALTER TABLE %1% VALIDATE CONSTRAINT %2%") % table % constraint).str();
 }

@@ -45,6 +45,8 @@ std::string fill_batch(const std::string &table, const std::string &column, cons
 std::string nulls_left(const std::string &table, const std::string &column);
 
 std::string add_not_null_check(const std::string &table, const std::string &constraint, const std::string &column);
+// ALTER TABLE <table> ADD CONSTRAINT <constraint> NOT NULL <column> NOT VALID (PostgreSQL 18 and later)
+std::string add_not_null_not_valid(const std::string &table, const std::string &constraint, const std::string &column);
 std::string validate_constraint(const std::string &table, const std::string &constraint);
 std::string set_not_null(const std::string &table, const std::string &column);
 std::string drop_constraint(const std::string &table, const std::string &constraint);

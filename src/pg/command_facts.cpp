@@ -261,19 +261,19 @@ bool not_null_implied(Oid relid, AttrNumber attnum) {
 
 }  // namespace
 
-void gather_set_not_null(const CStatement *s, AlterTableCmd *cmd, CCommand *c, bool locked) {
+void gather_set_not_null(const CStatement *s, const char *colname, CCommand *c, bool locked) {
     c->kind = sc::ddl::Kind::set_not_null;
-    c->column_name = cmd->name;
-    c->column = quote_identifier(cmd->name);
-    c->constraint = choose_name(s->relid, cmd->name, "not_null");
-    HeapTuple tup = SearchSysCacheAttName(s->relid, cmd->name);
+    c->column_name = colname;
+    c->column = quote_identifier(colname);
+    c->constraint = choose_name(s->relid, colname, "not_null");
+    HeapTuple tup = SearchSysCacheAttName(s->relid, colname);
     if (!HeapTupleIsValid(tup)) {
         c->kind = sc::ddl::Kind::other;  // PostgreSQL reports the unknown column
         return;
     }
     auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tup));
     c->attnum = att->attnum;
-    c->already_not_null = att->attnotnull;
+    c->already_not_null = compat::not_null_validated(s->relid, att->attnum, att->attnotnull);
     ReleaseSysCache(tup);
     if (!c->already_not_null && locked && get_rel_relkind(s->relid) == RELKIND_RELATION)
         c->implied_by_check = not_null_implied(s->relid, c->attnum);
@@ -469,12 +469,21 @@ bool columns_exist(Oid relid, List *names) {
 
 }  // namespace
 
-void gather_add_constraint(const CStatement *s, AlterTableCmd *cmd, CCommand *c, const char *query) {
+void gather_add_constraint(const CStatement *s, AlterTableCmd *cmd, CCommand *c, const char *query, bool locked) {
     if (!IsA(cmd->def, Constraint))
         return;
     auto *con = castNode(Constraint, cmd->def);
-    c->not_valid = con->skip_validation;
     switch (con->contype) {
+    case CONSTR_NOTNULL:  // ADD CONSTRAINT name NOT NULL column [NOT VALID]: PostgreSQL 18 and later
+        if (list_length(con->keys) != 1)
+            return;
+        gather_set_not_null(s, strVal(linitial(con->keys)), c, locked);
+        if (c->kind != sc::ddl::Kind::set_not_null)
+            return;
+        c->as_constraint = true;
+        if (con->conname)
+            c->constraint = quote_identifier(con->conname);
+        break;
     case CONSTR_CHECK: {
         ColumnRefCheck check{s->relid, true};
         (void)column_refs_resolve(con->raw_expr, &check);
@@ -533,6 +542,7 @@ void gather_add_constraint(const CStatement *s, AlterTableCmd *cmd, CCommand *c,
     default:
         break;  // others: not classified
     }
+    c->not_valid = con->skip_validation;
 }
 
 namespace {

@@ -6,9 +6,9 @@
 namespace sc::pg {
 
 bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, const char *query, bool strict);
-void gather_set_not_null(const CStatement *s, AlterTableCmd *cmd, CCommand *c, bool locked);
+void gather_set_not_null(const CStatement *s, const char *colname, CCommand *c, bool locked);
 void gather_alter_type(const CStatement *s, AlterTableCmd *cmd, CCommand *c, const char *query, bool locked);
-void gather_add_constraint(const CStatement *s, AlterTableCmd *cmd, CCommand *c, const char *query);
+void gather_add_constraint(const CStatement *s, AlterTableCmd *cmd, CCommand *c, const char *query, bool locked);
 void gather_set_tablespace(const CStatement *s, AlterTableCmd *cmd, CCommand *c);
 void gather_set_persistence(const CStatement *s, AlterTableCmd *cmd, CCommand *c);
 

@@ -5,7 +5,9 @@
 #pragma once
 
 extern "C" {
+#include "access/htup_details.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_database.h"
 #include "parser/parse_type.h"
 #include "storage/lock.h"
@@ -93,6 +95,29 @@ inline bool domain_has_constraints(Oid typid) {
     return DomainHasConstraints(typid, &has_volatile);
 #else
     return DomainHasConstraints(typid);
+#endif
+}
+
+// 18 (NOT NULL constraints as pg_constraint rows): NOT NULL can be added NOT VALID and validated later,
+// as a CHECK can, and then stands on its own: the job needs no helper CHECK and no SET NOT NULL.
+constexpr bool not_null_not_valid = SC_PG18_GE;
+
+// Whether the column has a NOT NULL that every row satisfies. From 18, attnotnull says only that a
+// NOT NULL constraint exists, possibly NOT VALID; its pg_constraint row says whether it is validated.
+inline bool not_null_validated(Oid relid, AttrNumber attnum, bool attnotnull) {
+#if SC_PG18_GE
+    if (!attnotnull)
+        return false;
+    HeapTuple tup = findNotNullConstraintAttnum(relid, attnum);
+    if (!HeapTupleIsValid(tup))
+        return true;
+    bool valid = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tup))->convalidated;
+    heap_freetuple(tup);
+    return valid;
+#else
+    (void)relid;
+    (void)attnum;
+    return attnotnull;
 #endif
 }
 

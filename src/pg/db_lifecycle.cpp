@@ -127,7 +127,8 @@ void drop_helper_constraints() {
                                              "safe_column_job_store");
     char *query = psprintf("SELECT j.relid, c.conname::text FROM %s j"
                            "  JOIN pg_catalog.pg_constraint c ON c.conrelid = j.relid AND c.conname = j.constraint_name"
-                           " WHERE j.state NOT IN ('complete', 'cancelled')",
+                           " WHERE j.state NOT IN ('complete', 'cancelled')"
+                           "   AND NOT (c.contype = 'n' AND c.convalidated)",  // 18: the column's own NOT NULL
                            store);
     if (SPI_execute(query, true, 0) != SPI_OK_SELECT)
         elog(ERROR, "SPI_execute failed: %s", query);

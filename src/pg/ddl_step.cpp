@@ -6,6 +6,7 @@
 #include "pg/guard.hpp"
 #include "pg/lock.hpp"
 #include "pg/worker_session.hpp"
+#include "pg/compat.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -19,13 +20,15 @@ namespace sc::pg {
 
 namespace {
 
-enum class Ddl { add_check, validate, set_not_null, drop_constraint };
+enum class Ddl { add_check, add_not_null, validate, set_not_null, drop_constraint };
 
 std::string core_ddl_text(Ddl which, const char *table, const char *column, const char *constraint) {
     throw_injected_fault("ddl");
     switch (which) {
     case Ddl::add_check:
         return sc::sql::add_not_null_check(table, constraint, column);
+    case Ddl::add_not_null:
+        return sc::sql::add_not_null_not_valid(table, constraint, column);
     case Ddl::validate:
         return sc::sql::validate_constraint(table, constraint);
     case Ddl::set_not_null:
@@ -43,35 +46,44 @@ char *core_ddl(Ddl which, const char *table, const char *column, const char *con
     });
 }
 
-bool constraint_exists(Oid relid, const char *name, bool *validated) {
+// The job's constraint: whether it exists, is validated, and is a NOT NULL constraint (contype 'n', 18
+// and later) rather than the CHECK (col IS NOT NULL) of earlier versions.
+bool constraint_exists(Oid relid, const char *name, bool *validated, bool *native = nullptr) {
     Oid types[2] = {OIDOID, NAMEOID};
     Datum values[2] = {ObjectIdGetDatum(relid), DirectFunctionCall1(namein, CStringGetDatum(name))};
-    spi_exec_args("SELECT convalidated FROM pg_catalog.pg_constraint WHERE conrelid = $1 AND conname = $2", 2, types,
-                  values, SPI_OK_SELECT);
+    spi_exec_args("SELECT convalidated, contype = 'n' FROM pg_catalog.pg_constraint WHERE conrelid = $1 AND conname = $2",
+                  2, types, values, SPI_OK_SELECT);
     if (SPI_processed == 0)
         return false;
     bool isnull;
     *validated = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    if (native != nullptr)
+        *native = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
     return true;
 }
 
 }  // namespace
 
-// One DDL step of the NOT NULL sequence, with the queue-safe lock, as the creator.
-void run_ddl_step(Job *job, const char *column) {
+// One DDL step of the NOT NULL sequence, with the queue-safe lock, as the creator. From PostgreSQL 18
+// the constraint is NOT NULL ... NOT VALID itself: validated, it is the column's NOT NULL, and the
+// set_not_null step (its ACCESS EXCLUSIVE lock included) is not needed.
+bool run_ddl_step(Job *job, const char *column) {
     char *table = qualified_name(job->relid);
     const char *con = quote_identifier(job->constraint_name);
     char *what = psprintf("%s of safe_column job " INT64_FORMAT, sc::phase_name(job->phase), job->id);
     bool validated = false;
-    bool exists = constraint_exists(job->relid, job->constraint_name, &validated);
+    bool native = false;
+    bool exists = constraint_exists(job->relid, job->constraint_name, &validated, &native);
     RoleSwitch rs;
     switch (job->phase) {
     case sc::JobPhase::add_check:
         if (!exists) {
             (void)lock_queue_safe(job->relid, AccessExclusiveLock, true, what);
             as_table_owner(job->creator, job->relid, &rs);
-            run_extension_ddl(core_ddl(Ddl::add_check, table, column, con));
+            run_extension_ddl(
+                core_ddl(compat::not_null_not_valid ? Ddl::add_not_null : Ddl::add_check, table, column, con));
             back_from_table_owner(&rs);
+            native = compat::not_null_not_valid;
         }
         break;
     case sc::JobPhase::validate:
@@ -83,6 +95,8 @@ void run_ddl_step(Job *job, const char *column) {
         }
         break;
     case sc::JobPhase::set_not_null:
+        if (native && validated)
+            break;
         (void)lock_queue_safe(job->relid, AccessExclusiveLock, true, what);
         as_table_owner(job->creator, job->relid, &rs);
         run_extension_ddl(core_ddl(Ddl::set_not_null, table, column, con));
@@ -92,6 +106,7 @@ void run_ddl_step(Job *job, const char *column) {
     default:
         break;
     }
+    return native;
 }
 
 // A NOT NULL job that fails after adding its CHECK (col IS NOT NULL) NOT VALID must not leave it in

@@ -55,6 +55,8 @@ extern "C" {
 #include "utils/typcache.h"
 }
 
+#include "pg/compat.hpp"
+
 namespace sc::pg {
 
 namespace {
@@ -72,6 +74,7 @@ sc::ddl::Statement to_core(const CStatement *s) {
     out.has_rows = s->has_rows;
     out.table_bytes = s->table_bytes;
     out.index_bytes = s->index_bytes;
+    out.not_null_not_valid = compat::not_null_not_valid;
     for (int i = 0; i < s->ncmds; i++) {
         const CCommand &c = s->cmds[i];
         sc::ddl::Command k;
@@ -103,6 +106,7 @@ sc::ddl::Statement to_core(const CStatement *s) {
         k.sequence = str_or_empty(c.sequence);
         k.already_not_null = c.already_not_null;
         k.implied_by_check = c.implied_by_check;
+        k.as_constraint = c.as_constraint;
         k.constraint = str_or_empty(c.constraint);
         k.not_valid = c.not_valid;
         k.using_index = c.using_index;
@@ -259,10 +263,10 @@ bool gather_commands(CStatement *s, AlterTableStmt *ats, const char *query, bool
                 return false;
             break;
         case AT_SetNotNull:
-            gather_set_not_null(s, cmd, c, locked);
+            gather_set_not_null(s, cmd->name, c, locked);
             break;
         case AT_AddConstraint:
-            gather_add_constraint(s, cmd, c, query);
+            gather_add_constraint(s, cmd, c, query, locked);
             break;
         case AT_SetTableSpace:
             gather_set_tablespace(s, cmd, c);

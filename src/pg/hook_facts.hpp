@@ -33,6 +33,7 @@ struct CCommand {
     const char *references;
     const char *check_name, *unique_name, *fk_name, *sequence;
     bool already_not_null, implied_by_check;
+    bool as_constraint;  // set_not_null written ADD CONSTRAINT name NOT NULL column (18 and later)
     const char *constraint;
     bool not_valid, using_index;
     const char *expr, *keys, *fk_target;

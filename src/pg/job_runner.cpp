@@ -63,7 +63,7 @@ static_assert(noexcept(std::declval<sc::BatchSizer &>().observe(0, 0.0)) &&
                   noexcept(std::declval<sc::PauseDebt &>().owe(0.0)) && noexcept(sc::effective_target_ms(0.0, true)) &&
                   noexcept(sc::phase_from_name("", nullptr)) && noexcept(sc::phase_name(sc::JobPhase::done)) &&
                   noexcept(sc::state_for_phase(sc::JobPhase::done)) &&
-                  noexcept(sc::next_phase(sc::JobPhase::done, false)) &&
+                  noexcept(sc::next_phase(sc::JobPhase::done, false, false)) &&
                   noexcept(sc::after_sweep(sc::JobPhase::done, sc::SweepOutcome{}, sc::PhaseInputs{})),
               "called by the worker without a guard");
 
@@ -225,8 +225,8 @@ void step_fill(Run *run, const char *column, StepState *st) {
 
 // add_check, validate, set_not_null: the DDL step, then the next phase.
 void step_ddl(Run *run, const char *column, StepState *st) {
-    run_ddl_step(&run->job, column);
-    if (enter_phase(&run->job, &run->live, sc::next_phase(run->job.phase, run->job.not_null)))
+    bool native = run_ddl_step(&run->job, column);
+    if (enter_phase(&run->job, &run->live, sc::next_phase(run->job.phase, run->job.not_null, native)))
         st->stop = true;
 }
 

@@ -2,6 +2,7 @@
 
 extern "C" {
 #include "access/table.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
@@ -188,6 +189,16 @@ double insert_parts(int64 job_id, List *parts) {
     return tuples;
 }
 
+// The name of a NOT NULL job's constraint. Before 18 a helper CHECK, dropped at the end: named after
+// the job. From 18 the NOT NULL constraint itself, which stays: the name PostgreSQL gives the NOT NULL
+// of a column added with it (table_column_not_null), made unique as PostgreSQL makes it.
+const char *not_null_constraint_name(const NewJob *job, int64 job_id) {
+    if (!compat::not_null_not_valid)
+        return psprintf("safe_column_" INT64_FORMAT "_not_null", job_id);
+    return ChooseConstraintName(get_rel_name(job->relid), job->column_name, "not_null",
+                                get_rel_namespace(job->relid), NIL);
+}
+
 }  // namespace
 
 int64 insert_job(const NewJob *job) {
@@ -248,12 +259,13 @@ int64 insert_job(const NewJob *job) {
         double tuples = insert_parts(job_id, job->parts);
         char *upd = psprintf(
             "UPDATE %s SET rows_total = CASE WHEN $2 > 0 THEN $2::bigint END,"
-            "       constraint_name = CASE WHEN not_null THEN pg_catalog.format('safe_column_%%s_not_null', job_id) END"
+            "       constraint_name = CASE WHEN not_null THEN $3 END"
             " WHERE job_id = $1",
             extension_table("safe_column_job_store"));
-        Oid ut[2] = {INT8OID, FLOAT8OID};
-        Datum uv[2] = {Int64GetDatum(job_id), Float8GetDatum(tuples)};
-        rc = SPI_execute_with_args(upd, 2, ut, uv, nullptr, false, 0);
+        Oid ut[3] = {INT8OID, FLOAT8OID, NAMEOID};
+        Datum uv[3] = {Int64GetDatum(job_id), Float8GetDatum(tuples),
+                       DirectFunctionCall1(namein, CStringGetDatum(not_null_constraint_name(job, job_id)))};
+        rc = SPI_execute_with_args(upd, 3, ut, uv, nullptr, false, 0);
         if (rc != SPI_OK_UPDATE)
             elog(ERROR, "could not record the safe_column job: %s", SPI_result_code_string(rc));
         notify_job(job_id, extension_table("safe_column_job_store"));

@@ -204,6 +204,47 @@ TEST(DdlGuard, SetNotNullTheSafeWay) {
     EXPECT_EQ(decide(with(c), Mode::guard, 10 * MB).action, Action::run_guarded);
 }
 
+// PostgreSQL 18 and later: the safe way is the server's own NOT NULL NOT VALID, then VALIDATE.
+TEST(DdlGuard, SetNotNullTheSafeWayFrom18) {
+    Command c;
+    c.kind = Kind::set_not_null;
+    c.column = "email";
+    c.constraint = "users_email_not_null";
+    Statement s = with(c);
+    s.not_null_not_valid = true;
+    Verdict v = decide(s, Mode::guard, 10 * MB);
+    ASSERT_EQ(v.action, Action::refuse);
+    EXPECT_TRUE(contains(v.hint, "ALTER TABLE public.users ADD CONSTRAINT users_email_not_null NOT NULL email NOT "
+                                 "VALID; ALTER TABLE public.users VALIDATE CONSTRAINT users_email_not_null;"))
+        << v.hint;
+    EXPECT_FALSE(contains(v.hint, "CHECK")) << v.hint;
+    EXPECT_FALSE(contains(v.hint, "SET NOT NULL")) << v.hint;
+
+    // Written as ADD CONSTRAINT ... NOT NULL: the same scan, the same safe way; NOT VALID is catalog only.
+    c.as_constraint = true;
+    s = with(c);
+    s.not_null_not_valid = true;
+    v = decide(s, Mode::guard, 10 * MB);
+    ASSERT_EQ(v.action, Action::refuse);
+    EXPECT_TRUE(contains(v.detail, "ADD CONSTRAINT users_email_not_null NOT NULL email scans every row")) << v.detail;
+    c.not_valid = true;
+    s = with(c);
+    s.not_null_not_valid = true;
+    EXPECT_EQ(decide(s, Mode::guard, 10 * MB).action, Action::run_guarded);
+    EXPECT_FALSE(assess(s, c).heavy());
+
+    Command add = add_column("code", "text");
+    add.not_null = true;
+    add.default_expr = "gen_code()";
+    add.default_volatile = true;
+    s = with(add);
+    s.not_null_not_valid = true;
+    std::string notes;
+    for (const PlanStep &p : plan(s, "ALTER TABLE users ADD COLUMN code text NOT NULL DEFAULT gen_code()"))
+        notes += p.note + "\n";
+    EXPECT_TRUE(contains(notes, "enforces NOT NULL with NOT NULL NOT VALID, VALIDATE")) << notes;
+}
+
 TEST(DdlGuard, ConstraintsNotValidAndConcurrently) {
     Command chk;
     chk.kind = Kind::add_check;

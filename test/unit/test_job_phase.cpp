@@ -41,10 +41,10 @@ PhaseInputs inputs(bool not_null, bool new_rows_get_value, int sweep_passes, int
 }
 
 // Every phase reached from backfill when each completes, in order (bounded, in case of a cycle).
-std::vector<JobPhase> chain(bool not_null) {
+std::vector<JobPhase> chain(bool not_null, bool native = false) {
     std::vector<JobPhase> out{JobPhase::backfill};
     while (out.back() != JobPhase::done && out.size() < 20)
-        out.push_back(next_phase(out.back(), not_null));
+        out.push_back(next_phase(out.back(), not_null, native));
     return out;
 }
 
@@ -120,9 +120,21 @@ TEST(JobPhaseNext, NotNullChainGoesThroughCheckAndValidation) {
     EXPECT_EQ(chain(true), expected);
 }
 
+// PostgreSQL 18 and later: the constraint added is NOT NULL NOT VALID itself; validated, it is the
+// column's NOT NULL, and no SET NOT NULL (no ACCESS EXCLUSIVE step) follows.
+TEST(JobPhaseNext, NativeNotNullEndsWithValidation) {
+    const std::vector<JobPhase> expected{JobPhase::backfill,    JobPhase::sweep,    JobPhase::add_check,
+                                         JobPhase::final_sweep, JobPhase::validate, JobPhase::done};
+    EXPECT_EQ(chain(true, true), expected);
+    EXPECT_EQ(next_phase(JobPhase::validate, true, false), JobPhase::set_not_null);
+    EXPECT_EQ(next_phase(JobPhase::validate, true, true), JobPhase::done);
+    // A job that reached set_not_null with the CHECK of an older server still finishes it.
+    EXPECT_EQ(next_phase(JobPhase::set_not_null, true, true), JobPhase::done);
+}
+
 TEST(JobPhaseNext, DoneStaysDone) {
-    EXPECT_EQ(next_phase(JobPhase::done, false), JobPhase::done);
-    EXPECT_EQ(next_phase(JobPhase::done, true), JobPhase::done);
+    EXPECT_EQ(next_phase(JobPhase::done, false, false), JobPhase::done);
+    EXPECT_EQ(next_phase(JobPhase::done, true, false), JobPhase::done);
 }
 
 // Every phase eventually reaches done, whichever not_null (a job resumed from any stored phase ends).
@@ -132,7 +144,7 @@ TEST(JobPhaseNext, EveryPhaseReachesDone) {
             JobPhase q = p;
             int steps = 0;
             while (q != JobPhase::done && steps < 10) {
-                q = next_phase(q, not_null);
+                q = next_phase(q, not_null, false);
                 ++steps;
             }
             EXPECT_EQ(q, JobPhase::done) << phase_name(p) << " not_null=" << not_null;
@@ -140,11 +152,11 @@ TEST(JobPhaseNext, EveryPhaseReachesDone) {
 }
 
 TEST(JobPhaseNext, OnlySweepDependsOnNotNull) {
-    EXPECT_EQ(next_phase(JobPhase::sweep, true), JobPhase::add_check);
-    EXPECT_EQ(next_phase(JobPhase::sweep, false), JobPhase::done);
+    EXPECT_EQ(next_phase(JobPhase::sweep, true, false), JobPhase::add_check);
+    EXPECT_EQ(next_phase(JobPhase::sweep, false, false), JobPhase::done);
     for (JobPhase p : kAllPhases) {
         if (p != JobPhase::sweep) {
-            EXPECT_EQ(next_phase(p, true), next_phase(p, false)) << phase_name(p);
+            EXPECT_EQ(next_phase(p, true, false), next_phase(p, false, false)) << phase_name(p);
         }
     }
 }
@@ -298,7 +310,7 @@ TEST(JobPhaseAfterPass, WalksTheSequence) {
                 EXPECT_FALSE(end.wait_first);
                 p = end.next;
             } else {
-                p = next_phase(p, not_null);
+                p = next_phase(p, not_null, false);
             }
         }
         seen.push_back(p);

@@ -13,6 +13,7 @@ using sc::sql::AddColumnSpec;
 using sc::sql::add_column;
 using sc::sql::add_column_staged;
 using sc::sql::add_not_null_check;
+using sc::sql::add_not_null_not_valid;
 using sc::sql::drop_column;
 using sc::sql::drop_constraint;
 using sc::sql::fill_batch;
@@ -263,6 +264,13 @@ TEST(SqlTextNotNullSteps, AddNotNullCheckIsNotValid) {
               "ALTER TABLE public.users ADD CONSTRAINT users_status_not_null CHECK (status IS NOT NULL) NOT VALID");
     EXPECT_EQ(add_not_null_check("\"S\".\"T\"", "\"c k\"", "\"C\""),
               "ALTER TABLE \"S\".\"T\" ADD CONSTRAINT \"c k\" CHECK (\"C\" IS NOT NULL) NOT VALID");
+}
+
+TEST(SqlTextNotNullSteps, AddNotNullNotValidIsTheNativeConstraint) {
+    EXPECT_EQ(add_not_null_not_valid("public.users", "users_status_not_null", "status"),
+              "ALTER TABLE public.users ADD CONSTRAINT users_status_not_null NOT NULL status NOT VALID");
+    EXPECT_EQ(add_not_null_not_valid("\"S\".\"T\"", "\"c k\"", "\"C\""),
+              "ALTER TABLE \"S\".\"T\" ADD CONSTRAINT \"c k\" NOT NULL \"C\" NOT VALID");
 }
 
 TEST(SqlTextNotNullSteps, ValidateConstraint) {
