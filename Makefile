@@ -37,6 +37,11 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PostgreSQL 18 and later: NOT NULL NOT VALID and virtual generated columns (MAJORVERSION: PGXS's).
+ifeq ($(shell test $(MAJORVERSION) -ge 18 && echo yes),yes)
+REGRESS += pg18_not_null
+endif
+
 # Debian builds LLVM bitcode with clang, which ignores PG_CXXFLAGS: give it the same language level.
 BITCODE_CXXFLAGS += -std=c++17 -Wno-register
 

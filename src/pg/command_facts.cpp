@@ -207,7 +207,7 @@ bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, con
             c->identity = true;
             break;
         case CONSTR_GENERATED:
-            c->generated = true;
+            c->generated = compat::generated_stored(con);  // a virtual one (18+) is catalog only
             break;
         case CONSTR_CHECK:
             c->check = written_expr(query, con->location);

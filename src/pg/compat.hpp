@@ -9,6 +9,7 @@ extern "C" {
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_database.h"
+#include "nodes/parsenodes.h"
 #include "parser/parse_type.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
@@ -118,6 +119,17 @@ inline bool not_null_validated(Oid relid, AttrNumber attnum, bool attnotnull) {
     (void)relid;
     (void)attnum;
     return attnotnull;
+#endif
+}
+
+// 18 (virtual generated columns, the default kind): GENERATED ALWAYS AS (...) without STORED is computed
+// when read; adding one changes the catalog only. Before 18 every generated column is stored.
+inline bool generated_stored(const Constraint *con) {
+#if SC_PG18_GE
+    return con->generated_kind == ATTRIBUTE_GENERATED_STORED;
+#else
+    (void)con;
+    return true;
 #endif
 }
 
