@@ -7,9 +7,20 @@
 #   ./demo.sh --teardown   run the demo, then stop and remove the cluster
 #   ./demo.sh --stop       stop and remove a demo cluster left running
 #
-# Environment: DEMO_PORT (default 5433), DEMO_DIR (default /tmp/safe_column_demo), DEMO_ROWS (1000000).
+# Environment: DEMO_PORT (default 5433), DEMO_DIR (default /tmp/safe_column_demo), DEMO_ROWS (1000000),
+# SC_PG (default 15, the machine's own): 17, 18 or 19 run the demo on that version, in its Debian root
+# (test/lib/pg_roots.sh), whose directory the cluster's socket is then under.
 set -euo pipefail
 source "$(dirname "$0")/test/lib/common.sh"
+source "$(dirname "$0")/test/lib/pg_roots.sh"
+
+if [ -z "${SC_IN_ROOT:-}" ] && suite=$(sc_root_suite "${SC_PG:-15}"); then
+    [ "$(id -u)" -eq 0 ] || { echo "run as root: the demo installs packages and the extension" >&2; exit 1; }
+    sc_ensure_root "$suite"
+    SC_ROOT_DAEMONS=1 sc_in_root "$suite" env SC_IN_ROOT=1 SC_PG_MAJOR="$SC_PG" SC_HOST_ROOT="$SC_ROOTS/$suite" \
+        DEMO_PORT="${DEMO_PORT:-}" DEMO_DIR="${DEMO_DIR:-}" DEMO_ROWS="${DEMO_ROWS:-}" bash /src/demo.sh "$@"
+    exit
+fi
 
 PORT=${DEMO_PORT:-5433}
 DIR=${DEMO_DIR:-/tmp/safe_column_demo}
@@ -58,7 +69,7 @@ CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, created_at times
 INSERT INTO users (id, email) SELECT g, 'user' || g || '@example.com' FROM generate_series(1, $ROWS) g;
 VACUUM ANALYZE users;
 SQL
-psql_demo -c "SELECT pg_size_pretty(pg_total_relation_size('users')) AS users_size, count(*) AS rows FROM users"
+psql_demo -c "SELECT current_setting('server_version') AS postgresql, pg_size_pretty(pg_total_relation_size('users')) AS users_size, count(*) AS rows FROM users"
 
 psql_demo -qAt -c "SELECT pg_relation_filenode('users')" > "$DIR/filenode"
 sc_log "1. catalog-only additions: no default, a constant default, NOT NULL with a default"
@@ -146,6 +157,6 @@ if [ "$mode" = "--teardown" ]; then
     sc_log "done; removing the cluster"
 else
     sc_log "done. The demo cluster is still running. Connect with:"
-    echo "    psql -h $DIR -p $PORT -U postgres postgres"
+    echo "    psql -h ${SC_HOST_ROOT:-}$DIR -p $PORT -U postgres postgres"
     echo "Remove it with: $0 --stop"
 fi

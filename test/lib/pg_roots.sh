@@ -47,21 +47,28 @@ sc_ensure_root() {
 # Runs a command inside the root of suite $1, with the tree copied to /src there. Mounts /proc and /dev
 # in a mount namespace of its own, and a PID namespace: when the command ends, every process it left
 # (servers of a failed test) ends with it and every mount disappears. The network is the machine's.
+# SC_ROOT_DAEMONS=1: no PID namespace, so that a server the command starts (the demo's) keeps running
+# after it, reachable from the machine through its socket directory under the root.
 sc_in_root() {
-    local suite=$1 root=$SC_ROOTS/$1
+    local suite=$1 root=$SC_ROOTS/$1 pidns=(--pid --fork) src rc
     shift
+    [ -n "${SC_ROOT_DAEMONS:-}" ] && pidns=(--fork)
     cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null
-    rm -rf "$root/src" && mkdir -p "$root/src" || return 1
+    # A copy of its own, mounted on /src for this command only: two commands in one root do not clash.
+    mkdir -p "$root/src" "$root/var/tmp" && src=$(mktemp -d "$root/var/tmp/sc-src.XXXXXX") || return 1
     if git -C "$SC_ROOT" rev-parse --git-dir >/dev/null 2>&1; then
-        (cd "$SC_ROOT" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -C "$root/src" -xf -
+        (cd "$SC_ROOT" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -C "$src" -xf -
     else
         (cd "$SC_ROOT" && tar --exclude=./build --exclude='*.o' --exclude='*.bc' --exclude='*.so' -cf - .) |
-            tar -C "$root/src" -xf -
+            tar -C "$src" -xf -
     fi
-    unshare --mount --pid --fork --propagation private -- bash -c '
-        root=$1; shift
-        mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" &&
+    unshare --mount "${pidns[@]}" --propagation private -- bash -c '
+        root=$1 src=$2; shift 2
+        mount --bind "$src" "$root/src" && mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" &&
             mount -t tmpfs tmpfs "$root/dev/shm" || exit 1
         exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-            CI="${CI:-}" "$@"' sc_in_root "$root" "$@"
+            CI="${CI:-}" "$@"' sc_in_root "$root" "$src" "$@"
+    rc=$?
+    rm -rf "$src"
+    return $rc
 }
