@@ -449,14 +449,7 @@ bool column_refs_resolve(Node *node, void *arg) {
             check->ok = false;
         return false;
     }
-#if PG_VERSION_NUM >= 160000
-    return raw_expression_tree_walker(node, column_refs_resolve, arg);
-#else
-    // Before 16 the walker is declared bool (*)(): cast through void (*)(), the generic function type.
-    using Walker = bool (*)();
-    return raw_expression_tree_walker(node, reinterpret_cast<Walker>(reinterpret_cast<void (*)()>(column_refs_resolve)),
-                                      arg);
-#endif
+    return compat::raw_tree_walk(node, column_refs_resolve, arg);
 }
 
 bool columns_exist(Oid relid, List *names) {

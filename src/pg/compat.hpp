@@ -9,6 +9,7 @@ extern "C" {
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_database.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
 #include "parser/parse_type.h"
 #include "storage/lock.h"
@@ -23,7 +24,21 @@ extern "C" {
 #define SC_PG18_GE (PG_VERSION_NUM >= 180000)
 #define SC_PG19_GE (PG_VERSION_NUM >= 190000)
 
+// 15 (shmem_request_hook): shared memory is requested from that hook; before, from _PG_init itself.
+#define SC_HAS_SHMEM_REQUEST_HOOK (PG_VERSION_NUM >= 150000)
+
 namespace sc::pg::compat {
+
+// 16 (typed tree walkers): raw_expression_tree_walker takes bool (*)(Node *, void *); before 16 it is
+// declared bool (*)(), which C++ reaches by a cast through void (*)(), the generic function type.
+inline bool raw_tree_walk(Node *node, bool (*walker)(Node *, void *), void *arg) {
+#if SC_PG16_GE
+    return raw_expression_tree_walker(node, walker, arg);
+#else
+    using Walker = bool (*)();
+    return raw_expression_tree_walker(node, reinterpret_cast<Walker>(reinterpret_cast<void (*)()>(walker)), arg);
+#endif
+}
 
 // 16 ("Generalize ownership checks"): object_ownercheck replaces pg_class_ownercheck and the other per-class checks.
 inline bool owns_relation(Oid relid, Oid role) {

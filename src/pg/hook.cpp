@@ -210,25 +210,17 @@ HookOutcome decide_and_act(PlannedStmt *pstmt, const char *query) {
     return HookOutcome::pass;
 }
 
-// PostgreSQL 14 added readOnlyTree to the hook's arguments.
-#if PG_VERSION_NUM >= 140000
-#define SC_READONLY_PARAM bool readOnlyTree,
-#define SC_READONLY_ARG readOnlyTree,
-#else
-#define SC_READONLY_PARAM
-#define SC_READONLY_ARG
-#endif
 
-void call_next(PlannedStmt *pstmt, const char *queryString, SC_READONLY_PARAM ProcessUtilityContext context,
+void call_next(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree, ProcessUtilityContext context,
                ParamListInfo params, QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc) {
     if (prev_process_utility)
-        prev_process_utility(pstmt, queryString, SC_READONLY_ARG context, params, queryEnv, dest, qc);
+        prev_process_utility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
     else
-        standard_ProcessUtility(pstmt, queryString, SC_READONLY_ARG context, params, queryEnv, dest, qc);
+        standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 }
 
 // The statement tree is only read, never changed, so readOnlyTree needs no copy.
-void process_utility(PlannedStmt *pstmt, const char *queryString, SC_READONLY_PARAM ProcessUtilityContext context,
+void process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree, ProcessUtilityContext context,
                      ParamListInfo params, QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc) {
     Node *stmt = pstmt->utilityStmt;
     if (IsA(stmt, DropdbStmt))
@@ -249,7 +241,7 @@ void process_utility(PlannedStmt *pstmt, const char *queryString, SC_READONLY_PA
             cpp_entry("safe_column utility hook", [&] { guard_create_table(reinterpret_cast<CreateStmt *>(stmt)); });
         }
     }
-    call_next(pstmt, queryString, SC_READONLY_ARG context, params, queryEnv, dest, qc);
+    call_next(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 }
 
 }  // namespace

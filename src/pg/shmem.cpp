@@ -10,6 +10,8 @@ extern "C" {
 #include "utils/timestamp.h"
 }
 
+#include "pg/compat.hpp"
+
 namespace sc::pg {
 
 namespace {
@@ -25,13 +27,13 @@ struct Shared {
 
 Shared *shared = nullptr;
 
-#if PG_VERSION_NUM >= 150000
+#if SC_HAS_SHMEM_REQUEST_HOOK
 shmem_request_hook_type prev_shmem_request_hook = nullptr;
 #endif
 shmem_startup_hook_type prev_shmem_startup_hook = nullptr;
 
 void shmem_request() {
-#if PG_VERSION_NUM >= 150000
+#if SC_HAS_SHMEM_REQUEST_HOOK
     if (prev_shmem_request_hook)
         prev_shmem_request_hook();
 #endif
@@ -54,7 +56,7 @@ void shmem_startup() {
 }  // namespace
 
 void shmem_install_hooks() {
-#if PG_VERSION_NUM >= 150000
+#if SC_HAS_SHMEM_REQUEST_HOOK
     prev_shmem_request_hook = shmem_request_hook;
     shmem_request_hook = shmem_request;
 #else
