@@ -211,6 +211,9 @@ sub case {
     my $what = $c{what} // $c{sql};
     $what =~ s/\s+/ /g;
     $what = substr($what, 0, 150) . '...' if length($what) > 150;
+    # Test names in ASCII: the TAP output handle has no encoding, and from Perl 5.40 a wide character
+    # printed there ends the test (the SQL itself is sent as UTF-8, as written).
+    $what =~ s/([^\x00-\x7f])/sprintf('\\x{%x}', ord($1))/ge;
     if (@problems) {
         restore();
         $failed_by_section{$section}++;
@@ -361,7 +364,9 @@ $section = 'safe_add_column tbl';
 {
     my @bad = (
         [q{''}, '42602'], [q{' '}, '42602'], [q{'nonexistent'}, '42P01'], [q{'target; DROP TABLE other'}, '42602'],
-        [q{'a.b.c.d'}, '42601'], [q{'nosuchschema.target'}, '3F000'], [q{'999999999'}, '42P01'], ['0', '42P01'],
+        # (A table name in a missing schema: regclass says 3F000 up to 16, 42P01 from 17.)
+        [q{'a.b.c.d'}, '42601'], [q{'nosuchschema.target'}, $node->pg_version >= 17 ? '42P01' : '3F000'],
+        [q{'999999999'}, '42P01'], ['0', '42P01'],
         [q{'-'}, '42P01'], [q{'"Target"'}, '42P01'], [q{'target"'}, '42P01'], [q{repeat('x', 100)}, '42P01'],
         [q{'vw'}, '42809'], [q{'mv'}, '42809'], [q{'target_email_idx'}, '42809'], [q{'target_pkey'}, '42809'],
         [q{'sq'}, '42809'], [q{'comp'}, '42809'], [q{'ft'}, '42809'], [q{'part1'}, '42809'],

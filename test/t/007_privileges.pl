@@ -298,7 +298,7 @@ my @attacks = (
     ['f_superuser', qr/^(must be superuser|permission denied)/, 'ALTER ROLE ... SUPERUSER'],
     ['f_read_file', qr/^permission denied for function pg_read_file/, 'a superuser-only function'],
     ['f_copy_program', qr/COPY to or from an external program/, 'COPY TO PROGRAM'],
-    ['f_dblink', qr/password is required|[Nn]on-superuser/, 'dblink to the same server, which needs no password from a superuser'],
+    ['f_dblink', qr/password is required|password or GSSAPI delegated credentials required|[Nn]on-superuser/, 'dblink to the same server, which needs no password from a superuser'],
 );
 for my $a (@attacks) {
     my ($fn, $error, $what) = @$a;
