@@ -16,7 +16,7 @@
 #       Side by side with (5), it tells what the worker adds to the foreground's latency beyond the
 #       work itself (the same rows updated, the same WAL written, in the same rhythm).
 #
-# A throw-away PostgreSQL 15 cluster (temp dir under /tmp, unix socket only; shared_buffers 512MB,
+# A throw-away PostgreSQL cluster (15, the machine's own, or SC_PG's in its Debian root) (temp dir under /tmp, unix socket only; shared_buffers 512MB,
 # max_wal_size 1GB, log_checkpoints on). Before each variant, users (id bigint primary key, email text,
 # created_at timestamptz, padding text) is dropped and copied again from users_template (BENCH_ROWS
 # rows, built once), then VACUUM ANALYZE and CHECKPOINT. During each variant, foreground pgbench traffic
@@ -48,6 +48,25 @@
 # shellcheck disable=SC2317  # functions called indirectly (body_$key, traps, background)
 set -Eeuo pipefail
 
+# SC_PG=17|18|19: the same benchmark on that version, in its Debian root (test/lib/pg_roots.sh), with
+# safe_column built and installed there; its output lands in test/bench/out/pgNN/ here.
+if [[ -z ${SC_IN_ROOT:-} && -n ${SC_PG:-} && ${SC_PG} != 15 ]]; then
+    source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+    source "$(dirname "${BASH_SOURCE[0]}")/../lib/pg_roots.sh"
+    suite=$(sc_root_suite "$SC_PG") || { echo "SC_PG=$SC_PG: 15, 17, 18 or 19" >&2; exit 1; }
+    sc_ensure_root "$suite" || exit 1
+    out=$SC_ROOT/test/bench/out/pg$SC_PG
+    mkdir -p "$out" "$SC_ROOTS/$suite/var/tmp/bench-out"
+    sc_in_root "$suite" env SC_IN_ROOT=1 SC_PG_MAJOR="$SC_PG" BENCH_OUT=/var/tmp/bench-out \
+        BENCH_ROWS="${BENCH_ROWS:-}" BENCH_PORT="${BENCH_PORT:-}" BENCH_RATE="${BENCH_RATE:-}" \
+        BENCH_CONF="${BENCH_CONF:-}" BENCH_VARIANTS="${BENCH_VARIANTS:-}" BENCH_KEEP="${BENCH_KEEP:-}" \
+        bash -c 'source /src/test/lib/common.sh && sc_ensure_packages >/dev/null && sc_build_install >/dev/null &&
+                 bash /src/test/bench/backfill.sh'
+    rc=$?
+    cp -r "$SC_ROOTS/$suite/var/tmp/bench-out/." "$out/" && echo "output in $out"
+    exit $rc
+fi
+
 ROWS=${BENCH_ROWS:-2000000}
 VARIANTS=${BENCH_VARIANTS:-1 2 3 4 5 6}
 has_variant() { [[ " $VARIANTS " == *" $1 "* ]]; }
@@ -67,9 +86,10 @@ GOAL_P99_FACTOR=1.5
 GOAL_RATE_FACTOR=0.9
 GOAL_SIZE_FACTOR=1.3
 
-PGBIN=${SC_PGROOT:-}/usr/lib/postgresql/15/bin  # SC_PGROOT: see test/lib/common.sh
+PGV=${SC_PG_MAJOR:-15}
+PGBIN=${SC_PGROOT:-}/usr/lib/postgresql/$PGV/bin  # SC_PGROOT: see test/lib/common.sh
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-OUT_DIR=$SCRIPT_DIR/out
+OUT_DIR=${BENCH_OUT:-$SCRIPT_DIR/out}
 OUT_FILE=$OUT_DIR/backfill.txt
 DETAILS_FILE=$OUT_DIR/backfill_details.txt
 PLOT_FILE=$OUT_DIR/backfill_latency.png
@@ -88,8 +108,7 @@ trap 'log "failed at line $LINENO: $BASH_COMMAND"' ERR
 [[ $(id -u) -eq 0 ]] || die "run as root (the cluster is created as the postgres user via runuser)"
 
 # ---------------------------------------------------------------------------------------------
-# Prerequisites: PostgreSQL 15 server binaries with pgbench (Debian 12: postgresql-15 provides
-# postgresql-contrib-15), gnuplot (gnuplot-nox). If this script installs PostgreSQL, it stops any
+# Prerequisites: the PostgreSQL server binaries with pgbench (postgresql-NN provides them), gnuplot (gnuplot-nox). If this script installs PostgreSQL, it stops any
 # cluster the install started.
 apt_install() {
     export DEBIAN_FRONTEND=noninteractive
@@ -105,9 +124,9 @@ for b in initdb pg_ctl postgres psql pgbench; do
 done
 id postgres >/dev/null 2>&1 || need_install=1
 if ((need_install)); then
-    log "installing postgresql-15 (pgbench, initdb) with apt-get"
+    log "installing postgresql-$PGV (pgbench, initdb) with apt-get"
     before=$(pg_lsclusters -h 2>/dev/null | awk '$4 == "online" {print $1 "/" $2}' || true)
-    apt_install postgresql-15 postgresql-contrib-15
+    apt_install "postgresql-$PGV"
     for c in $(pg_lsclusters -h 2>/dev/null | awk '$4 == "online" {print $1 "/" $2}' || true); do
         if ! grep -qx "$c" <<<"$before"; then
             log "stopping cluster $c started by the package install"
@@ -131,7 +150,7 @@ elif gnuplot -e 'set terminal png' >/dev/null 2>&1; then
 else
     die "gnuplot has neither the pngcairo nor the png terminal"
 fi
-SO_FILE=$($PGBIN/pg_config --pkglibdir 2>/dev/null || echo /usr/lib/postgresql/15/lib)/safe_column.so
+SO_FILE=$($PGBIN/pg_config --pkglibdir 2>/dev/null || echo /usr/lib/postgresql/$PGV/lib)/safe_column.so
 [[ -f $SO_FILE ]] || die "safe_column is not installed (cd /work/main && make && make install)"
 SO_INFO="safe_column.so installed $(date -u -r "$SO_FILE" +%Y-%m-%dT%H:%M:%SZ), tree at $(git -C "$SCRIPT_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')"
 command -v runuser >/dev/null || die "runuser missing (util-linux)"
@@ -165,6 +184,12 @@ PM_PID=$(head -1 "$PGDATA_DIR/postmaster.pid")
 unset PGSERVICE PGSERVICEFILE PGOPTIONS PGPASSWORD PGPASSFILE PGSSLMODE PGHOSTADDR PGAPPNAME
 export PGHOST=$TMP PGPORT=$PORT PGUSER=postgres PGDATABASE=bench
 PSQL=("$PGBIN/psql" -X -q -v ON_ERROR_STOP=1)
+# The checkpoint counters: pg_stat_bgwriter up to 16, pg_stat_checkpointer from 17.
+if ((PGV >= 17)); then
+    CKPT_SQL="SELECT pg_current_wal_lsn() || ' ' || num_requested || ' ' || num_timed FROM pg_stat_checkpointer"
+else
+    CKPT_SQL="SELECT pg_current_wal_lsn() || ' ' || checkpoints_req || ' ' || checkpoints_timed FROM pg_stat_bgwriter"
+fi
 q() { "${PSQL[@]}" -At -c "$1"; }
 
 "${PSQL[@]}" -d postgres -c 'CREATE DATABASE bench' || die "createdb failed"
@@ -411,13 +436,13 @@ run_variant() {
     kill -0 "$pgb" 2>/dev/null || die "($key) pgbench ended early: $(tail -n 5 "$TMP/$key.pgbench.out")"
 
     local pre
-    pre=$(q "SELECT pg_current_wal_lsn() || ' ' || checkpoints_req || ' ' || checkpoints_timed FROM pg_stat_bgwriter")
+    pre=$(q "$CKPT_SQL")
     log "($key) running"
     "body_$key" >"$TMP/$key.sql"
     "${PSQL[@]}" -At -F ' ' -f "$TMP/$key.sql" >"$TMP/$key.out" 2>&1 ||
         { cat "$TMP/$key.out" >&2; die "($key) $label failed"; }
     local post
-    post=$(q "SELECT pg_current_wal_lsn() || ' ' || checkpoints_req || ' ' || checkpoints_timed FROM pg_stat_bgwriter")
+    post=$(q "$CKPT_SQL")
     local t_start t_end
     t_start=$(mark "$key" start) t_end=$(mark "$key" end)
     [[ -n $t_start && -n $t_end ]] || { cat "$TMP/$key.out" >&2; die "($key) no start/end marks"; }

@@ -54,6 +54,13 @@ sc_in_root() {
     shift
     [ -n "${SC_ROOT_DAEMONS:-}" ] && pidns=(--fork)
     cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null
+    # The certificate authorities this machine trusts (an egress proxy's among them, where the network
+    # has one), for npm and Node.js in the root (the migration-tool test installs from the npm registry).
+    local ca=()
+    if [ -s /etc/ssl/certs/ca-certificates.crt ]; then
+        mkdir -p "$root/etc/ssl" && cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/machine-ca.crt" &&
+            ca=(NODE_EXTRA_CA_CERTS=/etc/ssl/machine-ca.crt npm_config_cafile=/etc/ssl/machine-ca.crt)
+    fi
     # A copy of its own, mounted on /src for this command only: two commands in one root do not clash.
     mkdir -p "$root/src" "$root/var/tmp" && src=$(mktemp -d "$root/var/tmp/sc-src.XXXXXX") || return 1
     if git -C "$SC_ROOT" rev-parse --git-dir >/dev/null 2>&1; then
@@ -67,7 +74,7 @@ sc_in_root() {
         mount --bind "$src" "$root/src" && mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" &&
             mount -t tmpfs tmpfs "$root/dev/shm" || exit 1
         exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-            CI="${CI:-}" "$@"' sc_in_root "$root" "$src" "$@"
+            CI="${CI:-}" "$@"' sc_in_root "$root" "$src" "${ca[@]}" "$@"
     rc=$?
     rm -rf "$src"
     return $rc
