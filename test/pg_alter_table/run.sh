@@ -41,6 +41,16 @@ if [ -z "$regress_dir" ]; then
     for v in $(apt-cache "${APT[@]}" showsrc "postgresql-$V" | sed -n 's/^Version: //p' | sort -rV); do
         if apt-get "${APT[@]}" source --download-only "postgresql-$V=$v" >>apt.log 2>&1; then got=1; break; fi
     done
+    # The archive's mirror may lack the newest source files while it still has an earlier minor
+    # release's upstream tarball in the same pool directory: any minor will do (see above).
+    if [ "$got" = 0 ]; then
+        newest=$(apt-cache "${APT[@]}" showsrc "postgresql-$V" | sed -n 's/^Version: \([0-9]*\)\.\([0-9]*\).*/\2/p' | sort -n | tail -1)
+        for ((m = ${newest:-0}; m >= 0; m--)); do
+            f="postgresql-${V}_$V.$m.orig.tar.bz2"
+            if /usr/lib/apt/apt-helper download-file "http://deb.debian.org/debian/pool/main/p/postgresql-$V/$f" "$CACHE/$f" \
+                >>apt.log 2>&1; then got=1; echo "# PostgreSQL $V.$m's upstream tarball, from the archive's pool"; break; fi
+        done
+    fi
     [ "$got" = 1 ] || { notok "apt-get source postgresql-$V failed: see $CACHE/apt.log"; finish; }
     tar -xf "$(ls postgresql-"$V"_*.orig.tar.* | head -1)" --wildcards '*/src/test/regress/*' ||
         { notok "could not extract the regression tests"; finish; }
