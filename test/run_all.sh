@@ -28,7 +28,7 @@ count() {  # count LAYER PASSED FAILED
 export MALLOC_PERTURB_=165
 log=$(mktemp)
 work=
-trap 'rm -rf "$log" ${work:+"$work"}' EXIT
+trap 'rm -rf "$log" "${prep_log:-}" ${work:+"$work"}' EXIT
 
 # --- unit tests of the pure C++ core
 layer_unit() {
@@ -130,10 +130,41 @@ run_here() {
     work=
 }
 
+# The roots of the versions to run, with their packages, made in the background while the machine's
+# own version runs (network and dpkg, little CPU): on a fresh machine that is most of their cost.
+prepare_roots() {
+    local v suite
+    for v in "$@"; do
+        suite=$(sc_root_suite "$v") || continue
+        sc_ensure_root "$suite" &&
+            sc_in_root "$suite" env SC_IN_ROOT=1 SC_PG_MAJOR="$v" bash -c \
+                'source /src/test/lib/common.sh && sc_ensure_packages' || echo "could not prepare the root for $v"
+    done
+}
+prep_pid=
+prep_log=$(mktemp)
+start_preparing_roots() {
+    local v need=0
+    for v in "$@"; do sc_root_suite "$v" >/dev/null && need=1; done
+    [ "$need" = 1 ] || return 0
+    command -v debootstrap >/dev/null ||
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+    prepare_roots "$@" >"$prep_log" 2>&1 &
+    prep_pid=$!
+}
+wait_for_roots() {
+    [ -n "$prep_pid" ] || return 0
+    wait "$prep_pid"
+    prep_pid=
+    sc_log "the Debian roots (prepared in the background)"
+    grep -vE '^\s*$' "$prep_log" | tail -20
+}
+
 # A version that runs in a Debian root: this script again, inside it; its totals are added here.
 run_in_root() {
     local v=$1 suite
     suite=$(sc_root_suite "$v")
+    wait_for_roots
     sc_log "PostgreSQL $v, in a Debian $suite root"
     sc_ensure_root "$suite" || { SC_PG_MAJOR=$v count setup 0 1; return; }
     sc_in_root "$suite" env SC_IN_ROOT=1 SC_PG="$v" SC_PG_MAJOR="$v" SC_DEBIAN_SUITE="$suite" \
@@ -152,7 +183,10 @@ if [ -n "${SC_IN_ROOT:-}" ]; then
     run_here
 else
     summary=()
-    for v in ${SC_PG:-15 17 18 19}; do
+    versions=${SC_PG:-15 17 18 19}
+    # shellcheck disable=SC2086
+    start_preparing_roots $versions
+    for v in $versions; do
         p0=$passed f0=$failed t0=$SECONDS
         if sc_root_suite "$v" >/dev/null; then
             run_in_root "$v"

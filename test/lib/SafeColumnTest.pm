@@ -7,7 +7,21 @@ use PostgreSQL::Test::Cluster;
 use Test::More;
 use Time::HiRes qw(usleep time);
 
-our @EXPORT = qw(backfill_node psql_as crash_restart kill_postmaster restart_after_kill process_exited wait_for check_job_result make_test_table gate_sql worker_gated);
+our @EXPORT = qw(backfill_node psql_as crash_restart kill_postmaster restart_after_kill process_exited wait_for check_job_result make_test_table gate_sql worker_gated native_not_null helper_constraint_sql);
+
+# PostgreSQL 18 and later: a NOT NULL job's constraint is the server's own NOT NULL (contype 'n', named
+# table_column_not_null), added NOT VALID and validated; no helper CHECK, no set_not_null step, and a
+# column with a NOT VALID NOT NULL already shows attnotnull.
+sub native_not_null {
+    my ($node) = @_;
+    return $node->pg_version >= 18 ? 1 : 0;
+}
+
+# pg_constraint rows that are the helper of an unfinished NOT NULL job: the CHECK named after the job
+# (before 18), or any constraint not validated (a NOT NULL NOT VALID from 18).
+sub helper_constraint_sql {
+    return q{(conname LIKE 'safe\_column\_%' OR NOT convalidated)};
+}
 
 # A cluster (initialized, not started) with safe_column preloaded and the settings the crash and
 # restart suites share: small batches, a pause as long as each batch, room for a worker per database.
@@ -197,7 +211,7 @@ sub check_job_result {
     is($psql->("SELECT string_agg(DISTINCT attnotnull::text, ',') FROM pg_attribute
                  WHERE attrelid IN ($tree) AND attname = '$col'"),
         ($a{not_null} ? 'true' : 'false'), "$label: NOT NULL " . ($a{not_null} ? 'set' : 'not set, as asked'));
-    is($psql->("SELECT (SELECT count(*) FROM pg_constraint WHERE conrelid IN ($tree) AND conname LIKE 'safe\\_column\\_%')
+    is($psql->("SELECT (SELECT count(*) FROM pg_constraint WHERE conrelid IN ($tree) AND " . helper_constraint_sql() . ")
                      + (SELECT count(*) FROM safe_column_live() WHERE job_id = $job)"),
         '0', "$label: no helper constraint and no live slot left");
     return $all;
