@@ -296,6 +296,8 @@ Datum wait_impl(FunctionCallInfo fcinfo) {
     double timeout_us = -1;  // none
     if (!PG_ARGISNULL(1)) {
         Interval *iv = PG_GETARG_INTERVAL_P(1);
+        // ('infinity' is an interval from 17: its fields at their maximum, a wait without deadline;
+        // '-infinity' is negative.)
         double secs = static_cast<double>(iv->time) / USECS_PER_SEC +
                       (static_cast<double>(iv->day) + iv->month * 30.0) * SECS_PER_DAY;
         if (secs < 0)

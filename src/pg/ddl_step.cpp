@@ -100,7 +100,10 @@ bool run_ddl_step(Job *job, const char *column) {
         (void)lock_queue_safe(job->relid, AccessExclusiveLock, true, what);
         as_table_owner(job->creator, job->relid, &rs);
         run_extension_ddl(core_ddl(Ddl::set_not_null, table, column, con));
-        run_extension_ddl(core_ddl(Ddl::drop_constraint, table, column, con));
+        // Only the helper CHECK is dropped: from 18, SET NOT NULL makes a NOT NULL constraint of its own,
+        // which may bear the very name the job chose for its constraint.
+        if (exists && !native)
+            run_extension_ddl(core_ddl(Ddl::drop_constraint, table, column, con));
         back_from_table_owner(&rs);
         break;
     default:
@@ -111,7 +114,8 @@ bool run_ddl_step(Job *job, const char *column) {
 
 // A NOT NULL job that fails after adding its CHECK (col IS NOT NULL) NOT VALID must not leave it in
 // place: every application UPDATE of a row still NULL would fail. It is removed (queue-safe lock), and
-// the job goes back to its final sweep, so that a resume fills the rows and adds it again. A validated
+// the job goes back to its sweep, so that a resume fills the rows, adds it again (add_check), and
+// validates it: never a SET NOT NULL without the constraint that spares its scan. A validated
 // CHECK stays: every row has a value then, and SET NOT NULL needs it to skip its scan.
 void remove_helper_after_failure(Job *job) {
     if (job->constraint_name == nullptr)
@@ -126,7 +130,7 @@ void remove_helper_after_failure(Job *job) {
             (void)lock_queue_safe(job->relid, AccessExclusiveLock, true, "remove the helper constraint of a failed job");
             run_extension_ddl(core_ddl(Ddl::drop_constraint, table, "", quote_identifier(job->constraint_name)));
             reset_parts(job, job->sweep_passes + 1);
-            char *sql = psprintf("UPDATE %s SET phase = 'final_sweep' WHERE job_id = $1", store_table());
+            char *sql = psprintf("UPDATE %s SET phase = 'sweep' WHERE job_id = $1", store_table());
             Oid types[1] = {INT8OID};
             Datum values[1] = {Int64GetDatum(job->id)};
             spi_exec_args(sql, 1, types, values, SPI_OK_UPDATE);

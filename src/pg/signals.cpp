@@ -170,6 +170,12 @@ void read_expensive_signals(sc::SignalCache *cache, sc::SignalMask wanted, Oid r
 
 }  // namespace
 
+namespace {
+double last_batch_wal = 0;
+}  // namespace
+
+void note_batch_wal(double bytes) { last_batch_wal = bytes > 0 ? bytes : 0; }
+
 int sample_signals(sc::SignalReading *readings, Oid relid, sc::SignalCache *cache, double now_s, bool *sampled) {
     int n = 0;
 
@@ -181,7 +187,10 @@ int sample_signals(sc::SignalReading *readings, Oid relid, sc::SignalCache *cach
     uint64 trigger_segs = CheckPointSegments > 1 ? static_cast<uint64>(CheckPointSegments - 1) : 1;
     XLogRecPtr trigger = (redo_segno + trigger_segs) * static_cast<uint64>(wal_segment_size);
     double distance = trigger > redo ? static_cast<double>(trigger - redo) : 0;
-    double since_redo = static_cast<double>(GetXLogInsertRecPtr() - redo);
+    // The next batch is expected to write what the last one did (full-page images after a checkpoint
+    // included): counted now, so that a batch never starts when it would cross the limit. The distance
+    // is that to a segment boundary, so with a small max_wal_size it can be less than one batch.
+    double since_redo = static_cast<double>(GetXLogInsertRecPtr() - redo) + last_batch_wal;
     readings[n++] = reading(sc::SignalKind::checkpoint_wal, checkpoint_wal_share > 0 && distance > 0,
                             distance > 0 ? since_redo / distance : 0, checkpoint_wal_share);
     readings[n - 1].critical = 0;  // the server's own checkpoint resolves it: never worth a pause

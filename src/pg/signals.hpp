@@ -21,6 +21,10 @@ extern double critical_factor;       // safe_column.critical_factor
 extern int critical_duration_ms;     // safe_column.critical_duration
 extern int sample_interval_ms;       // safe_column.sample_interval
 
+// The WAL this process's last batch wrote: the checkpoint signal counts the next batch's WAL as already
+// written, so that no single batch carries the WAL since the last checkpoint past the limit.
+void note_batch_wal(double bytes);
+
 // Fill readings (at most sc::signal_count) for a job on table relid. The checkpoint signals are read
 // every time (no query); the others (standbys, slots, backends, lock waiters, the throttle query) come
 // from cache, read again when it is due (safe_column.sample_interval). *sampled: whether they were read

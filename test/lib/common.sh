@@ -21,7 +21,7 @@ sc_log() { printf '\n=== %s\n' "$*"; }
 # Debian packages the project needs to build, test and run its demo.
 SC_PACKAGES=(
     "postgresql-$SC_PG_MAJOR" "postgresql-client-$SC_PG_MAJOR" "postgresql-server-dev-$SC_PG_MAJOR"
-    libboost-dev libipc-run-perl
+    libboost-dev libipc-run-perl bzip2
     g++ make cmake libgtest-dev
     prometheus-postgres-exporter
 )

@@ -52,7 +52,8 @@ if [ -z "$regress_dir" ]; then
         done
     fi
     [ "$got" = 1 ] || { notok "apt-get source postgresql-$V failed: see $CACHE/apt.log"; finish; }
-    tar -xf "$(ls postgresql-"$V"_*.orig.tar.* | head -1)" --wildcards '*/src/test/regress/*' ||
+    # (bzip2 itself: tar's own choice of program is lbzip2 in some suites.)
+    bzip2 -dc "$(ls postgresql-"$V"_*.orig.tar.bz2 | head -1)" | tar -xf - --wildcards '*/src/test/regress/*' ||
         { notok "could not extract the regression tests"; finish; }
     regress_dir=$(ls -d "$CACHE"/postgresql-"$V".*/src/test/regress | tail -1)
 fi
