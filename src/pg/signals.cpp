@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -189,8 +190,12 @@ int sample_signals(sc::SignalReading *readings, Oid relid, sc::SignalCache *cach
     double distance = trigger > redo ? static_cast<double>(trigger - redo) : 0;
     // The next batch is expected to write what the last one did (full-page images after a checkpoint
     // included): counted now, so that a batch never starts when it would cross the limit. The distance
-    // is that to a segment boundary, so with a small max_wal_size it can be less than one batch.
-    double since_redo = static_cast<double>(GetXLogInsertRecPtr() - redo) + last_batch_wal;
+    // is that to a segment boundary, so with a small max_wal_size it can be less than one batch: the
+    // expectation counts for at most a quarter of the limit (half the level at which a held job
+    // resumes), so that right after a checkpoint a batch always runs; a larger one would otherwise
+    // wait for ever, as a checkpoint resets the WAL since its redo point, not the expectation.
+    double expected = std::min(last_batch_wal, 0.25 * checkpoint_wal_share * distance);
+    double since_redo = static_cast<double>(GetXLogInsertRecPtr() - redo) + expected;
     readings[n++] = reading(sc::SignalKind::checkpoint_wal, checkpoint_wal_share > 0 && distance > 0,
                             distance > 0 ? since_redo / distance : 0, checkpoint_wal_share);
     readings[n - 1].critical = 0;  // the server's own checkpoint resolves it: never worth a pause
