@@ -20,6 +20,8 @@ PGFILEDESC = "safe_column - add columns to big, busy tables without stalling the
 
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CXXFLAGS = -std=c++17 -Wno-register -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+# (-MMD -MP: the header dependencies, used below.)
+PG_CXXFLAGS += -MMD -MP
 SHLIB_LINK = -lstdc++
 
 # pg_regress and pg_isolation_regress each start a throw-away instance with the library preloaded,
@@ -31,7 +33,7 @@ ISOLATION_OPTS = --encoding=UTF8 --no-locale --inputdir=$(srcdir)/test/isolation
 	--temp-config=$(srcdir)/test/regress.conf
 
 EXTRA_CLEAN = safe_column-*.zip tmp_check_regress tmp_check_iso output_iso results regression.diffs regression.out \
-	src/core/*.bc src/pg/*.bc
+	src/core/*.bc src/pg/*.bc src/core/*.d src/pg/*.d
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -41,6 +43,11 @@ include $(PGXS)
 ifeq ($(shell test $(MAJORVERSION) -ge 18 && echo yes),yes)
 REGRESS += pg18_not_null
 endif
+
+# Every object depends on the headers it includes (gcc's -MMD files, *.d): a changed struct in a header
+# rebuilds every file that sees it. Without this, an object built against the old layout of a struct
+# shared between files (src/pg/job_live.hpp's Live, for one) links silently and corrupts memory.
+-include $(OBJS:.o=.d)
 
 # Debian builds LLVM bitcode with clang, which ignores PG_CXXFLAGS: give it the same language level.
 BITCODE_CXXFLAGS += -std=c++17 -Wno-register

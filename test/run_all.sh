@@ -7,6 +7,7 @@
 # candidate) is built and runs the regress layer (test/lib/pg_roots.sh).
 #   SC_PG="18"        only these versions (default: 15 17 18 19)
 #   SC_LAYERS="tap"   only these layers (default: every layer the version runs)
+#   SC_TAP_TESTS="t/004_throttle_signals.pl"  only these TAP tests (default: t/*.pl)
 # Run as root on Debian 12: it installs what it needs, and runs the clusters as the postgres user.
 # Exits non-zero on any failure; one summary line per version, the last line is "N passed, N failed".
 set -uo pipefail
@@ -71,7 +72,7 @@ layer_tap() {
     local pgxs_src tests nfail bad f
     pgxs_src=$(dirname "$(dirname "$(pg_config --pgxs)")")
     (cd "$work/test" && sc_as_postgres env TESTDIR="$work/test" PG_REGRESS="$pgxs_src/test/regress/pg_regress" \
-        prove -I "$pgxs_src/test/perl" -I "$work/test/lib" t/*.pl) 2>&1 | tee "$log"
+        prove -I "$pgxs_src/test/perl" -I "$work/test/lib" ${SC_TAP_TESTS:-t/*.pl}) 2>&1 | tee "$log"
     tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\).*/\1/p' "$log" | tail -1)
     nfail=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' "$log" | awk -F'[ /]' '{s+=$2} END {print s+0}')
     bad=$(grep -cE '(Dubious|No plan found|Bad plan|Non-zero exit status)' "$log")
@@ -168,7 +169,7 @@ run_in_root() {
     sc_log "PostgreSQL $v, in a Debian $suite root"
     sc_ensure_root "$suite" || { SC_PG_MAJOR=$v count setup 0 1; return; }
     sc_in_root "$suite" env SC_IN_ROOT=1 SC_PG="$v" SC_PG_MAJOR="$v" SC_DEBIAN_SUITE="$suite" \
-        SC_LAYERS="${SC_LAYERS:-}" bash /src/test/run_all.sh 2>&1 | tee "$log"
+        SC_LAYERS="${SC_LAYERS:-}" SC_TAP_TESTS="${SC_TAP_TESTS:-}" bash /src/test/run_all.sh 2>&1 | tee "$log"
     local p f
     read -r p f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$log" | tail -1)
     passed=$((passed + ${p:-0}))

@@ -71,4 +71,36 @@ double pause_for_wal_rate_ms(double wal_bytes, double elapsed_ms, double max_byt
     return std::clamp(wanted - spent, 0.0, 60000.0);
 }
 
+void WalPerBlock::observe(double wal_bytes, int blocks) noexcept {
+    if (blocks <= 0 || !(wal_bytes >= 0.0) || !std::isfinite(wal_bytes))
+        return;
+    double sample = wal_bytes / blocks;
+    bytes = bytes < 0.0 ? sample : std::max(sample, 0.9 * bytes);
+}
+
+int blocks_within_wal(int blocks, double wal_left_bytes, const WalPerBlock &per_block) noexcept {
+    if (!(per_block.bytes > 0.0) || !(wal_left_bytes >= 0.0) || !std::isfinite(wal_left_bytes))
+        return blocks;
+    double fit = std::floor(wal_left_bytes / per_block.bytes);
+    return fit >= blocks ? blocks : std::max(1, static_cast<int>(fit));
+}
+
+VacuumPlan plan_vacuum(const VacuumInputs &in, const WalPerBlock &per_filled_block) noexcept {
+    VacuumPlan plan;
+    if (in.filled <= 0)
+        return plan;
+    bool limited = in.wal_left >= 0.0 && std::isfinite(in.wal_left) && in.wal_budget > 0.0 && std::isfinite(in.wal_budget);
+    double per_block = per_filled_block.bytes > 0.0 ? per_filled_block.bytes : 2.0 * in.page_bytes;
+    long long every = std::max(1LL, in.every);
+    if (limited) {
+        double fit = std::floor(0.5 * in.wal_budget / per_block);
+        long long within = fit < static_cast<double>(every) ? static_cast<long long>(fit) : every;
+        every = std::max(std::min(in.min_blocks, every), within);
+    }
+    plan.due = in.filled >= every;
+    plan.expected_wal = per_block * static_cast<double>(in.filled);
+    plan.fits = !limited || plan.expected_wal <= in.wal_left || in.wal_left >= 0.9 * in.wal_budget;
+    return plan;
+}
+
 }  // namespace sc

@@ -55,6 +55,40 @@ double pause_after_batch_ms(double batch_ms, double sleep_ratio) noexcept;
 // like pause_after_batch_ms().
 double pause_for_wal_rate_ms(double wal_bytes, double elapsed_ms, double max_bytes_per_s) noexcept;
 
+// The WAL one block of a batch writes: the most a recent batch wrote per block, decaying slowly, so
+// that a batch full of full-page images (the first touch of each page after a checkpoint) is not
+// forgotten at the next lighter one. Negative until the first observation.
+struct WalPerBlock {
+    double bytes = -1.0;
+    void observe(double wal_bytes, int blocks) noexcept;
+};
+
+// The blocks of the next batch when its WAL must fit in wal_left_bytes (what is left below the
+// checkpoint limit): at most blocks, at least one (the signal, not the size, holds a job at the
+// limit). Unchanged when there is no estimate yet or no limit (wal_left_bytes negative or not finite).
+int blocks_within_wal(int blocks, double wal_left_bytes, const WalPerBlock &per_block) noexcept;
+
+// The VACUUM the worker runs over what it filled (so that later batches reuse the dead versions' space)
+// writes WAL too: with data checksums (the default from PostgreSQL 18) a full-page image of every page
+// it sets a hint bit or a visibility bit on, which can be far more than the batches wrote. It is one
+// statement, so it is paced by choosing when: due after `every` filled blocks, or sooner when that much
+// would not fit in half the checkpoint budget (at least min_blocks apart), and run only when its
+// expected WAL fits in what is left (or right after a checkpoint, when everything is left).
+struct VacuumInputs {
+    long long filled = 0;       // blocks filled since the last VACUUM
+    long long every = 1024;     // the pass interval without a WAL limit (a tenth of the part)
+    long long min_blocks = 64;  // never more often (each VACUUM also scans the indexes)
+    double wal_left = -1.0;     // bytes left below the checkpoint limit (negative: no limit)
+    double wal_budget = 0.0;    // the whole of it in this checkpoint cycle
+    double page_bytes = 8192.0; // the estimate before any VACUUM was measured: two pages per block
+};
+struct VacuumPlan {
+    bool due = false;
+    bool fits = true;
+    double expected_wal = 0.0;
+};
+VacuumPlan plan_vacuum(const VacuumInputs &in, const WalPerBlock &per_filled_block) noexcept;
+
 // The worker sleeps in whole milliseconds (WaitLatch), but the pauses it owes can be fractions of one
 // (sleep ratio 0.5 after a 1 ms batch). PauseDebt adds up what is owed and says how many whole
 // milliseconds to sleep now; the time actually slept is paid off (sleeping longer than asked leaves a

@@ -2,7 +2,6 @@
 
 #include "core/sql_text.hpp"
 #include "pg/batch.hpp"
-#include "pg/signals.hpp"
 #include "pg/guard.hpp"
 #include "pg/guc.hpp"
 #include "pg/subxact.hpp"
@@ -120,7 +119,6 @@ void run_batch(Job *job, const PartCursor &part, const char *column, int blocks,
     int64 rows = static_cast<int64>(SPI_processed);
     double ms = ms_since(t0);
     int64 wal = pgWalUsage.wal_bytes - wal0;
-    note_batch_wal(static_cast<double>(wal));
     commit_without_flush();
 
     // The resume point and the counters, in the same transaction as the rows.

@@ -19,7 +19,9 @@ struct Live {
     TimestampTz last_batch_end;
     Oid vacuum_relid;       // the part the blocks below were filled in
     int64 vacuum_blocks;    // blocks filled there since its last VACUUM
-    int64 vacuum_every;     // VACUUM it after this many
+    int64 vacuum_every;     // VACUUM it after this many (sooner under a small checkpoint budget)
+    sc::WalPerBlock vacuum_wal_per_block;  // what the last VACUUM wrote per filled block
+    bool vacuum_waiting;    // a VACUUM is due but waits for a checkpoint: no batch meanwhile
     bool skip_locked_next;  // the last batch timed out on a lock: retry its range with SKIP LOCKED
     sc::ThrottleController throttle;
     sc::SignalCache signals;  // the expensive signals, reused between samples

@@ -10,6 +10,7 @@
 // StepState in the job's memory (never in locals that a longjmp would restore).
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <new>
@@ -126,6 +127,7 @@ struct Run {
     Job job;
     Live live;
     sc::BatchSizer sizer;
+    sc::WalPerBlock wal_per_block;  // for the checkpoint limit: batches sized to the WAL left below it
     int transient_failures;  // retries in a row, up to safe_column.max_retries
     int renamed_retries;     // a name that vanished between a step's check and its statement
 };
@@ -174,6 +176,9 @@ void end_of_pass(Run *run, StepState *st) {
 void account_batch(Run *run, const BatchResult &res, StepState *st) {
     Live &live = run->live;
     run->sizer.observe(res.blocks, res.ms);
+    run->wal_per_block.observe(static_cast<double>(res.wal), res.blocks);
+    elog(DEBUG1, "safe_column: job %lld: a batch of %d blocks took %.1f ms and wrote %lld bytes of WAL",
+         static_cast<long long>(run->job_id), res.blocks, res.ms, static_cast<long long>(res.wal));
     TimestampTz now_ts = GetCurrentTimestamp();
     double wall_s = live.last_batch_end != 0 ? static_cast<double>(now_ts - live.last_batch_end) / 1e6
                                              : res.ms / 1000.0;
@@ -207,7 +212,11 @@ void account_batch(Run *run, const BatchResult &res, StepState *st) {
 
 // backfill, sweep, final_sweep: one batch on the next part, or the end of the pass.
 void step_fill(Run *run, const char *column, StepState *st) {
+    if (run->live.vacuum_waiting)
+        return;  // vacuum_if_due() runs it once it fits
     int blocks = run->sizer.next_blocks();
+    if (throttle_enabled)
+        blocks = sc::blocks_within_wal(blocks, checkpoint_wal_budget().left, run->wal_per_block);
     PartCursor cur{};
     st->in_batch = next_part(&run->job, &cur);
     st->batch_part = cur;
@@ -450,15 +459,41 @@ bool recover(Run *run, const StepState *st, ErrorData *err, bool timed_out) {
 // Part of the calm way of working: skipped when safe_column.throttle is off.
 void vacuum_if_due(Run *run, StepState *st) {
     Live &live = run->live;
-    if (!throttle_enabled || live.vacuum_relid == InvalidOid || live.vacuum_blocks < live.vacuum_every)
+    live.vacuum_waiting = false;
+    if (!throttle_enabled || live.vacuum_relid == InvalidOid)
         return;
-    live.vacuum_blocks = 0;
+    CheckpointBudget budget = checkpoint_wal_budget();
+    sc::VacuumInputs in;
+    in.filled = live.vacuum_blocks;
+    in.every = live.vacuum_every;
+    in.wal_left = budget.left;
+    in.wal_budget = budget.whole;
+    in.page_bytes = BLCKSZ;
+    sc::VacuumPlan plan = sc::plan_vacuum(in, live.vacuum_wal_per_block);
+    if (!plan.due)
+        return;
+    if (!plan.fits) {
+        // Like a batch over the checkpoint signal: wait (recorded as such) until a checkpoint.
+        live.vacuum_waiting = true;
+        st->pacing = false;
+        st->pause_ms = std::max(st->pause_ms, static_cast<double>(throttle_nap_ms));
+        st->waited_on = static_cast<int>(sc::SignalKind::checkpoint_wal);
+        char *reason = psprintf("checkpoint_wal: a VACUUM of %lld blocks (about %.0f MB of WAL) waits for a checkpoint",
+                                static_cast<long long>(live.vacuum_blocks), plan.expected_wal / (1024.0 * 1024.0));
+        live_set_throttle(&live, reason);
+        pfree(reason);
+        return;
+    }
     int64 wal0 = pgWalUsage.wal_bytes;
     instr_time v0 = now_instr();
     vacuum_part(live.vacuum_relid);
+    double wal = static_cast<double>(pgWalUsage.wal_bytes - wal0);
+    elog(DEBUG1, "safe_column: job %lld: a VACUUM after %lld filled blocks took %.1f ms and wrote %.0f bytes of WAL",
+         static_cast<long long>(run->job_id), static_cast<long long>(live.vacuum_blocks), ms_since(v0), wal);
+    live.vacuum_wal_per_block.observe(wal, static_cast<int>(std::min<int64>(live.vacuum_blocks, INT_MAX)));
+    live.vacuum_blocks = 0;
     // The VACUUM's WAL counts towards safe_column.max_wal_rate too.
-    st->pause_ms += sc::pause_for_wal_rate_ms(static_cast<double>(pgWalUsage.wal_bytes - wal0), ms_since(v0),
-                                              st->wal_rate_cap);
+    st->pause_ms += sc::pause_for_wal_rate_ms(wal, ms_since(v0), st->wal_rate_cap);
 }
 
 // Naps come in whole milliseconds: a pause that paces the batches, if shorter, is owed until such
@@ -527,6 +562,7 @@ Run *start_run(int64 job_id, MemoryContext jobcxt) {
     sc::BatchSizerConfig bcfg;
     bcfg.target_ms = effective_batch_target_ms();
     new (&run->sizer) sc::BatchSizer(bcfg);
+    new (&run->wal_per_block) sc::WalPerBlock{};
     run->live.slot = live_claim(MyDatabaseId, job_id);
     run->live.values.job_id = job_id;
     run->live.values.rows_per_sec = -1;

@@ -172,39 +172,48 @@ void read_expensive_signals(sc::SignalCache *cache, sc::SignalMask wanted, Oid r
 }  // namespace
 
 namespace {
-double last_batch_wal = 0;
-}  // namespace
 
-void note_batch_wal(double bytes) { last_batch_wal = bytes > 0 ? bytes : 0; }
+// WAL since the redo point of the last checkpoint, and the distance after which the server forces one:
+// XLogCheckpointNeeded() requests it once WAL reaches segment redo_segno + CheckPointSegments - 1.
+struct CheckpointDistance {
+    double since_redo;
+    double distance;  // 0: at or past it
+};
 
-int sample_signals(sc::SignalReading *readings, Oid relid, sc::SignalCache *cache, double now_s, bool *sampled) {
-    int n = 0;
-
-    // WAL since the redo point of the last checkpoint, against the distance after which the server
-    // forces one: XLogCheckpointNeeded() requests it once WAL reaches segment redo_segno +
-    // CheckPointSegments - 1. Stay below a share of that, and no backfill ever forces a checkpoint.
+CheckpointDistance checkpoint_distance() {
     XLogRecPtr redo = GetRedoRecPtr();
     uint64 redo_segno = redo / static_cast<uint64>(wal_segment_size);
     uint64 trigger_segs = CheckPointSegments > 1 ? static_cast<uint64>(CheckPointSegments - 1) : 1;
     XLogRecPtr trigger = (redo_segno + trigger_segs) * static_cast<uint64>(wal_segment_size);
-    double distance = trigger > redo ? static_cast<double>(trigger - redo) : 0;
-    // The next batch is expected to write what the last one did (full-page images after a checkpoint
-    // included): counted now, so that a batch never starts when it would cross the limit. The distance
-    // is that to a segment boundary, so with a small max_wal_size it can be less than one batch: the
-    // expectation counts for at most a quarter of the limit (half the level at which a held job
-    // resumes), so that right after a checkpoint a batch always runs; a larger one would otherwise
-    // wait for ever, as a checkpoint resets the WAL since its redo point, not the expectation.
-    double expected = std::min(last_batch_wal, 0.25 * checkpoint_wal_share * distance);
-    double since_redo = static_cast<double>(GetXLogInsertRecPtr() - redo) + expected;
-    readings[n++] = reading(sc::SignalKind::checkpoint_wal, checkpoint_wal_share > 0 && distance > 0,
-                            distance > 0 ? since_redo / distance : 0, checkpoint_wal_share);
+    return {static_cast<double>(GetXLogInsertRecPtr() - redo),
+            trigger > redo ? static_cast<double>(trigger - redo) : 0};
+}
+
+}  // namespace
+
+CheckpointBudget checkpoint_wal_budget() {
+    if (!(checkpoint_wal_share > 0))
+        return {-1, 0};
+    CheckpointDistance d = checkpoint_distance();
+    double whole = checkpoint_wal_share * d.distance;
+    return {std::max(0.0, whole - d.since_redo), whole};
+}
+
+int sample_signals(sc::SignalReading *readings, Oid relid, sc::SignalCache *cache, double now_s, bool *sampled) {
+    int n = 0;
+
+    // Stay below a share of the distance to a forced checkpoint, and no backfill ever forces one (the
+    // batches are sized to fit what is left: checkpoint_wal_budget()).
+    CheckpointDistance d = checkpoint_distance();
+    readings[n++] = reading(sc::SignalKind::checkpoint_wal, checkpoint_wal_share > 0 && d.distance > 0,
+                            d.distance > 0 ? d.since_redo / d.distance : 0, checkpoint_wal_share);
     readings[n - 1].critical = 0;  // the server's own checkpoint resolves it: never worth a pause
 
     // A checkpoint is being written when the redo pointer moved past the last completed one's.
     if (wait_for_checkpoint) {
         bool crc_ok;
         ControlFileData *control = get_controlfile(DataDir, &crc_ok);
-        bool running = crc_ok && redo > control->checkPointCopy.redo;
+        bool running = crc_ok && GetRedoRecPtr() > control->checkPointCopy.redo;
         readings[n++] = reading(sc::SignalKind::checkpoint_running, true, running ? 1 : 0, 0);
         readings[n - 1].critical = 0;
     }

@@ -21,9 +21,16 @@ extern double critical_factor;       // safe_column.critical_factor
 extern int critical_duration_ms;     // safe_column.critical_duration
 extern int sample_interval_ms;       // safe_column.sample_interval
 
-// The WAL this process's last batch wrote: the checkpoint signal counts the next batch's WAL as already
-// written, so that no single batch carries the WAL since the last checkpoint past the limit.
-void note_batch_wal(double bytes);
+// The WAL the worker may write before the WAL since the last checkpoint reaches
+// safe_column.checkpoint_wal_share of the distance to a forced one: what is left now (0 at or past it;
+// negative when the signal is off) and the whole of it in this checkpoint cycle. The worker sizes its
+// batches and times its VACUUMs to fit, so that no step carries the WAL past the limit (with a small
+// max_wal_size the distance, to a segment boundary, can be less than one batch).
+struct CheckpointBudget {
+    double left;
+    double whole;
+};
+CheckpointBudget checkpoint_wal_budget();
 
 // Fill readings (at most sc::signal_count) for a job on table relid. The checkpoint signals are read
 // every time (no query); the others (standbys, slots, backends, lock waiters, the throttle query) come

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <limits>
@@ -611,6 +612,106 @@ TEST(PauseDebt, BoundedAndNonsenseIgnored) {
         f.paid(bad);
         EXPECT_DOUBLE_EQ(f.owed_ms, 0.0) << bad;
     }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// WalPerBlock and blocks_within_wal(): a batch's WAL within what is left below the checkpoint limit
+
+// The estimate follows the heaviest recent batch (full-page images), forgetting it slowly.
+TEST(WalPerBlock, FollowsTheHeaviestBatchAndDecays) {
+    sc::WalPerBlock w;
+    EXPECT_LT(w.bytes, 0.0);
+    w.observe(100e3, 10);  // 10 kB a block: full-page images
+    EXPECT_DOUBLE_EQ(w.bytes, 10e3);
+    w.observe(10e3, 10);  // 1 kB a block: kept high, decaying by a tenth
+    EXPECT_DOUBLE_EQ(w.bytes, 9e3);
+    w.observe(200e3, 10);
+    EXPECT_DOUBLE_EQ(w.bytes, 20e3);
+    for (double bad : {-1.0, kNaN, kInf}) {
+        w.observe(bad, 10);
+        EXPECT_DOUBLE_EQ(w.bytes, 20e3) << bad;
+    }
+    w.observe(1e3, 0);
+    EXPECT_DOUBLE_EQ(w.bytes, 20e3);
+}
+
+// A batch never plans more WAL than is left, but always at least one block.
+TEST(BlocksWithinWal, CapsTheBatchToTheWalLeft) {
+    sc::WalPerBlock w;
+    w.observe(80e3, 10);  // 8 kB a block
+    EXPECT_EQ(sc::blocks_within_wal(500, 1.6e6, w), 200);
+    EXPECT_EQ(sc::blocks_within_wal(100, 1.6e6, w), 100);  // fits: unchanged
+    EXPECT_EQ(sc::blocks_within_wal(500, 1000.0, w), 1);
+    EXPECT_EQ(sc::blocks_within_wal(500, 0.0, w), 1);
+    for (int blocks : {1, 7, 64, 8192})
+        for (double left : {8e3, 1e5, 3.3e6, 64e6})
+            EXPECT_LE(sc::blocks_within_wal(blocks, left, w) * 8e3, std::max(left, 8e3)) << blocks << " " << left;
+}
+
+// No estimate yet, or no limit: the size the sizer chose.
+TEST(BlocksWithinWal, NoEstimateOrNoLimitLeavesTheSize) {
+    sc::WalPerBlock none;
+    EXPECT_EQ(sc::blocks_within_wal(300, 1e3, none), 300);
+    sc::WalPerBlock w;
+    w.observe(80e3, 10);
+    for (double left : {-1.0, kNaN, kInf})
+        EXPECT_EQ(sc::blocks_within_wal(300, left, w), 300) << left;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// plan_vacuum(): the VACUUM over what was filled, within the checkpoint budget
+
+sc::VacuumInputs vacuum_inputs(long long filled, double left, double budget) {
+    sc::VacuumInputs in;
+    in.filled = filled;
+    in.every = 2000;
+    in.wal_left = left;
+    in.wal_budget = budget;
+    return in;
+}
+
+// Without a WAL limit: every `every` filled blocks, always fitting.
+TEST(PlanVacuum, WithoutALimitEveryTenth) {
+    sc::WalPerBlock none;
+    EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(1999, -1.0, 0.0), none).due);
+    sc::VacuumPlan p = sc::plan_vacuum(vacuum_inputs(2000, -1.0, 0.0), none);
+    EXPECT_TRUE(p.due);
+    EXPECT_TRUE(p.fits);
+    EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(0, -1.0, 0.0), none).due);
+}
+
+// A small budget makes it due sooner: what half the budget holds at the measured WAL per block, but
+// not more often than min_blocks.
+TEST(PlanVacuum, SmallBudgetMakesItDueSooner) {
+    sc::WalPerBlock w;
+    w.observe(40e3 * 100, 100);  // 40 kB per filled block (full-page images with checksums)
+    // half of 8 MB holds 100 blocks
+    EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(99, 8e6, 8e6), w).due);
+    EXPECT_TRUE(sc::plan_vacuum(vacuum_inputs(100, 8e6, 8e6), w).due);
+    // half of 1 MB would hold 12: min_blocks (64) instead
+    EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(63, 1e6, 1e6), w).due);
+    EXPECT_TRUE(sc::plan_vacuum(vacuum_inputs(64, 1e6, 1e6), w).due);
+    // a large budget: the tenth
+    EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(1999, 1e12, 1e12), w).due);
+    EXPECT_TRUE(sc::plan_vacuum(vacuum_inputs(2000, 1e12, 1e12), w).due);
+}
+
+// It runs when its expected WAL fits in what is left, or when nearly all is left (right after a
+// checkpoint: waiting longer would not help).
+TEST(PlanVacuum, RunsWhenItFitsOrRightAfterACheckpoint) {
+    sc::WalPerBlock w;
+    w.observe(40e3 * 100, 100);
+    sc::VacuumPlan p = sc::plan_vacuum(vacuum_inputs(100, 3e6, 8e6), w);
+    EXPECT_TRUE(p.due);
+    EXPECT_DOUBLE_EQ(p.expected_wal, 4e6);
+    EXPECT_FALSE(p.fits);
+    EXPECT_TRUE(sc::plan_vacuum(vacuum_inputs(100, 4e6, 8e6), w).fits);
+    // 64 blocks due under a 1 MB budget never fit: they run right after a checkpoint
+    EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(64, 0.8e6, 1e6), w).fits);
+    EXPECT_TRUE(sc::plan_vacuum(vacuum_inputs(64, 0.95e6, 1e6), w).fits);
+    // before any measurement: two pages per block
+    sc::WalPerBlock none;
+    EXPECT_DOUBLE_EQ(sc::plan_vacuum(vacuum_inputs(2000, 1e12, 1e12), none).expected_wal, 2000 * 2 * 8192.0);
 }
 
 }  // namespace
