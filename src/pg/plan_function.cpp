@@ -3,6 +3,7 @@
 #include "pg/guard.hpp"
 #include "pg/hook.hpp"
 #include "pg/hook_facts.hpp"
+#include "pg/publications.hpp"
 
 extern "C" {
 #include "access/relation.h"
@@ -151,6 +152,24 @@ void verdict_row(const CVerdict &v, sc::ddl::Mode mode, Datum *values, bool *nul
                                         : psprintf("safe_column.mode = %s: %s", mode_name(mode), what));
 }
 
+// Whether the statement adds a column that does not exist yet (a new column for the subscribers).
+bool adds_a_column(const CStatement *s) {
+    if (s->relid == InvalidOid)
+        return false;
+    for (int i = 0; i < s->ncmds; i++)
+        if (s->cmds[i].kind == sc::ddl::Kind::add_column && !s->cmds[i].column_exists)
+            return true;
+    return false;
+}
+
+// The row before the verdict when a publication would send the new column (see publications.hpp).
+void publication_row(const char *note, Datum *values, bool *nulls) {
+    values[1] = CStringGetTextDatum("publication");
+    nulls[2] = nulls[3] = nulls[8] = true;
+    values[4] = values[5] = values[6] = BoolGetDatum(false);
+    values[9] = CStringGetTextDatum(note);
+}
+
 Datum plan_impl(FunctionCallInfo fcinfo) {
     if (PG_ARGISNULL(0))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("ddl must not be null")));
@@ -161,16 +180,26 @@ Datum plan_impl(FunctionCallInfo fcinfo) {
     auto mode = static_cast<sc::ddl::Mode>(ddl_mode);
     CVerdict v = core_decide(s, mode == sc::ddl::Mode::off ? sc::ddl::Mode::guard : mode);
 
+    const char *pub_note = adds_a_column(s) ? publication_note(s->relid) : nullptr;
+
     InitMaterializedSRF(fcinfo, 0);
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    int row = 0;
     for (int i = 0; i <= n; i++) {
         Datum values[10];
         bool nulls[10] = {};
+        if (i == n && pub_note != nullptr) {
+            publication_row(pub_note, values, nulls);
+            values[0] = Int32GetDatum(++row);
+            values[7] = Int64GetDatum(s->table_bytes);
+            tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+            memset(nulls, 0, sizeof nulls);
+        }
         if (i < n)
             plan_step_row(steps[i], values, nulls);
         else
             verdict_row(v, mode, values, nulls);
-        values[0] = Int32GetDatum(i + 1);
+        values[0] = Int32GetDatum(++row);
         values[7] = Int64GetDatum(s->table_bytes);
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
     }

@@ -45,6 +45,24 @@ void published_with_all_columns(Oid relid, char **pubs, char **slots) {
 
 }  // namespace
 
+char *publication_note(Oid relid) {
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    char *pubs, *slots;
+    published_with_all_columns(relid, &pubs, &slots);
+    SPI_finish();
+    if (pubs[0] == '\0')
+        return nullptr;
+    return psprintf("the table is published with all its columns: publication %s will send the new column to its "
+                    "subscribers, and a subscriber whose table lacks it stops applying changes (logical replication "
+                    "slots of this database: %s); add the column on each subscriber first, then here "
+                    "(safe_column.publication_check = %s)",
+                    pubs, slots[0] ? slots : "none",
+                    publication_check == static_cast<int>(PublicationCheck::refuse) ? "refuse: refused until then"
+                    : publication_check == static_cast<int>(PublicationCheck::warn) ? "warn: a WARNING"
+                                                                                    : "off: no word");
+}
+
 void check_publications(Oid relid, const char *column) {
     auto mode = static_cast<PublicationCheck>(publication_check);
     if (mode == PublicationCheck::off)

@@ -16,4 +16,8 @@ extern int publication_check;  // safe_column.publication_check (PublicationChec
 // this database, as a WARNING (or, with refuse, an ERROR) naming column; nothing when there is none.
 void check_publications(Oid relid, const char *column);
 
+// The same facts as a note for safe_column_plan (NULL when no publication would send a new column).
+// SPI of its own.
+char *publication_note(Oid relid);
+
 }  // namespace sc::pg

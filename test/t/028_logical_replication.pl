@@ -78,6 +78,22 @@ $sub->safe_psql('postgres', 'ALTER TABLE users ADD COLUMN note text');
 is($ret, 0, 'a plain ADD COLUMN runs in guard mode');
 like($err, qr/publication p_all will send column "note"/, 'and warns');
 
+# safe_column_plan says the same before anything runs, in a row of its own before the verdict; not for
+# a publication with a column list, nor for a column that exists already.
+my $plan_pub = q{SELECT string_agg(approach || ': ' || note, E'\n' ORDER BY step) FROM safe_column_plan('%s') WHERE approach = 'publication'};
+my $note = $pub->safe_psql('postgres', sprintf($plan_pub, 'ALTER TABLE users ADD COLUMN planned int'));
+like($note, qr/^publication: the table is published with all its columns: publication p_all will send the new column/,
+    'safe_column_plan has a publication row');
+like($note, qr/slots of this database: s \(active\)/, 'naming the active slot');
+like($note, qr/add the column on each subscriber first, then here \(safe_column.publication_check = warn: a WARNING\)/,
+    'with the safe order and what the setting does');
+is($pub->safe_psql('postgres', q{SELECT approach FROM safe_column_plan('ALTER TABLE users ADD COLUMN planned int') ORDER BY step DESC LIMIT 1}),
+    'verdict', 'the verdict stays the last row');
+is($pub->safe_psql('postgres', sprintf($plan_pub, 'ALTER TABLE listed ADD COLUMN planned int')), '',
+    'safe_column_plan: no publication row for a column list');
+is($pub->safe_psql('postgres', sprintf($plan_pub, 'ALTER TABLE users ADD COLUMN IF NOT EXISTS note text')), '',
+    'nor for a column that exists');
+
 # refuse: nothing changes.
 ($ret, $out, $err) = on_pub(q{SET safe_column.publication_check = refuse;
     SELECT safe_add_column('users', 'refused', 'int', backfill_expr => 'id')});
