@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Backfill benchmark: five ways to give a big, busy table a NOT NULL uuid column filled with
-# gen_random_uuid(), side by side in one run, each on an identical fresh table:
+# gen_random_uuid(), and two references, side by side in one run, each on an identical fresh table:
 #   (1) ALTER TABLE users ADD COLUMN tok uuid NOT NULL DEFAULT gen_random_uuid()   -- table rewrite
 #   (2) ADD COLUMN tok uuid + SET DEFAULT (catalog), one UPDATE users SET tok = gen_random_uuid(),
 #       ALTER COLUMN tok SET NOT NULL
@@ -15,6 +15,10 @@
 #       fills what the foreground moved, then CHECK NOT VALID, VALIDATE, SET NOT NULL + DROP CONSTRAINT.
 #       Side by side with (5), it tells what the worker adds to the foreground's latency beyond the
 #       work itself (the same rows updated, the same WAL written, in the same rhythm).
+#   (7) a reference, not a contender: a loop in the style of pgroll's backfill, keyset batches of
+#       1000 rows by primary key, one transaction each, no throttling, slowed to (5)'s rate (rows/s)
+#       by a pause after each batch; then CHECK NOT VALID, VALIDATE, SET NOT NULL + DROP CONSTRAINT.
+#       The foreground latency of the same work at the same pace done the way other tools do it.
 #
 # A throw-away PostgreSQL cluster (15, the machine's own, or SC_PG's in its Debian root) (temp dir under /tmp, unix socket only; shared_buffers 512MB,
 # max_wal_size 1GB, log_checkpoints on). Before each variant, users (id bigint primary key, email text,
@@ -37,7 +41,7 @@
 #   BENCH_RATE   pgbench total tps (-R)   (default 300)
 #   BENCH_CONF   extra postgresql.conf lines, e.g. "safe_column.batch_sleep_ratio = 1.5"
 #   BENCH_KEEP=1 keep the temp dir (logs) after the run; the server is stopped regardless
-#   BENCH_VARIANTS  the variants to run, e.g. "2 4" (default all; (6) needs (5)). With a subset, only
+#   BENCH_VARIANTS  the variants to run, e.g. "2 4" (default all; (6) and (7) need (5)). With a subset, only
 #                the table of those variants is printed (no plot, no verdicts but (4) vs (2)), to
 #                compare two builds' pace quickly: run it once per build, same settings
 # Output: the table on stdout and in test/bench/out/backfill.txt, details in
@@ -68,7 +72,8 @@ if [[ -z ${SC_IN_ROOT:-} && -n ${SC_PG:-} && ${SC_PG} != 15 ]]; then
 fi
 
 ROWS=${BENCH_ROWS:-2000000}
-VARIANTS=${BENCH_VARIANTS:-1 2 3 4 5 6}
+ALL_VARIANTS="1 2 3 4 5 6 7"
+VARIANTS=${BENCH_VARIANTS:-$ALL_VARIANTS}
 has_variant() { [[ " $VARIANTS " == *" $1 "* ]]; }
 PORT=${BENCH_PORT:-5498}
 RATE=${BENCH_RATE:-300}
@@ -226,6 +231,35 @@ BEGIN
         lo := lo + batch;
     END LOOP;
     RAISE NOTICE 'bench_fill % %', n, round(max_ms::numeric, 1);
+END
+\$\$;
+
+-- Variant (7): keyset batches by primary key (pgroll's way), one transaction each, paced to rows_per_s
+-- by a pause after each batch (none when the batch itself took longer); reports its longest batch.
+CREATE PROCEDURE bench_keyset_fill(batch integer, rows_per_s float8)
+LANGUAGE plpgsql AS \$\$
+DECLARE
+    last bigint := 0;
+    hi bigint;
+    t0 timestamptz;
+    ms double precision;
+    max_ms double precision := 0;
+    period_ms double precision := CASE WHEN rows_per_s > 0 THEN batch * 1000.0 / rows_per_s ELSE 0 END;
+    n integer := 0;
+BEGIN
+    LOOP
+        t0 := clock_timestamp();
+        SELECT max(id) INTO hi FROM (SELECT id FROM users WHERE id > last ORDER BY id LIMIT batch) k;
+        EXIT WHEN hi IS NULL;
+        UPDATE users SET tok = gen_random_uuid() WHERE id > last AND id <= hi AND tok IS NULL;
+        COMMIT;
+        ms := extract(epoch FROM clock_timestamp() - t0) * 1000;
+        max_ms := greatest(max_ms, ms);
+        n := n + 1;
+        last := hi;
+        PERFORM pg_sleep(greatest(period_ms - ms, 0) / 1000);
+    END LOOP;
+    RAISE NOTICE 'bench_keyset_fill % %', n, round(max_ms::numeric, 1);
 END
 \$\$;
 
@@ -414,6 +448,17 @@ body_6() {
     echo "BEGIN; ALTER TABLE users ALTER COLUMN tok SET NOT NULL; ALTER TABLE users DROP CONSTRAINT tok_not_null; COMMIT;"
     MARK end
 }
+body_7() {
+    MARK start
+    echo "BEGIN; ALTER TABLE users ADD COLUMN tok uuid; ALTER TABLE users ALTER COLUMN tok SET DEFAULT gen_random_uuid(); COMMIT;"
+    MARK added
+    echo "CALL bench_keyset_fill(1000, $KEYSET_RATE);"
+    MARK filled
+    echo "ALTER TABLE users ADD CONSTRAINT tok_not_null CHECK (tok IS NOT NULL) NOT VALID;"
+    echo "ALTER TABLE users VALIDATE CONSTRAINT tok_not_null;"
+    echo "BEGIN; ALTER TABLE users ALTER COLUMN tok SET NOT NULL; ALTER TABLE users DROP CONSTRAINT tok_not_null; COMMIT;"
+    MARK end
+}
 
 # run_variant KEY: fresh users, pgbench, the variant, measurements; leaves $TMP/KEY.*
 run_variant() {
@@ -558,9 +603,11 @@ declare -A LABEL=(
     [4]="safe_add_column throttle=off"
     [5]="safe_add_column defaults"
     [6]="(ref.) (5)'s batches, plain SQL"
+    [7]="(ref.) keyset loop at (5)'s rate"
 )
-[[ $VARIANTS =~ ^[1-6]( [1-6])*$ ]] || die "BENCH_VARIANTS: variant numbers 1 to 6, separated by spaces"
+[[ $VARIANTS =~ ^[1-7]( [1-7])*$ ]] || die "BENCH_VARIANTS: variant numbers 1 to 7, separated by spaces"
 if has_variant 6 && ! has_variant 5; then die "BENCH_VARIANTS: (6) imitates (5): run both"; fi
+if has_variant 7 && ! has_variant 5; then die "BENCH_VARIANTS: (7) runs at (5)'s rate: run both"; fi
 if has_variant 1; then run_variant 1 "${LABEL[1]}"; fi
 if has_variant 2; then run_variant 2 "${LABEL[2]}"; fi
 if has_variant 3; then run_variant 3 "${LABEL[3]}"; fi
@@ -582,6 +629,10 @@ TID_BLOCKS=$(awk 'NF >= 8 && $5 + 0 > 0 {print $5}' "$TMP/5.live" | sort -n | aw
 [[ $TID_BLOCKS =~ ^[0-9]+$ && $TID_BLOCKS -gt 0 ]] || die "no batch sizes of (5) to imitate in (6)"
 TID_SLEEP_RATIO=$(q "SHOW safe_column.batch_sleep_ratio")
 run_variant 6 "${LABEL[6]}"
+fi
+if has_variant 7; then
+KEYSET_RATE=$(awk -v r="$ROWS" -v w="$(tv 5 wall_s)" 'BEGIN{printf "%.0f", (w > 0 ? r / w : 0)}')
+run_variant 7 "${LABEL[7]}"
 fi
 GUCS=$(q "SELECT string_agg(name || ' = ' || setting || coalesce(unit, ''), ', ' ORDER BY name) FROM pg_settings
           WHERE name IN ('safe_column.throttle', 'safe_column.batch_target', 'safe_column.batch_sleep_ratio',
@@ -611,6 +662,7 @@ for k in $VARIANTS; do
     2) LOCKED[$k]=$(ms_between "$(mark 2 added)" "$(mark 2 filled)") ;;
     3) LOCKED[$k]=$(awk 'sub(/.*NOTICE:  bench_fill /, "") {print $2}' "$TMP/3.out") ;;
     6) LOCKED[$k]=$(awk 'sub(/.*NOTICE:  bench_tid_fill /, "") {print $2}' "$TMP/6.out") ;;
+    7) LOCKED[$k]=$(awk 'sub(/.*NOTICE:  bench_keyset_fill /, "") {print $2}' "$TMP/7.out") ;;
     *) LOCKED[$k]=$(awk 'NF >= 8 && $7 + 0 > m {m = $7 + 0} END {printf "%.1f", m}' "$TMP/$k.live") ;;
     esac
     WALMB[$k]=$(awk -v b="$(tv $k wal)" 'BEGIN{printf "%.0f", b / 1048576}')
@@ -621,7 +673,7 @@ for k in $VARIANTS; do
 done
 
 # A subset of the variants: their table only.
-if [[ $VARIANTS != "1 2 3 4 5 6" ]]; then
+if [[ $VARIANTS != "$ALL_VARIANTS" ]]; then
     mkdir -p "$OUT_DIR"
     {
         echo "backfill benchmark, variants $VARIANTS only: $ROWS rows, adding tok uuid NOT NULL DEFAULT gen_random_uuid()"
@@ -736,7 +788,7 @@ spans_line() {  # KEY
     echo
     printf '%-31s %8s %8s %9s %10s %7s %4s %7s %6s %4s %7s %8s %8s %6s\n' \
         variant wall_s rows/s AE_max_ms rowlock_ms WAL_MB ckpt size_MB tx fail p50_ms p99_ms max_ms ">${GOAL_MAX_MS}ms"
-    for k in 1 2 3 4 5 6; do
+    for k in $ALL_VARIANTS; do
         printf '%-31s %8.2f %8d %9.1f %10s %7d %4d %7d %6d %4d %7.1f %8.1f %8.1f %6d\n' "($k) ${LABEL[$k]}" \
             "${WALL[$k]}" "${RPS[$k]}" "${AE[$k]}" "${LOCKED[$k]}" "${WALMB[$k]}" "${CKPT[$k]}" "${SIZE[$k]}" \
             "${TX[$k]}" "${FAIL[$k]}" "${P50[$k]}" "${P99[$k]}" "${MAX[$k]}" "${SLOW[$k]}"
@@ -749,7 +801,7 @@ spans_line() {  # KEY
     echo "  interval $LOCK_MED ms, p99 $LOCK_P99 ms), as an upper bound (last sample without it to first sample after it);"
     echo "  holds shorter than one interval may go unseen. rowlock_ms: longest time rows stay locked by the fill: (2) the"
     echo "  UPDATE, (3) the longest 10k-id transaction, (4)/(5) the longest batch seen by safe_column_live() (sampled every"
-    echo "  ${LIVE_SAMPLE_S} s), (6) its longest batch; (1) holds ACCESS EXCLUSIVE throughout. WAL_MB: pg_wal_lsn_diff over the variant, foreground"
+    echo "  ${LIVE_SAMPLE_S} s), (6) and (7) their longest batch; (1) holds ACCESS EXCLUSIVE throughout. WAL_MB: pg_wal_lsn_diff over the variant, foreground"
     echo "  traffic included; ckpt: pg_stat_bgwriter.checkpoints_req difference; size_MB: pg_table_size(users) after."
     echo "tx/fail/p50/p99/max: foreground transactions whose lifetime (scheduled start to completion; latency includes"
     echo "  the -R schedule lag) overlaps the variant; fail: failed transactions + aborted clients."
@@ -757,6 +809,8 @@ spans_line() {  # KEY
     echo "reference (6): (5)'s work in plain SQL from a client ($TID_BLOCKS-block TID ranges, the median batch of (5), pause"
     echo "  $TID_SLEEP_RATIO x each batch's duration, synchronous_commit off): foreground p99 ${P99[6]} ms vs (5) ${P99[5]} ms, max ${MAX[6]} vs ${MAX[5]} ms."
     echo "  What the foreground pays for the WAL and row locks of the work itself, whoever does it."
+    echo "reference (7): keyset batches of 1000 ids in pgroll's style, paced to (5)'s $KEYSET_RATE rows/s: foreground p99"
+    echo "  ${P99[7]} ms vs (5) ${P99[5]} ms, max ${MAX[7]} vs ${MAX[5]} ms."
     echo
     echo "goal (4) rows/s >= ${GOAL_RATE_FACTOR}x (2): $V_RATE (${RPS[4]} vs ${RPS[2]} rows/s, $(awk -v a="${RPS[4]}" -v b="${RPS[2]}" 'BEGIN{printf "%.2fx", (b > 0 ? a / b : 0)}'))"
     echo "goal (5) foreground max <= ${GOAL_MAX_MS} ms, no failures: $V_MAX (max ${MAX[5]} ms, ${FAIL[5]} failed)"
@@ -775,7 +829,7 @@ spans_line() {  # KEY
 
 {
     echo "details"
-    for k in 1 2 3 4 5 6; do
+    for k in $ALL_VARIANTS; do
         t0=$(tv $k t_start) t1=$(tv $k t_end)
         echo "($k) ${LABEL[$k]}: wall ${WALL[$k]} s; index size after $(($(tv $k idx) / 1048576)) MB; requested/timed checkpoints $(tv $k ckpt_req)/$(tv $k ckpt_timed)"
         case $k in
@@ -783,6 +837,8 @@ spans_line() {  # KEY
         2 | 3) echo "    ADD COLUMN + SET DEFAULT $(ms_between "$t0" "$(mark $k added)") ms, $([[ $k == 2 ]] && echo UPDATE || echo "CALL bench_fill") $(ms_between "$(mark $k added)" "$(mark $k filled)") ms, SET NOT NULL $(ms_between "$(mark $k filled)" "$t1") ms" ;;
         6) echo "    ADD COLUMN + SET DEFAULT $(ms_between "$t0" "$(mark $k added)") ms, CALL bench_tid_fill($TID_BLOCKS, $TID_SLEEP_RATIO) $(ms_between "$(mark $k added)" "$(mark $k filled)") ms, CHECK NOT VALID + VALIDATE + SET NOT NULL $(ms_between "$(mark $k filled)" "$t1") ms"
            echo "    $(awk 'sub(/.*NOTICE:  bench_tid_fill /, "") {printf "%s batches, longest %s ms", $1, $2}' "$TMP/6.out")" ;;
+        7) echo "    ADD COLUMN + SET DEFAULT $(ms_between "$t0" "$(mark $k added)") ms, CALL bench_keyset_fill(1000, $KEYSET_RATE) $(ms_between "$(mark $k added)" "$(mark $k filled)") ms, CHECK NOT VALID + VALIDATE + SET NOT NULL $(ms_between "$(mark $k filled)" "$t1") ms"
+           echo "    $(awk 'sub(/.*NOTICE:  bench_keyset_fill /, "") {printf "%s batches, longest %s ms", $1, $2}' "$TMP/7.out")" ;;
         *) echo "    safe_add_column() call $(ms_between "$t0" "$(mark $k added)") ms; $(job_line $k)"
            echo "    worker phases (sampled): $(phase_line $k)"
            echo "    worker $(rss_line $k)" ;;
