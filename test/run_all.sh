@@ -65,13 +65,30 @@ layer_regress() {
     done
 }
 
-# --- TAP tests (PostgreSQL::Test::Cluster): restarts, crashes, standbys
+# The next major version's server, where this root has it too (sid: 18 and 19): safe_column built and
+# installed for it from a copy of the tree, and its bin directory printed, for t/030_pg_upgrade.pl.
+upgrade_target() {
+    local bin=/usr/lib/postgresql/$((SC_PG_MAJOR + 1))/bin tmp
+    [ -x "$bin/pg_upgrade" ] && [ -x "$bin/pg_config" ] || return 0
+    local rc=0
+    tmp=$(mktemp -d) && cp -a "$SC_ROOT/." "$tmp/" && make -C "$tmp" -s clean >/dev/null 2>&1 &&
+        make -C "$tmp" -s -j2 PG_CONFIG="$bin/pg_config" >&2 &&
+        make -C "$tmp" -s install PG_CONFIG="$bin/pg_config" >/dev/null && echo "$bin" || rc=1
+    rm -rf "$tmp"
+    return $rc
+}
+
+# --- TAP tests (PostgreSQL::Test::Cluster): restarts, crashes, standbys, upgrades
 layer_tap() {
     compgen -G "$work/test/t/*.pl" >/dev/null || return 0
     sc_log "TAP tests (prove)"
-    local pgxs_src tests nfail bad f
+    local pgxs_src tests nfail bad f upgrade_to
     pgxs_src=$(dirname "$(dirname "$(pg_config --pgxs)")")
+    upgrade_to=$(upgrade_target) ||
+        { echo "could not build safe_column for PostgreSQL $((SC_PG_MAJOR + 1)) (t/030_pg_upgrade.pl)"; count tap 0 1; }
+    [ -n "$upgrade_to" ] && echo "safe_column installed for $upgrade_to too: t/030_pg_upgrade.pl upgrades to it"
     (cd "$work/test" && sc_as_postgres env TESTDIR="$work/test" PG_REGRESS="$pgxs_src/test/regress/pg_regress" \
+        SC_UPGRADE_TO="$upgrade_to" \
         prove -I "$pgxs_src/test/perl" -I "$work/test/lib" ${SC_TAP_TESTS:-t/*.pl}) 2>&1 | tee "$log"
     tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\).*/\1/p' "$log" | tail -1)
     nfail=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' "$log" | awk -F'[ /]' '{s+=$2} END {print s+0}')
