@@ -80,7 +80,8 @@ struct VacuumInputs {
     long long min_blocks = 64;  // never more often (each VACUUM also scans the indexes)
     double wal_left = -1.0;     // bytes left below the checkpoint limit (negative: no limit)
     double wal_budget = 0.0;    // the whole of it in this checkpoint cycle
-    double page_bytes = 8192.0; // the estimate before any VACUUM was measured: two pages per block
+    double page_bytes = 8192.0; // the estimate before any VACUUM was measured: two pages per block,
+    double batch_wal_per_block = -1.0;  // or what the batches wrote per block if more (they touched the same pages)
 };
 struct VacuumPlan {
     bool due = false;

@@ -469,6 +469,7 @@ void vacuum_if_due(Run *run, StepState *st) {
     in.wal_left = budget.left;
     in.wal_budget = budget.whole;
     in.page_bytes = BLCKSZ;
+    in.batch_wal_per_block = run->wal_per_block.bytes;
     sc::VacuumPlan plan = sc::plan_vacuum(in, live.vacuum_wal_per_block);
     if (!plan.due)
         return;

@@ -709,9 +709,16 @@ TEST(PlanVacuum, RunsWhenItFitsOrRightAfterACheckpoint) {
     // 64 blocks due under a 1 MB budget never fit: they run right after a checkpoint
     EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(64, 0.8e6, 1e6), w).fits);
     EXPECT_TRUE(sc::plan_vacuum(vacuum_inputs(64, 0.95e6, 1e6), w).fits);
-    // before any measurement: two pages per block
+    // before any measurement: two pages per block, or what the batches wrote per block if more
     sc::WalPerBlock none;
     EXPECT_DOUBLE_EQ(sc::plan_vacuum(vacuum_inputs(2000, 1e12, 1e12), none).expected_wal, 2000 * 2 * 8192.0);
+    sc::VacuumInputs in = vacuum_inputs(2000, 1e12, 1e12);
+    in.batch_wal_per_block = 88e3;  // full-page images of the heap and index pages a batch touched
+    EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, none).expected_wal, 2000 * 88e3);
+    in.batch_wal_per_block = 1e3;
+    EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, none).expected_wal, 2000 * 2 * 8192.0);
+    // once a VACUUM was measured, its own figure
+    EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, w).expected_wal, 2000 * 40e3);
 }
 
 }  // namespace
