@@ -14,8 +14,12 @@ int publication_check = static_cast<int>(PublicationCheck::warn);
 namespace {
 
 // Publications of relid (or of a partition root it is published through) without a column list, and
-// the logical slots of this database, each as a comma-separated list ("" when none).
+// the logical slots of this database, each as a comma-separated list ("" when none), in the caller's
+// memory. SPI of its own.
 void published_with_all_columns(Oid relid, char **pubs, char **slots) {
+    MemoryContext caller = CurrentMemoryContext;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
     static const char *query =
         "SELECT (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(p.pubname::text), ', ' ORDER BY p.pubname)"
         "          FROM pg_catalog.pg_publication p"
@@ -39,18 +43,17 @@ void published_with_all_columns(Oid relid, char **pubs, char **slots) {
         elog(ERROR, "could not read the publications: %s", SPI_result_code_string(rc));
     char *p = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
     char *s = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-    *pubs = p ? p : pstrdup("");
-    *slots = s ? s : pstrdup("");
+    // Copied out of SPI's memory, which SPI_finish() frees.
+    *pubs = MemoryContextStrdup(caller, p ? p : "");
+    *slots = MemoryContextStrdup(caller, s ? s : "");
+    SPI_finish();
 }
 
 }  // namespace
 
 char *publication_note(Oid relid) {
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "SPI_connect failed");
     char *pubs, *slots;
     published_with_all_columns(relid, &pubs, &slots);
-    SPI_finish();
     if (pubs[0] == '\0')
         return nullptr;
     return psprintf("the table is published with all its columns: publication %s will send the new column to its "
@@ -67,11 +70,8 @@ void check_publications(Oid relid, const char *column) {
     auto mode = static_cast<PublicationCheck>(publication_check);
     if (mode == PublicationCheck::off)
         return;
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "SPI_connect failed");
     char *pubs, *slots;
     published_with_all_columns(relid, &pubs, &slots);
-    SPI_finish();
     if (pubs[0] == '\0')
         return;
     const char *table = get_rel_name(relid);
