@@ -48,6 +48,8 @@ endif
 # rebuilds every file that sees it. Without this, an object built against the old layout of a struct
 # shared between files (src/pg/job_live.hpp's Live, for one) links silently and corrupts memory.
 -include $(OBJS:.o=.d)
+# The LLVM bitcode of each file (for JIT inlining) follows its object, and so its headers too.
+$(OBJS:.o=.bc): %.bc: %.o
 
 # Debian builds LLVM bitcode with clang, which ignores PG_CXXFLAGS: give it the same language level.
 BITCODE_CXXFLAGS += -std=c++17 -Wno-register
