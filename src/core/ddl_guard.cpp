@@ -105,6 +105,8 @@ bool needs_backfill(const Command &c) {
     return c.default_expr && c.default_volatile && !c.serial && !c.identity && !c.generated;
 }
 
+}  // namespace
+
 std::string join_sql(const std::vector<PlanStep> &steps) {
     std::string out;
     for (const PlanStep &p : steps) {
@@ -123,7 +125,7 @@ std::string capitalized(std::string s) {
     return s;
 }
 
-}  // namespace
+double index_build_seconds(std::int64_t table_bytes) { return static_cast<double>(table_bytes) / index_bytes_per_s; }
 
 std::string lock_mode_name(int lockmode) {
     static const char *names[] = {"no",        "ACCESS SHARE",        "ROW SHARE", "ROW EXCLUSIVE",

@@ -153,6 +153,15 @@ Verdict decide(const Statement &stmt, Mode mode, std::int64_t min_bytes);
 
 std::vector<PlanStep> plan(const Statement &stmt, const std::string &sql_as_sent);
 
+// Estimated seconds to build one index over a table of table_bytes (the reference machine's rate).
+double index_build_seconds(std::int64_t table_bytes);
+
+// The steps' statements, each ending in ';', separated by spaces (steps without sql left out).
+std::string join_sql(const std::vector<PlanStep> &steps);
+
+// The text with its first letter upper-case (a HINT that starts with a lower-case phrase).
+std::string capitalized(std::string s);
+
 // Human-readable sizes and durations for messages: "270 MB", "about 4 s".
 std::string pretty_bytes(std::int64_t bytes);
 std::string pretty_seconds(double seconds);
