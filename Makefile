@@ -11,7 +11,8 @@ PG_OBJS = src/pg/module.o src/pg/guard.o src/pg/lock.o src/pg/jobs.o src/pg/add_
 	src/pg/shmem.o src/pg/launcher.o src/pg/job_runner.o src/pg/job_live.o src/pg/worker_session.o src/pg/job_row.o \
 	src/pg/batch.o src/pg/ddl_step.o src/pg/control.o src/pg/subxact.o src/pg/signals.o \
 	src/pg/overrides.o src/pg/hook.o src/pg/hook_facts.o src/pg/command_facts.o \
-	src/pg/related_locks.o src/pg/db_lifecycle.o src/pg/plan_function.o src/pg/publications.o
+	src/pg/related_locks.o src/pg/db_lifecycle.o src/pg/plan_function.o src/pg/publications.o \
+	src/pg/index_hook.o
 OBJS = $(CORE_OBJS) $(PG_OBJS)
 
 EXTENSION = safe_column
@@ -26,7 +27,7 @@ SHLIB_LINK = -lstdc++
 
 # pg_regress and pg_isolation_regress each start a throw-away instance with the library preloaded,
 # so `make installcheck` needs no running server (it must run as a non-root user: initdb refuses root).
-REGRESS = setup guard add_column add_column_errors lock_budget backfill hook
+REGRESS = setup guard add_column add_column_errors lock_budget backfill hook index_guard
 REGRESS_OPTS = --encoding=UTF8 --no-locale --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/regress.conf
 ISOLATION = lock_queue
 ISOLATION_OPTS = --encoding=UTF8 --no-locale --inputdir=$(srcdir)/test/isolation --temp-instance=tmp_check_iso \

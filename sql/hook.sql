@@ -60,7 +60,7 @@ ALTER TABLE members ADD COLUMN IF NOT EXISTS status text;
 ALTER TABLE members ADD CONSTRAINT id_positive CHECK (id > 0) NOT VALID;
 ALTER TABLE members VALIDATE CONSTRAINT id_positive;
 ALTER TABLE members ADD CONSTRAINT org_fk FOREIGN KEY (org_id) REFERENCES orgs NOT VALID;
-CREATE UNIQUE INDEX members_email_idx ON members (email);
+CREATE UNIQUE INDEX CONCURRENTLY members_email_idx ON members (email);
 ALTER TABLE members ADD CONSTRAINT members_email_key UNIQUE USING INDEX members_email_idx;
 -- SET NOT NULL after a valid CHECK (col IS NOT NULL) needs no scan: not refused.
 ALTER TABLE members ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;
@@ -258,6 +258,21 @@ SELECT (SELECT count(uid) FROM ONLY hook_parent) AS parent_filled, (SELECT count
 -- ONLY on a partitioned table: PostgreSQL's own error.
 SELECT code, message FROM sc_try('ALTER TABLE ONLY hook_events ADD COLUMN x uuid DEFAULT gen_random_uuid()');
 RESET safe_column.mode;
+-- Whether a table has rows is decided from its own heaps, never by reading through a foreign
+-- partition (a remote query; here a wrapper without a handler, which fails if read): the statement
+-- runs as PostgreSQL runs it, in guard as in off.
+CREATE FOREIGN DATA WRAPPER hook_dummy;
+CREATE SERVER hook_nowhere FOREIGN DATA WRAPPER hook_dummy;
+CREATE TABLE hook_mixed (id int, region text) PARTITION BY LIST (region);
+CREATE TABLE hook_mixed_local PARTITION OF hook_mixed FOR VALUES IN ('local');
+CREATE FOREIGN TABLE hook_mixed_remote PARTITION OF hook_mixed FOR VALUES IN ('remote') SERVER hook_nowhere;
+ALTER TABLE hook_mixed ADD COLUMN must int NOT NULL;
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 'hook_mixed_remote'::regclass AND attname = 'must';
+INSERT INTO hook_mixed_local VALUES (1, 'local', 1);
+SELECT code, message FROM sc_try('ALTER TABLE hook_mixed ADD COLUMN must2 int NOT NULL');
+DROP TABLE hook_mixed;
+DROP SERVER hook_nowhere;
+DROP FOREIGN DATA WRAPPER hook_dummy;
 RESET safe_column.guard_min_size;
 
 -- safe_column_plan: each step as sent and the safe way; runs nothing.

@@ -169,6 +169,11 @@ Effect assess_index(const IndexStatement &s) {
     }
     switch (s.verb) {
     case IndexVerb::create:
+        if (s.only_parent) {
+            e.what = name + " ON ONLY a partitioned table creates an invalid index on the table alone: catalog "
+                            "only, its SHARE lock brief.";
+            break;
+        }
         e.index_build = true;
         e.seconds = index_build_seconds(s.table_bytes);
         e.what = name + " holds SHARE lock on " + (s.partitioned ? "every partition of the table" : "the table") +

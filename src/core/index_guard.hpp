@@ -27,6 +27,7 @@ struct IndexStatement {
     bool unique = false;             // create: CREATE UNIQUE INDEX
     bool constraint_capable = false; // create: a unique index ADD CONSTRAINT ... USING INDEX accepts
     bool partitioned = false;        // the table is partitioned (CONCURRENTLY builds no index on it)
+    bool only_parent = false;        // create: ON ONLY a partitioned table (an invalid index, no build)
     bool whole_table = false;        // reindex: REINDEX TABLE (every index) rather than REINDEX INDEX
     int index_count = 1;             // reindex: how many indexes it rebuilds
     std::int64_t table_bytes = 0;    // heap and TOAST, all partitions

@@ -16,6 +16,7 @@
 #include "pg/db_lifecycle.hpp"
 #include "pg/hook.hpp"
 #include "pg/hook_facts.hpp"
+#include "pg/index_hook.hpp"
 #include "pg/jobs.hpp"
 #include "pg/publications.hpp"
 #include "pg/related_locks.hpp"
@@ -135,10 +136,41 @@ HookOutcome stage(const CStatement *s) {
 }
 
 
+// Statements the hook leaves alone whatever they are: its own, an extension script's, pg_upgrade's,
+// a restore's, and any before the server is up.
+bool hook_stands_aside(sc::ddl::Mode mode) {
+    return mode == sc::ddl::Mode::off || in_safe_column_ddl || creating_extension || IsBinaryUpgrade || restoring() ||
+           !IsNormalProcessingMode();
+}
+
+// The text of this one statement of a query string that may hold several (for the safe statements
+// the messages show), without the blanks around it.
+const char *statement_text(PlannedStmt *pstmt, const char *query) {
+    if (query == nullptr)
+        return "";
+    int from = pstmt->stmt_location > 0 ? pstmt->stmt_location : 0;
+    int len = pstmt->stmt_len > 0 ? pstmt->stmt_len : static_cast<int>(strlen(query + from));
+    while (len > 0 && isspace(static_cast<unsigned char>(query[from]))) {
+        from++;
+        len--;
+    }
+    while (len > 0 && isspace(static_cast<unsigned char>(query[from + len - 1])))
+        len--;
+    return pnstrdup(query + from, len);
+}
+
+// CREATE INDEX, DROP INDEX, REINDEX: see index_hook.cpp. Not the index statements PostgreSQL runs
+// for another statement (CREATE TABLE's constraints: context PROCESS_UTILITY_SUBCOMMAND).
+void guard_index(PlannedStmt *pstmt, const char *query, ProcessUtilityContext context) {
+    auto mode = static_cast<sc::ddl::Mode>(ddl_mode);
+    if (hook_stands_aside(mode) || context == PROCESS_UTILITY_SUBCOMMAND || !extension_in_database())
+        return;
+    guard_index_statement(pstmt->utilityStmt, statement_text(pstmt, query), mode);
+}
+
 HookOutcome decide_and_act(PlannedStmt *pstmt, const char *query) {
     auto mode = static_cast<sc::ddl::Mode>(ddl_mode);
-    if (mode == sc::ddl::Mode::off || in_safe_column_ddl || creating_extension || IsBinaryUpgrade || restoring() ||
-        !IsA(pstmt->utilityStmt, AlterTableStmt) || !IsNormalProcessingMode())
+    if (hook_stands_aside(mode) || !IsA(pstmt->utilityStmt, AlterTableStmt))
         return HookOutcome::pass;
     auto *ats = castNode(AlterTableStmt, pstmt->utilityStmt);
     if (ats->objtype != OBJECT_TABLE || !extension_in_database())
@@ -176,11 +208,8 @@ HookOutcome decide_and_act(PlannedStmt *pstmt, const char *query) {
     if (!gather_commands(s, ats, query, locked))
         return HookOutcome::pass;
     measure(s, locked);
-    if (needs_row_check(s) && (locked || ConditionalLockRelationOid(s->relid, AccessShareLock))) {
-        s->has_rows = table_has_rows(s);
-        if (!locked)
-            UnlockRelationOid(s->relid, AccessShareLock);
-    }
+    if (needs_row_check(s))
+        s->has_rows = table_has_rows(s, locked);
 
     CVerdict v = core_decide(s, mode);
     // A plain ADD COLUMN that runs as sent: the same word on publications as safe_add_column's (a staged
@@ -236,6 +265,8 @@ void process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
                 cpp_entry("safe_column utility hook", [&] { return decide_and_act(pstmt, queryString); });
             if (outcome == HookOutcome::done)
                 return;
+        } else if (is_index_statement(stmt)) {
+            cpp_entry("safe_column utility hook", [&] { guard_index(pstmt, queryString, context); });
         } else if ((IsA(stmt, CreateStmt) || IsA(stmt, CreateForeignTableStmt)) &&
                    reinterpret_cast<CreateStmt *>(stmt)->inhRelations != NIL) {
             cpp_entry("safe_column utility hook", [&] { guard_create_table(reinterpret_cast<CreateStmt *>(stmt)); });
@@ -255,11 +286,12 @@ const char *mode_name(sc::ddl::Mode m) {
 
 void hook_init() {
     DefineCustomEnumVariable(
-        "safe_column.mode", "What safe_column does with ALTER TABLE statements.",
+        "safe_column.mode", "What safe_column does with ALTER TABLE and index statements.",
         "off: nothing. warn: run them as sent, with a WARNING for those that rewrite, scan or build an index under "
         "a strong lock. guard: take every ALTER TABLE's lock queue-safely, and refuse those that would rewrite, scan "
-        "or build an index on a table of safe_column.guard_min_size or more. stage: as guard, but run ADD COLUMN "
-        "statements that safe_add_column can do as a staged job.",
+        "or build an index on a table of safe_column.guard_min_size or more; the same for CREATE INDEX, REINDEX and "
+        "DROP INDEX without CONCURRENTLY. stage: as guard, but run ADD COLUMN statements that safe_add_column can do "
+        "as a staged job.",
         &ddl_mode, static_cast<int>(sc::ddl::Mode::guard), mode_options, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "safe_column.guard_min_size", "Table size from which safe_column.mode refuses or stages heavy ALTER TABLEs.",

@@ -53,6 +53,9 @@ extern "C" {
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
+#include "utils/snapmgr.h"
 }
 
 #include "pg/compat.hpp"
@@ -131,43 +134,44 @@ char *pg_strdup_cpp(const std::string &s) {
     return pg_call([&] { return pstrdup(p); });
 }
 
-CVerdict core_decide(const CStatement *s, sc::ddl::Mode mode) {
+CVerdict to_c_verdict(const sc::ddl::Verdict &v) {
     CVerdict out{};
-    {
-        sc::ddl::Verdict v = sc::ddl::decide(to_core(s), mode, static_cast<std::int64_t>(guard_min_size_kb) * 1024);
-        out.action = v.action;
-        out.below_min_size = v.below_min_size;
-        out.message = pg_strdup_cpp(v.message);
-        out.detail = pg_strdup_cpp(v.detail);
-        out.hint = pg_strdup_cpp(v.hint);
-    }
+    out.action = v.action;
+    out.below_min_size = v.below_min_size;
+    out.message = pg_strdup_cpp(v.message);
+    out.detail = pg_strdup_cpp(v.detail);
+    out.hint = pg_strdup_cpp(v.hint);
     return out;
 }
 
-int core_plan(const CStatement *s, const char *sql, CPlanStep **out) {
-    int n = 0;
-    {
-        std::vector<sc::ddl::PlanStep> steps = sc::ddl::plan(to_core(s), sql);
-        n = static_cast<int>(steps.size());
-        std::size_t bytes = sizeof(CPlanStep) * (steps.empty() ? 1 : steps.size());
-        CPlanStep *arr = static_cast<CPlanStep *>(pg_call([&] { return palloc0(bytes); }));
-        for (int i = 0; i < n; i++) {
-            const sc::ddl::PlanStep &p = steps[static_cast<std::size_t>(i)];
-            arr[i].approach = pg_strdup_cpp(p.approach);
-            arr[i].sql = pg_strdup_cpp(p.sql);
-            arr[i].note = pg_strdup_cpp(p.note);
-            arr[i].lockmode = p.lockmode;
-            if (p.lockmode != 0)
-                arr[i].lock = pg_strdup_cpp(sc::ddl::lock_mode_name(p.lockmode));
-            arr[i].rewrite = p.rewrite;
-            arr[i].scan = p.scan;
-            arr[i].index_build = p.index_build;
-            arr[i].has_seconds = p.seconds.has_value();
-            arr[i].seconds = p.seconds.value_or(0.0);
-        }
-        *out = arr;
+int to_c_steps(const std::vector<sc::ddl::PlanStep> &steps, CPlanStep **out) {
+    int n = static_cast<int>(steps.size());
+    std::size_t bytes = sizeof(CPlanStep) * (steps.empty() ? 1 : steps.size());
+    CPlanStep *arr = static_cast<CPlanStep *>(pg_call([&] { return palloc0(bytes); }));
+    for (int i = 0; i < n; i++) {
+        const sc::ddl::PlanStep &p = steps[static_cast<std::size_t>(i)];
+        arr[i].approach = pg_strdup_cpp(p.approach);
+        arr[i].sql = pg_strdup_cpp(p.sql);
+        arr[i].note = pg_strdup_cpp(p.note);
+        arr[i].lockmode = p.lockmode;
+        if (p.lockmode != 0)
+            arr[i].lock = pg_strdup_cpp(sc::ddl::lock_mode_name(p.lockmode));
+        arr[i].rewrite = p.rewrite;
+        arr[i].scan = p.scan;
+        arr[i].index_build = p.index_build;
+        arr[i].has_seconds = p.seconds.has_value();
+        arr[i].seconds = p.seconds.value_or(0.0);
     }
+    *out = arr;
     return n;
+}
+
+CVerdict core_decide(const CStatement *s, sc::ddl::Mode mode) {
+    return to_c_verdict(sc::ddl::decide(to_core(s), mode, static_cast<std::int64_t>(guard_min_size_kb) * 1024));
+}
+
+int core_plan(const CStatement *s, const char *sql, CPlanStep **out) {
+    return to_c_steps(sc::ddl::plan(to_core(s), sql), out);
 }
 
 // Heap and TOAST, and index sizes, of the table and all its partitions or children. Exact when the
@@ -210,17 +214,42 @@ bool needs_row_check(const CStatement *s) {
     return false;
 }
 
-bool table_has_rows(const CStatement *s) {
-    char *query = psprintf("SELECT EXISTS (SELECT FROM %s%s)", s->inh ? "" : "ONLY ", s->table);
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "SPI_connect failed");
-    int rc = SPI_execute(query, true, 1);
-    if (rc != SPI_OK_SELECT)
-        elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
-    bool isnull;
-    bool rows = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-    SPI_finish();
-    return rows;
+namespace {
+
+// Whether a heap has a row visible to a fresh snapshot: the first one a scan finds ends it (PostgreSQL's
+// own check of NOT NULL in ATRewriteTable scans with such a snapshot). Unknown (true) when the
+// relation cannot be locked at once.
+bool heap_has_rows(Oid relid, bool locked) {
+    if (!locked && !ConditionalLockRelationOid(relid, AccessShareLock))
+        return true;
+    Relation rel = table_open(relid, NoLock);
+    Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
+    TableScanDesc scan = table_beginscan(rel, snap, 0, nullptr);
+    TupleTableSlot *slot = table_slot_create(rel, nullptr);
+    bool found = table_scan_getnextslot(scan, ForwardScanDirection, slot);
+    ExecDropSingleTupleTableSlot(slot);
+    table_endscan(scan);
+    UnregisterSnapshot(snap);
+    table_close(rel, NoLock);
+    if (!locked)
+        UnlockRelationOid(relid, AccessShareLock);
+    return found;
+}
+
+}  // namespace
+
+// The table's own heaps (its partitions' and children's with inheritance), never read through a
+// foreign table: a foreign partition's rows live elsewhere (reading them is a remote query, or an
+// error for a wrapper without a handler), and PostgreSQL checks nothing of them either.
+bool table_has_rows(const CStatement *s, bool locked) {
+    List *rels = s->inh ? find_all_inheritors(s->relid, NoLock, nullptr) : list_make1_oid(s->relid);
+    ListCell *lc;
+    foreach (lc, rels) {
+        Oid rel = lfirst_oid(lc);
+        if (get_rel_relkind(rel) == RELKIND_RELATION && heap_has_rows(rel, locked))
+            return true;
+    }
+    return false;
 }
 
 // The facts that need no lock. NULL: not a statement safe_column looks at.

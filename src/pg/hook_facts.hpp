@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/ddl_guard.hpp"
 #include "pg/pg_includes.hpp"
@@ -76,9 +77,13 @@ bool gather_commands(CStatement *s, AlterTableStmt *ats, const char *query, bool
 void measure(CStatement *s, bool locked);
 // Whether the decision depends on the table having rows, and whether it has any.
 bool needs_row_check(const CStatement *s);
-bool table_has_rows(const CStatement *s);
+// locked: the caller holds the statement's lock on the table and its partitions.
+bool table_has_rows(const CStatement *s, bool locked);
 
 CVerdict core_decide(const CStatement *s, sc::ddl::Mode mode);
+// The core's verdict and plan steps in palloc'd C structs (shared with index statements).
+CVerdict to_c_verdict(const sc::ddl::Verdict &v);
+int to_c_steps(const std::vector<sc::ddl::PlanStep> &steps, CPlanStep **out);
 int core_plan(const CStatement *s, const char *sql, CPlanStep **out);
 
 // A std::string's text in palloc'd memory (through pg_call: an out-of-memory ERROR becomes a PgError).

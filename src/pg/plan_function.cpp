@@ -1,8 +1,9 @@
-// safe_column_plan(ddl text): what an ALTER TABLE would do as sent, and what safe_column would do
+// safe_column_plan(ddl text): what an ALTER TABLE (or CREATE INDEX, DROP INDEX, REINDEX) would do as sent, and what safe_column would do
 // instead, from the same facts and the same core decision as the hook (hook_facts); runs nothing.
 #include "pg/guard.hpp"
 #include "pg/hook.hpp"
 #include "pg/hook_facts.hpp"
+#include "pg/index_hook.hpp"
 #include "pg/publications.hpp"
 
 extern "C" {
@@ -68,24 +69,26 @@ void plan_error_callback(void *arg) {
     }
 }
 
-// The statement's facts, as the hook would gather them (its errors point into the statement).
-CStatement *plan_facts(const char *ddl) {
-    ErrorContextCallback cb;
-    cb.callback = plan_error_callback;
-    cb.arg = const_cast<char *>(ddl);
-    cb.previous = error_context_stack;
-    error_context_stack = &cb;
+// The one statement in ddl (its errors point into the statement while cb is on the stack).
+Node *parse_one(const char *ddl) {
     List *stmts = raw_parser(ddl, RAW_PARSE_DEFAULT);
     if (list_length(stmts) != 1)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("safe_column_plan explains exactly one statement, not %d", list_length(stmts)),
-                        errhint("Pass one ALTER TABLE statement.")));
-    RawStmt *raw = linitial_node(RawStmt, stmts);
-    if (!IsA(raw->stmt, AlterTableStmt) || castNode(AlterTableStmt, raw->stmt)->objtype != OBJECT_TABLE)
+                        errhint("Pass one ALTER TABLE, CREATE INDEX, DROP INDEX or REINDEX statement.")));
+    Node *stmt = linitial_node(RawStmt, stmts)->stmt;
+    if (is_index_statement(stmt))
+        return stmt;
+    if (!IsA(stmt, AlterTableStmt) || castNode(AlterTableStmt, stmt)->objtype != OBJECT_TABLE)
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("safe_column_plan explains ALTER TABLE statements only"),
-                        errhint("Pass one ALTER TABLE statement on a table.")));
-    auto *ats = castNode(AlterTableStmt, raw->stmt);
+                        errmsg("safe_column_plan explains ALTER TABLE and index statements only"),
+                        errhint("Pass one ALTER TABLE statement on a table, or one CREATE INDEX, DROP INDEX or "
+                                "REINDEX statement.")));
+    return stmt;
+}
+
+// The statement's facts, as the hook would gather them.
+CStatement *plan_facts(AlterTableStmt *ats, const char *ddl) {
     CStatement *s = gather_statement(ats, false);
     if (s == nullptr)
         ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -93,14 +96,24 @@ CStatement *plan_facts(const char *ddl) {
                         errhint("safe_column_plan explains ALTER TABLE statements on ordinary and partitioned "
                                 "tables.")));
     (void)gather_commands(s, ats, ddl, false, true);
-    error_context_stack = cb.previous;
-    bool locked = ConditionalLockRelationOid(s->relid, AccessShareLock);
+    return s;
+}
+
+// The facts that need a lock, without waiting for one.
+void measure_unlocked(CStatement *s) {
     measure(s, false);
-    if (locked) {
-        if (needs_row_check(s))
-            s->has_rows = table_has_rows(s);
-        UnlockRelationOid(s->relid, AccessShareLock);
-    }
+    if (needs_row_check(s))
+        s->has_rows = table_has_rows(s, false);
+}
+
+// An index statement's facts (CREATE INDEX, DROP INDEX, REINDEX of a table or an index).
+CIndexStatement *plan_index_facts(Node *stmt, const char *ddl) {
+    CIndexStatement *s = gather_index_statement(stmt, ddl, false);
+    if (s == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                        errmsg("safe_column_plan explains index statements on ordinary and partitioned tables only"),
+                        errhint("REINDEX SCHEMA, DATABASE and SYSTEM, and indexes of other relations, are not "
+                                "explained.")));
     return s;
 }
 
@@ -170,42 +183,65 @@ void publication_row(const char *note, Datum *values, bool *nulls) {
     values[9] = CStringGetTextDatum(note);
 }
 
+void put_row(ReturnSetInfo *rsinfo, int row, int64 table_bytes, Datum *values, bool *nulls) {
+    values[0] = Int32GetDatum(row);
+    values[7] = Int64GetDatum(table_bytes);
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+// The rows: each step, the publication row when there is one, the verdict.
+void put_plan(FunctionCallInfo fcinfo, const CPlanStep *steps, int n, const char *pub_note, const CVerdict &v,
+              int64 table_bytes) {
+    auto mode = static_cast<sc::ddl::Mode>(ddl_mode);
+    InitMaterializedSRF(fcinfo, 0);
+    auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    int row = 0;
+    for (int i = 0; i < n; i++) {
+        Datum values[10];
+        bool nulls[10] = {};
+        plan_step_row(steps[i], values, nulls);
+        put_row(rsinfo, ++row, table_bytes, values, nulls);
+    }
+    Datum values[10];
+    bool nulls[10] = {};
+    if (pub_note != nullptr) {
+        publication_row(pub_note, values, nulls);
+        put_row(rsinfo, ++row, table_bytes, values, nulls);
+        memset(nulls, 0, sizeof nulls);
+    }
+    verdict_row(v, mode, values, nulls);
+    put_row(rsinfo, ++row, table_bytes, values, nulls);
+}
+
 Datum plan_impl(FunctionCallInfo fcinfo) {
     if (PG_ARGISNULL(0))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("ddl must not be null")));
     char *ddl = text_to_cstring(PG_GETARG_TEXT_PP(0));
-    CStatement *s = plan_facts(ddl);
-    CPlanStep *steps;
-    int n = core_plan(s, ddl, &steps);
+    ErrorContextCallback cb;
+    cb.callback = plan_error_callback;
+    cb.arg = ddl;
+    cb.previous = error_context_stack;
+    error_context_stack = &cb;
+    Node *stmt = parse_one(ddl);
     auto mode = static_cast<sc::ddl::Mode>(ddl_mode);
-    CVerdict v = core_decide(s, mode == sc::ddl::Mode::off ? sc::ddl::Mode::guard : mode);
-
-    const char *pub_note = adds_a_column(s) ? publication_note(s->relid) : nullptr;
-
-    InitMaterializedSRF(fcinfo, 0);
-    auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-    int row = 0;
-    for (int i = 0; i <= n; i++) {
-        Datum values[10];
-        bool nulls[10] = {};
-        if (i == n && pub_note != nullptr) {
-            publication_row(pub_note, values, nulls);
-            values[0] = Int32GetDatum(++row);
-            values[7] = Int64GetDatum(s->table_bytes);
-            tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-            memset(nulls, 0, sizeof nulls);
-        }
-        if (i < n)
-            plan_step_row(steps[i], values, nulls);
-        else
-            verdict_row(v, mode, values, nulls);
-        values[0] = Int32GetDatum(++row);
-        values[7] = Int64GetDatum(s->table_bytes);
-        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    auto verdict_mode = mode == sc::ddl::Mode::off ? sc::ddl::Mode::guard : mode;
+    CPlanStep *steps;
+    if (is_index_statement(stmt)) {
+        CIndexStatement *s = plan_index_facts(stmt, ddl);
+        error_context_stack = cb.previous;
+        measure_index_statement(s);
+        int n = core_plan_index(s, &steps);
+        put_plan(fcinfo, steps, n, nullptr, core_decide_index(s, verdict_mode), s->table_bytes);
+        return static_cast<Datum>(0);
     }
+    CStatement *s = plan_facts(castNode(AlterTableStmt, stmt), ddl);
+    error_context_stack = cb.previous;
+    measure_unlocked(s);
+    int n = core_plan(s, ddl, &steps);
+    const char *pub_note = adds_a_column(s) ? publication_note(s->relid) : nullptr;
+    put_plan(fcinfo, steps, n, pub_note, core_decide(s, verdict_mode), s->table_bytes);
     return static_cast<Datum>(0);
 }
-
 
 }  // namespace
 

@@ -2,7 +2,7 @@
 # restore runs as sent in guard mode (the default), as a custom-format pg_restore and as a plain script
 # through psql, and the restored tables have their primary key, foreign key, CHECK, index and the
 # column a job added (NOT NULL, same values). pg_dump and pg_restore set check_function_bodies = off in
-# their sessions: the hook lets such a session's ALTER TABLEs through (docs/hook.md). Before, the hook
+# their sessions: the hook lets such a session's ALTER TABLEs and CREATE INDEXes through (docs/hook.md). Before, the hook
 # refused the restore's ALTER TABLE ONLY ... ADD CONSTRAINT ... PRIMARY KEY on a big table, and the
 # restored table had no primary key.
 use strict;
@@ -43,6 +43,8 @@ cmp_ok(sql(q{SELECT pg_table_size('users')}, 'src'), '>', 64 * 1024, 'users is a
 sql(q{CREATE TABLE big AS SELECT g AS id FROM generate_series(1, 20000) g}, 'src');
 my ($ret, $out, $err) = $node->psql('src', 'ALTER TABLE ONLY big ADD CONSTRAINT big_pkey PRIMARY KEY (id)');
 like($err, qr/this ALTER TABLE would build an index on table/, 'guard refuses the primary key of a big table to an ordinary session');
+($ret, $out, $err) = $node->psql('src', 'CREATE INDEX big_id ON big (id)');
+like($err, qr/this CREATE INDEX would block writes to table "big"/, 'guard refuses a plain CREATE INDEX on a big table to an ordinary session');
 sql('DROP TABLE big', 'src');
 
 # What a restored database must hold, as one line to compare.

@@ -142,3 +142,11 @@ TEST(IndexGuard, PlanShowsAsSentThenTheSafeSteps) {
     EXPECT_GT(*p[1].seconds, *p[0].seconds);
     EXPECT_EQ(p[2].lockmode, 8);
 }
+
+TEST(IndexGuard, OnOnlyAPartitionedTableIsCatalogOnly) {
+    IndexStatement s = create("CREATE INDEX i ON ONLY users (email)");
+    s.partitioned = s.only_parent = true;
+    EXPECT_FALSE(assess_index(s).heavy());
+    EXPECT_EQ(decide_index(s, Mode::guard, min_bytes).action, Action::run_guarded);
+    EXPECT_EQ(decide_index(s, Mode::warn, min_bytes).action, Action::run);
+}
