@@ -106,5 +106,28 @@ isnt(sql(q{SELECT pg_relation_filenode('users')}), $fn, 'off: the volatile defau
 is(sql(q{SELECT count(seen) FROM users}), '20001', 'off: every row filled by the rewrite');
 is(sql(q{SELECT count(*) FROM safe_column_jobs}), '1', 'off and warn: no job besides the staged one');
 
+# --- A column and its index in one migration (one transaction), as the tool's users write it: guard
+# refuses the plain CREATE INDEX on the big table with the CONCURRENTLY statement, and the whole
+# migration rolls back; written with the tool's own options for it (no transaction, concurrently), it
+# runs, and the index is valid and the one the plain statement would have made.
+migration('1700000000004_org', q{  pgm.addColumn('users', { org_id: { type: 'integer' } });
+  pgm.createIndex('users', 'org_id');});
+sql(q{ALTER DATABASE postgres SET safe_column.mode = guard});
+($rc, $output) = migrate();
+isnt($rc, 0, 'guard: a plain CREATE INDEX on the big table is refused');
+like($output, qr/this CREATE INDEX would block writes to table "users" while it builds the index/, 'guard: the tool shows why');
+like($output, qr/CREATE INDEX CONCURRENTLY "users_org_id_index" ON "users" \("org_id"\);/,
+    'guard: the statement the tool sent, with CONCURRENTLY, reaches the tool');
+is(applied('1700000000004_org'), '0', 'guard: not applied');
+is(has_column('org_id'), '0', 'guard: the column of the same migration rolled back with it');
+unlink("$dir/migrations/1700000000004_org.js");
+migration('1700000000005_org', q{  pgm.noTransaction();
+  pgm.addColumn('users', { org_id: { type: 'integer' } });
+  pgm.createIndex('users', 'org_id', { concurrently: true });});
+($rc, $output) = migrate();
+is($rc, 0, 'guard: the migration with a concurrent index build runs') or diag($output);
+is(sql(q{SELECT indisvalid || ' ' || pg_get_indexdef(indexrelid) FROM pg_index WHERE indexrelid = 'users_org_id_index'::regclass}),
+    'true CREATE INDEX users_org_id_index ON public.users USING btree (org_id)', 'guard: the index is valid, as asked');
+
 $node->stop;
 done_testing();

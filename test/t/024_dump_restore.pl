@@ -29,8 +29,8 @@ sql('CREATE DATABASE src');
 sql(q{
 CREATE EXTENSION safe_column;
 CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL CHECK (email LIKE '%@%'), pad text);
-INSERT INTO users SELECT g, 'u' || g || '@example.com', repeat('x', 60) FROM generate_series(1, 20000) g;
 CREATE INDEX users_email ON users (email);
+INSERT INTO users SELECT g, 'u' || g || '@example.com', repeat('x', 60) FROM generate_series(1, 20000) g;
 CREATE TABLE orders (id int PRIMARY KEY, user_id int NOT NULL REFERENCES users, total numeric);
 INSERT INTO orders SELECT g, 1 + g % 20000, g * 1.5 FROM generate_series(1, 20000) g;
 ANALYZE;
