@@ -145,6 +145,10 @@ struct StepState {
     PartCursor batch_part;   // the part and range of the step's batch
     int64 batch_end;
     instr_time started;
+    // The job's own values of the settings the VACUUM after the step follows (its overrides end with
+    // the step): safe_column.throttle and safe_column.checkpoint_wal_share.
+    bool throttle_on;
+    double checkpoint_share;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -300,6 +304,8 @@ void step_body(Run *run, StepState *st) {
     } else {
         apply_overrides(run->job_id, store_table());
         run->sizer.set_target_ms(effective_batch_target_ms());
+        st->throttle_on = throttle_enabled;
+        st->checkpoint_share = checkpoint_wal_share;
         ThrottleOutcome gate = ThrottleOutcome::go;
         sc::SignalKind signal = sc::SignalKind::checkpoint_wal;
         if (throttle_enabled && run->job.phase != sc::JobPhase::done)
@@ -456,13 +462,13 @@ bool recover(Run *run, const StepState *st, ErrorData *err, bool timed_out) {
 
 // Every UPDATE leaves a dead row version behind; on full pages the new versions go to new pages and
 // the table would double. A VACUUM of what was filled so far lets the next batches reuse that space.
-// Part of the calm way of working: skipped when safe_column.throttle is off.
+// Part of the calm way of working: skipped when safe_column.throttle is off (the job's own value).
 void vacuum_if_due(Run *run, StepState *st) {
     Live &live = run->live;
     live.vacuum_waiting = false;
-    if (!throttle_enabled || live.vacuum_relid == InvalidOid)
+    if (!st->throttle_on || live.vacuum_relid == InvalidOid)
         return;
-    CheckpointBudget budget = checkpoint_wal_budget();
+    CheckpointBudget budget = checkpoint_wal_budget(st->checkpoint_share);
     sc::VacuumInputs in;
     in.filled = live.vacuum_blocks;
     in.every = live.vacuum_every;

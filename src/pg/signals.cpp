@@ -191,11 +191,13 @@ CheckpointDistance checkpoint_distance() {
 
 }  // namespace
 
-CheckpointBudget checkpoint_wal_budget() {
-    if (!(checkpoint_wal_share > 0))
+CheckpointBudget checkpoint_wal_budget() { return checkpoint_wal_budget(checkpoint_wal_share); }
+
+CheckpointBudget checkpoint_wal_budget(double share) {
+    if (!(share > 0))
         return {-1, 0};
     CheckpointDistance d = checkpoint_distance();
-    double whole = checkpoint_wal_share * d.distance;
+    double whole = share * d.distance;
     return {std::max(0.0, whole - d.since_redo), whole};
 }
 

@@ -31,6 +31,8 @@ struct CheckpointBudget {
     double whole;
 };
 CheckpointBudget checkpoint_wal_budget();
+// The same under a given share (a job's own safe_column.checkpoint_wal_share, after its step).
+CheckpointBudget checkpoint_wal_budget(double share);
 
 // Fill readings (at most sc::signal_count) for a job on table relid. The checkpoint signals are read
 // every time (no query); the others (standbys, slots, backends, lock waiters, the throttle query) come
