@@ -39,6 +39,12 @@ SELECT t, r.*
                     'record', 'anyelement', 'void', 'serial', 'BIGSERIAL', '']) AS t,
        LATERAL sc_catch(format('SELECT safe_add_column(%L, %L, %L)', 'target', 'c', t)) AS r;
 
+-- COLLATE: on a type without collations, an unknown collation, none named, or more after it.
+SELECT t, r.*
+  FROM unnest(ARRAY['int COLLATE "C"', 'text COLLATE "no_such"', 'text COLLATE', 'text COLLATE "C" DEFAULT 1',
+                    'text COLLATE "C"; DROP TABLE target']) AS t,
+       LATERAL sc_catch(format('SELECT safe_add_column(%L, %L, %L)', 'target', 'c', t)) AS r;
+
 -- Defaults that are not exactly one expression never run anything.
 SELECT e, r.*
   FROM unnest(ARRAY['1); DROP TABLE target; --',

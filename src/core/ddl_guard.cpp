@@ -337,7 +337,7 @@ SafeWay safe_way(const Statement &s, const Command &c) {
     SafeWay w;
     Effect e = assess(s, c);
     if (!e.heavy()) {
-        w.stageable = c.kind == Kind::add_column && !c.collate;
+        w.stageable = c.kind == Kind::add_column;
         w.steps.push_back(step("", c.lockmode,
                                "as sent, after taking its lock queue-safely: " + e.what));
         return w;
@@ -398,7 +398,7 @@ SafeWay safe_way(const Statement &s, const Command &c) {
                                        "enforces NOT NULL with CHECK NOT VALID, VALIDATE, SET NOT NULL");
             fill.seconds.reset();
             steps.push_back(fill);
-            w.stageable = !extras && !c.collate;
+            w.stageable = !extras;
         } else {
             sql::AddColumnSpec spec;
             spec.table = s.table;
@@ -419,9 +419,6 @@ SafeWay safe_way(const Statement &s, const Command &c) {
             add_not_null_steps(steps, s, c.column, c.check_name);
         if (c.unique || c.primary_key)
             add_unique_steps(steps, s, c.unique_name, "(" + c.column + ")", c.primary_key);
-        if (c.collate)
-            w.advice = "safe_add_column takes no COLLATE clause: add the column with the type's default collation, "
-                       "or add it as sent on a quiet table.";
         return w;
     }
     case Kind::set_not_null:
@@ -677,6 +674,36 @@ std::string parenthesized_after(const std::string &sql, std::size_t from) {
         i++;
     }
     return {};
+}
+
+std::size_t keyword_at(const std::string &text, const std::string &keyword) {
+    const std::size_t n = text.size();
+    auto word_char = [](char ch) {
+        return ch == '_' || ch == '$' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               static_cast<unsigned char>(ch) >= 0x80;
+    };
+    std::size_t i = 0;
+    while (i < n) {
+        char ch = text[i];
+        if (ch == '\'' || ch == '"') {  // a doubled quote stays inside
+            std::size_t j = i + 1;
+            while (j < n && !(text[j] == ch && (j + 1 >= n || text[j + 1] != ch)))
+                j += text[j] == ch ? 2 : 1;
+            i = j + 1;
+            continue;
+        }
+        if (!word_char(ch)) {
+            i++;
+            continue;
+        }
+        std::size_t start = i;
+        std::string upper;
+        while (i < n && word_char(text[i]))
+            upper += static_cast<char>(text[i] >= 'a' && text[i] <= 'z' ? text[i] - 'a' + 'A' : text[i]), i++;
+        if (upper == keyword)
+            return start;
+    }
+    return std::string::npos;
 }
 
 }  // namespace sc::ddl

@@ -48,7 +48,6 @@ struct Command {
     bool identity = false;
     bool generated = false;
     bool domain_constraints = false;
-    bool collate = false;                 // a COLLATE clause (safe_add_column takes none)
     bool if_not_exists = false;
     bool column_exists = false;           // ADD COLUMN IF NOT EXISTS of an existing column: a no-op
     std::optional<std::string> check;     // inline CHECK: its expression as written
@@ -170,5 +169,9 @@ std::string pretty_seconds(double seconds);
 // the first '(' and its matching ')', skipping quoted strings, quoted identifiers, dollar quotes and
 // comments). Empty when there is none.
 std::string parenthesized_after(const std::string &sql, std::size_t from);
+
+// Where the keyword (upper case, e.g. "COLLATE") first stands as a word of its own in text, outside
+// quoted strings and quoted identifiers; npos when it does not. For column_type's COLLATE clause.
+std::size_t keyword_at(const std::string &text, const std::string &keyword);
 
 }  // namespace sc::ddl

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/add_column_plan.hpp"
+#include "core/ddl_guard.hpp"
 #include "core/sql_text.hpp"
 #include "pg/add_column.hpp"
 #include "pg/guard.hpp"
@@ -121,7 +122,9 @@ struct Request {
     const char *colname;
     Oid typid;
     int32 typmod;
-    char *type_text;   // canonical
+    char *type_text;   // canonical, with its COLLATE clause when one was given
+    Oid collation;     // the column's: the one given, or the type's
+    bool collate_written;  // type_text ends in a COLLATE clause (another collation than the type's)
     char *default_expr;
     char *backfill_expr;
     bool not_null;
@@ -201,10 +204,29 @@ void parse_type(Request *r, const char *type_in) {
                                type_in),
                      errhint("Create a sequence, then add the column with column_type \"bigint\" and default_expr "
                              "\"nextval('the_sequence')\".")));
-    compat::parse_type_string(type_in, &r->typid, &r->typmod);
-    Oid collation = get_typcollation(r->typid);
-    CheckAttributeType(r->colname, r->typid, collation, NIL, 0);
+    // A COLLATE clause, as ALTER TABLE writes it after the type: split off, and looked up on its own.
+    std::size_t at = sc::ddl::keyword_at(type_in, "COLLATE");
+    const char *collate = at == std::string::npos ? nullptr : type_in + at + strlen("COLLATE");
+    compat::parse_type_string(collate ? pnstrdup(type_in, at) : type_in, &r->typid, &r->typmod);
     r->type_text = format_type_with_typemod(r->typid, r->typmod);
+    r->collation = get_typcollation(r->typid);
+    if (collate != nullptr) {
+        if (!type_is_collatable(r->typid))
+            ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                            errmsg("collations are not supported by type %s", format_type_be(r->typid)),
+                            errhint("Leave the COLLATE clause out of column_type.")));
+        while (isspace(static_cast<unsigned char>(*collate)))
+            collate++;
+        if (*collate == '\0')
+            ereport(ERROR, (errcode(ERRCODE_SYNTAX_ERROR), errmsg("column_type \"%s\" names no collation", type_in),
+                            errhint("Write the collation after COLLATE, as in 'text COLLATE \"C\"'.")));
+        Oid given = get_collation_oid(compat::qualified_name_list(collate), false);
+        r->collate_written = given != r->collation;
+        if (r->collate_written)
+            r->type_text = psprintf("%s COLLATE %s", r->type_text, generate_collation_name(given));
+        r->collation = given;
+    }
+    CheckAttributeType(r->colname, r->typid, r->collation, NIL, 0);
 }
 
 // Parse the generated ALTER TABLE and make sure it is exactly the one command safe_column meant:
@@ -245,7 +267,8 @@ ColumnDef *verified_column_def(const Request *r) {
                 others++;
         }
         ok = defaults == (r->default_expr ? 1 : 0) && notnulls == (r->not_null ? 1 : 0) && others == 0 &&
-             def->collClause == nullptr && strcmp(def->colname, r->colname) == 0;
+             (def->collClause != nullptr) == r->collate_written &&
+             strcmp(def->colname, r->colname) == 0;
     }
     if (!ok)
         ereport(ERROR, (errcode(ERRCODE_SYNTAX_ERROR), errmsg("default_expr must be exactly one expression"),
@@ -421,6 +444,7 @@ int64 existing_column(const Request *r, AttrNumber attnum) {
     auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tup));
     Oid atttypid = att->atttypid;
     int32 atttypmod = att->atttypmod;
+    Oid attcollation = att->attcollation;
     bool attnotnull = att->attnotnull;
     ReleaseSysCache(tup);
 
@@ -433,6 +457,10 @@ int64 existing_column(const Request *r, AttrNumber attnum) {
     if (atttypid != r->typid || atttypmod != r->typmod)
         appendStringInfo(&diff, " Its type is %s, not %s.", format_type_with_typemod(atttypid, atttypmod),
                          r->type_text);
+    else if (attcollation != r->collation)
+        appendStringInfo(&diff, " Its collation is %s, not %s.",
+                         OidIsValid(attcollation) ? generate_collation_name(attcollation) : "none",
+                         generate_collation_name(r->collation));
     Node *current = stored_default(r->relid, attnum);
     if (!equal(current, r->default_cooked)) {
         if (current == nullptr)

@@ -181,7 +181,14 @@ bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, con
     int32 typmod = -1;
     if (!gather_column_type(def->typeName, strict, c, &typid, &typmod))
         return false;
-    c->collate = def->collClause != nullptr;
+    // COLLATE: written into the type as safe_add_column's column_type takes it (text COLLATE "C").
+    if (def->collClause != nullptr) {
+        Oid coll = get_collation_oid(def->collClause->collname, !strict);
+        if (!OidIsValid(coll))
+            return false;  // PostgreSQL reports the unknown collation
+        if (coll != get_typcollation(typid))
+            c->type = psprintf("%s COLLATE %s", c->type, generate_collation_name(coll));
+    }
     Oid nsp = get_rel_namespace(s->relid);
     const char *relname = get_rel_name(s->relid);
     ListCell *lc;

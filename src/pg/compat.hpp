@@ -16,6 +16,7 @@ extern "C" {
 #include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/backend_status.h"
+#include "utils/regproc.h"
 #include "utils/typcache.h"
 }
 
@@ -64,6 +65,15 @@ inline void parse_type_string(const char *text, Oid *typid, int32 *typmod) {
     parseTypeString(text, typid, typmod, nullptr);
 #else
     parseTypeString(text, typid, typmod, false);
+#endif
+}
+
+// 16 (soft error reporting): stringToQualifiedNameList takes an escontext; NULL: errors are thrown.
+inline List *qualified_name_list(const char *text) {
+#if SC_PG16_GE
+    return stringToQualifiedNameList(text, nullptr);
+#else
+    return stringToQualifiedNameList(text);
 #endif
 }
 

@@ -94,7 +94,6 @@ sc::ddl::Statement to_core(const CStatement *s) {
         k.identity = c.identity;
         k.generated = c.generated;
         k.domain_constraints = c.domain_constraints;
-        k.collate = c.collate;
         k.if_not_exists = c.if_not_exists;
         k.column_exists = c.column_exists;
         if (c.check)

@@ -27,7 +27,7 @@ struct CCommand {
     const char *type;
     const char *default_expr;            // deparsed for people (NULL: none)
     const char *default_expr_qualified;  // deparsed schema-qualified, for safe_add_column
-    bool default_volatile, not_null, serial, identity, generated, domain_constraints, collate;
+    bool default_volatile, not_null, serial, identity, generated, domain_constraints;
     bool if_not_exists, column_exists;
     const char *check;
     bool unique, primary_key;

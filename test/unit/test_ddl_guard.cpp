@@ -403,3 +403,13 @@ TEST(DdlGuard, TablespacePersistenceAndExclusionAreRefusedWithAdvice) {
     EXPECT_TRUE(contains(v.hint, "no USING INDEX form")) << v.hint;
     EXPECT_EQ(decide(with(ex, 5 * MB), Mode::guard, 10 * MB).action, Action::run_guarded);
 }
+
+TEST(KeywordAt, FindsTheWordOutsideQuotes) {
+    EXPECT_EQ(keyword_at("text COLLATE \"C\"", "COLLATE"), 5u);
+    EXPECT_EQ(keyword_at("text collate pg_catalog.\"default\"", "COLLATE"), 5u);
+    EXPECT_EQ(keyword_at("\"my collate type\"", "COLLATE"), std::string::npos);
+    EXPECT_EQ(keyword_at("\"a\"\"collate\" COLLATE x", "COLLATE"), 13u);
+    EXPECT_EQ(keyword_at("collated_text", "COLLATE"), std::string::npos);
+    EXPECT_EQ(keyword_at("character varying(20)", "COLLATE"), std::string::npos);
+    EXPECT_EQ(keyword_at("", "COLLATE"), std::string::npos);
+}
