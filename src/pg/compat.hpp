@@ -6,6 +6,7 @@
 
 extern "C" {
 #include "access/htup_details.h"
+#include "access/tableam.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_database.h"
@@ -74,6 +75,15 @@ inline List *qualified_name_list(const char *text) {
     return stringToQualifiedNameList(text, nullptr);
 #else
     return stringToQualifiedNameList(text);
+#endif
+}
+
+// 19 (table_beginscan takes caller flags, a bitmask of ScanOptions): none here.
+inline TableScanDesc begin_seqscan(Relation rel, Snapshot snapshot) {
+#if SC_PG19_GE
+    return table_beginscan(rel, snapshot, 0, nullptr, 0);
+#else
+    return table_beginscan(rel, snapshot, 0, nullptr);
 #endif
 }
 

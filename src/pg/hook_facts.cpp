@@ -223,7 +223,7 @@ bool heap_has_rows(Oid relid, bool locked) {
         return true;
     Relation rel = table_open(relid, NoLock);
     Snapshot snap = RegisterSnapshot(GetLatestSnapshot());
-    TableScanDesc scan = table_beginscan(rel, snap, 0, nullptr);
+    TableScanDesc scan = compat::begin_seqscan(rel, snap);
     TupleTableSlot *slot = table_slot_create(rel, nullptr);
     bool found = table_scan_getnextslot(scan, ForwardScanDirection, slot);
     ExecDropSingleTupleTableSlot(slot);
