@@ -40,6 +40,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PostgreSQL 17 and later: the MAINTAIN privilege.
+ifeq ($(shell test $(MAJORVERSION) -ge 17 && echo yes),yes)
+REGRESS += pg17_maintain
+endif
 # PostgreSQL 18 and later: NOT NULL NOT VALID and virtual generated columns (MAJORVERSION: PGXS's).
 ifeq ($(shell test $(MAJORVERSION) -ge 18 && echo yes),yes)
 REGRESS += pg18_not_null

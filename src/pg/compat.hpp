@@ -51,6 +51,15 @@ inline bool owns_relation(Oid relid, Oid role) {
 #endif
 }
 
+// 17 (the MAINTAIN privilege and pg_maintain): a role granted MAINTAIN on a table may REINDEX it too.
+inline bool may_reindex(Oid relid, Oid role) {
+#if SC_PG17_GE
+    return owns_relation(relid, role) || pg_class_aclcheck(relid, role, ACL_MAINTAIN) == ACLCHECK_OK;
+#else
+    return owns_relation(relid, role);
+#endif
+}
+
 inline bool owns_database(Oid dboid, Oid role) {
 #if SC_PG16_GE
     return object_ownercheck(DatabaseRelationId, dboid, role);

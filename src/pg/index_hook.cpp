@@ -192,7 +192,9 @@ void lock_for(const CIndexStatement *s, sc::ddl::Mode mode) {
 // Whether the statement is one this role may run on a table other sessions use: otherwise PostgreSQL
 // refuses it (not the owner) or nobody waits on it (a temporary table, one created in this transaction).
 bool worth_guarding(const CIndexStatement *s) {
-    if (!compat::owns_relation(s->relid, GetUserId()) || invisible_to_others(s->relid))
+    bool allowed = s->verb == sc::ddl::IndexVerb::reindex ? compat::may_reindex(s->relid, GetUserId())
+                                                           : compat::owns_relation(s->relid, GetUserId());
+    if (!allowed || invisible_to_others(s->relid))
         return false;
     ListCell *lc;
     if (s->verb == sc::ddl::IndexVerb::drop)
