@@ -676,6 +676,33 @@ std::string parenthesized_after(const std::string &sql, std::size_t from) {
     return {};
 }
 
+namespace {
+
+// The position after the comment that starts at i ("--" to the end of the line, or "/*" to its
+// matching "*/": PostgreSQL's block comments nest).
+std::size_t skip_comment(const std::string &text, std::size_t i) {
+    const std::size_t n = text.size();
+    if (text.compare(i, 2, "--") == 0) {
+        std::size_t end = text.find('\n', i);
+        return end == std::string::npos ? n : end + 1;
+    }
+    int depth = 0;
+    do {
+        if (text.compare(i, 2, "/*") == 0) {
+            depth++;
+            i += 2;
+        } else if (text.compare(i, 2, "*/") == 0) {
+            depth--;
+            i += 2;
+        } else {
+            i++;
+        }
+    } while (i < n && depth > 0);
+    return i;
+}
+
+}  // namespace
+
 std::size_t keyword_at(const std::string &text, const std::string &keyword) {
     const std::size_t n = text.size();
     auto word_char = [](char ch) {
@@ -690,6 +717,10 @@ std::size_t keyword_at(const std::string &text, const std::string &keyword) {
             while (j < n && !(text[j] == ch && (j + 1 >= n || text[j + 1] != ch)))
                 j += text[j] == ch ? 2 : 1;
             i = j + 1;
+            continue;
+        }
+        if (text.compare(i, 2, "--") == 0 || text.compare(i, 2, "/*") == 0) {
+            i = skip_comment(text, i);
             continue;
         }
         if (!word_char(ch)) {

@@ -171,7 +171,7 @@ std::string pretty_seconds(double seconds);
 std::string parenthesized_after(const std::string &sql, std::size_t from);
 
 // Where the keyword (upper case, e.g. "COLLATE") first stands as a word of its own in text, outside
-// quoted strings and quoted identifiers; npos when it does not. For column_type's COLLATE clause.
+// quoted strings, quoted identifiers and comments; npos when it does not. For column_type's COLLATE clause.
 std::size_t keyword_at(const std::string &text, const std::string &keyword);
 
 }  // namespace sc::ddl

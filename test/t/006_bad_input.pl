@@ -440,7 +440,9 @@ $section = 'safe_add_column column_type';
         [q{'int['}, '42601'], [q{'int('}, '42601'], [q{'int)'}, '42601'], [q{'varchar(-1)'}, '42601'],
         [q{'varchar(0)'}, '22023'], [q{'numeric(1001)'}, '22023'], [q{'bit(0)'}, '22023'],
         [q{'char(10485761)'}, '22023'], [q{'int; DROP TABLE other'}, '42601'], [q{'int DEFAULT 1'}, '42601'],
-        [q{'int NOT NULL'}, '42601'], [q{'text COLLATE "C"'}, '42601'], [q{'int PRIMARY KEY'}, '42601'],
+        [q{'int NOT NULL'}, '42601'], [q{'int COLLATE "C"'}, '42804'], [q{'text COLLATE'}, '42601'],
+        [q{'text COLLATE "no_such"'}, '42704'], [q{'text COLLATE "C" NOT NULL'}, '42602'],
+        [q{'text COLLATE "C"; DROP TABLE other'}, '42602'], [q{'text COLLATE "C" COLLATE "POSIX"'}, '42602'], [q{'int PRIMARY KEY'}, '42601'],
         [q{'int, ADD COLUMN z int'}, '42601'], [q{'int) ; DROP TABLE other; --'}, '42601'],
         (map { ["'$_'", '42P16'] } qw(record anyelement anyarray void trigger event_trigger cstring internal unknown
             language_handler anycompatible)),
@@ -464,6 +466,7 @@ $section = 'safe_add_column column_type';
         ['"char"', '"char"'], ['varchar(10485760)', 'character varying(10485760)'], ['bit varying(5)', 'bit varying(5)'],
         ['time(0) with time zone', 'time(0) with time zone'], ['  int  ', 'integer'], ['INT4', 'integer'],
         ['vw', 'vw'], ['pg_catalog."varchar"', 'character varying'], ['jsonb', 'jsonb'],
+        ['text COLLATE "C"', 'text'], ['text /* COLLATE "C" */', 'text'], ['text -- COLLATE "C"', 'text'],
         ['int' . ('[]' x 10000), 'integer[]']);
     for my $g (@good) {
         case(accepted_add(sql => "SELECT safe_add_column('target', 'c_type', " . dq($g->[0]) . ')',

@@ -412,4 +412,8 @@ TEST(KeywordAt, FindsTheWordOutsideQuotes) {
     EXPECT_EQ(keyword_at("collated_text", "COLLATE"), std::string::npos);
     EXPECT_EQ(keyword_at("character varying(20)", "COLLATE"), std::string::npos);
     EXPECT_EQ(keyword_at("", "COLLATE"), std::string::npos);
+    EXPECT_EQ(keyword_at("text -- COLLATE \"C\"", "COLLATE"), std::string::npos);
+    EXPECT_EQ(keyword_at("text /* a /* COLLATE */ b */ x", "COLLATE"), std::string::npos);
+    EXPECT_EQ(keyword_at("text /* c */ COLLATE \"C\"", "COLLATE"), 13u);
+    EXPECT_EQ(keyword_at("text --\nCOLLATE \"C\"", "COLLATE"), 8u);
 }
