@@ -676,10 +676,6 @@ std::string parenthesized_after(const std::string &sql, std::size_t from) {
     return {};
 }
 
-namespace {
-
-// The position after the comment that starts at i ("--" to the end of the line, or "/*" to its
-// matching "*/": PostgreSQL's block comments nest).
 std::size_t skip_comment(const std::string &text, std::size_t i) {
     const std::size_t n = text.size();
     if (text.compare(i, 2, "--") == 0) {
@@ -700,8 +696,6 @@ std::size_t skip_comment(const std::string &text, std::size_t i) {
     } while (i < n && depth > 0);
     return i;
 }
-
-}  // namespace
 
 std::size_t keyword_at(const std::string &text, const std::string &keyword) {
     const std::size_t n = text.size();

@@ -170,6 +170,10 @@ std::string pretty_seconds(double seconds);
 // comments). Empty when there is none.
 std::string parenthesized_after(const std::string &sql, std::size_t from);
 
+// The position after the comment that starts at i ("--" to the end of the line, or "/*" to its
+// matching "*/": PostgreSQL's block comments nest).
+std::size_t skip_comment(const std::string &text, std::size_t i);
+
 // Where the keyword (upper case, e.g. "COLLATE") first stands as a word of its own in text, outside
 // quoted strings, quoted identifiers and comments; npos when it does not. For column_type's COLLATE clause.
 std::size_t keyword_at(const std::string &text, const std::string &keyword);

@@ -30,22 +30,8 @@ std::size_t skip_blank(const std::string &sql, std::size_t i) {
     while (i < n) {
         if (std::isspace(static_cast<unsigned char>(sql[i]))) {
             i++;
-        } else if (sql.compare(i, 2, "--") == 0) {
-            while (i < n && sql[i] != '\n')
-                i++;
-        } else if (sql.compare(i, 2, "/*") == 0) {  // PostgreSQL's block comments nest
-            int depth = 0;
-            do {
-                if (sql.compare(i, 2, "/*") == 0) {
-                    depth++;
-                    i += 2;
-                } else if (sql.compare(i, 2, "*/") == 0) {
-                    depth--;
-                    i += 2;
-                } else {
-                    i++;
-                }
-            } while (i < n && depth > 0);
+        } else if (sql.compare(i, 2, "--") == 0 || sql.compare(i, 2, "/*") == 0) {
+            i = skip_comment(sql, i);
         } else {
             break;
         }
