@@ -53,9 +53,8 @@ port = $PORT
 unix_socket_directories = '$DIR'
 listen_addresses = ''
 shared_preload_libraries = 'safe_column'
-# A backfill never forces a checkpoint: past half the WAL distance to one it waits for the next timed
-# checkpoint (safe_column.checkpoint_wal_share). A short checkpoint_timeout keeps that wait short here.
-checkpoint_timeout = 1min
+# Everything else at PostgreSQL's defaults (max_wal_size 1GB, checkpoint_timeout 5min): the backfill
+# keeps to the checkpoint pace (safe_column.checkpoint_min_interval), a steady rate.
 CONF
 sc_as_postgres pg_ctl -D "$DIR/data" -l "$DIR/server.log" -w start >/dev/null
 [ "$mode" = "--teardown" ] && trap stop_cluster EXIT

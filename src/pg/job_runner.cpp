@@ -38,6 +38,7 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_authid.h"
 #include "executor/instrument.h"
 #include "miscadmin.h"
@@ -176,6 +177,30 @@ void end_of_pass(Run *run, StepState *st) {
     }
 }
 
+// The pause after a batch: the sleep ratio, or longer if the step's WAL needs it to keep to the WAL
+// rate, the lower of safe_column.max_wal_rate and the checkpoint pace (the job's own values: overrides
+// end with the step). While the checkpoint pace is what holds the job, its reason says so (not
+// throttled: a pace, not a wait).
+void pace_batch(Run *run, const BatchResult &res, StepState *st) {
+    CheckpointPace pace = checkpoint_pace();
+    double cap = max_wal_rate_kb * 1024.0;
+    bool by_pace = pace.rate > 0 && !(cap > 0 && cap <= pace.rate);
+    st->wal_rate_cap = by_pace ? pace.rate : cap;
+    st->pacing = true;
+    double sleep_ms = sc::pause_after_batch_ms(res.ms, batch_sleep_ratio);
+    double wal_ms = sc::pause_for_wal_rate_ms(static_cast<double>(res.wal), ms_since(st->started), st->wal_rate_cap);
+    st->pause_ms = std::max(sleep_ms, wal_ms);
+    LiveJob &v = run->live.values;
+    if (v.throttled)
+        return;
+    if (by_pace && wal_ms > sleep_ms)
+        snprintf(v.throttle_reason, sizeof v.throttle_reason,
+                 "paced: %.1f MB/s of WAL, checkpoints no closer than %.0f s (max_wal_size %d MB)",
+                 pace.rate / (1024.0 * 1024.0), pace.interval_s, max_wal_size_mb);
+    else
+        v.throttle_reason[0] = '\0';
+}
+
 // What a batch did: the batch size, the rates, the pause that paces the next one, the VACUUM count.
 void account_batch(Run *run, const BatchResult &res, StepState *st) {
     Live &live = run->live;
@@ -189,15 +214,8 @@ void account_batch(Run *run, const BatchResult &res, StepState *st) {
     live.last_batch_end = now_ts;
     live.rows_rate.add(static_cast<double>(res.rows), wall_s + 1e-6);
     live.blocks_rate.add(static_cast<double>(res.blocks), wall_s + 1e-6);
-    if (throttle_enabled) {
-        // The sleep ratio, or longer if the step's WAL needs it to stay within safe_column.max_wal_rate
-        // (the job's own value: overrides end with the step).
-        st->wal_rate_cap = max_wal_rate_kb * 1024.0;
-        st->pacing = true;
-        st->pause_ms = std::max(sc::pause_after_batch_ms(res.ms, batch_sleep_ratio),
-                                sc::pause_for_wal_rate_ms(static_cast<double>(res.wal), ms_since(st->started),
-                                                          st->wal_rate_cap));
-    }
+    if (throttle_enabled)
+        pace_batch(run, res, st);
     if (res.relid != live.vacuum_relid) {
         live.vacuum_relid = res.relid;
         live.vacuum_blocks = 0;

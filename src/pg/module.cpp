@@ -61,12 +61,22 @@ void define_backfill_gucs() {
 
 // The throttling signals.
 void define_throttle_gucs() {
+    DefineCustomIntVariable(
+        "safe_column.checkpoint_min_interval",
+        "Minimum time between two checkpoints a backfill may cause.",
+        "A backfill writes WAL at the pace that fills the distance forcing a checkpoint (about max_wal_size / "
+        "(1 + checkpoint_completion_target)) in this time, and waits whenever the WAL since the last checkpoint, "
+        "everybody's, is ahead of that pace. -1: checkpoint_warning plus 10 % (33 s at the defaults). 0 disables.",
+        &sc::pg::checkpoint_min_interval_setting_s, -1, -1, INT_MAX, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr,
+        nullptr);
     DefineCustomRealVariable(
         "safe_column.checkpoint_wal_share",
         "Share of the WAL distance that forces a checkpoint a backfill may fill before it waits.",
         "WAL written since the last checkpoint's redo point, against CheckPointSegments segments (about "
-        "max_wal_size / (1 + checkpoint_completion_target)). Below 1, a backfill never forces a checkpoint. 0 disables.",
-        &sc::pg::checkpoint_wal_share, 0.5, 0.0, 10.0, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+        "max_wal_size / (1 + checkpoint_completion_target)). Below 1, a backfill never forces a checkpoint, and "
+        "waits for the next timed one. 0 (the default) disables: the pace of safe_column.checkpoint_min_interval "
+        "alone applies.",
+        &sc::pg::checkpoint_wal_share, 0.0, 0.0, 10.0, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomBoolVariable(
         "safe_column.wait_for_checkpoint", "Whether a backfill waits while a checkpoint is being written.", nullptr,
         &sc::pg::wait_for_checkpoint, false, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);

@@ -27,6 +27,7 @@ struct Setting {
 
 const Setting settings[] = {
     {"checkpoint_wal_share", Kind::real, 0, &checkpoint_wal_share},
+    {"checkpoint_min_interval", Kind::integer, GUC_UNIT_S, &checkpoint_min_interval_setting_s},
     {"wait_for_checkpoint", Kind::boolean, 0, &wait_for_checkpoint},
     {"max_replica_lag", Kind::integer, GUC_UNIT_KB, &max_replica_lag_kb},
     {"max_replica_lag_time", Kind::integer, GUC_UNIT_MS, &max_replica_lag_ms},
@@ -96,13 +97,15 @@ void validate_override(const char *name, const char *value) {
 }
 
 void save_settings(SettingsSnapshot *out) {
-    *out = SettingsSnapshot{checkpoint_wal_share, wait_for_checkpoint, max_replica_lag_kb, max_replica_lag_ms,
-                            max_slot_lag_kb,      max_active_backends,  yield_to_lock_waiters, critical_factor,
-                            critical_duration_ms, batch_target_ms,      batch_sleep_ratio,     max_wal_rate_kb};
+    *out = SettingsSnapshot{checkpoint_wal_share, checkpoint_min_interval_setting_s, wait_for_checkpoint,
+                            max_replica_lag_kb,   max_replica_lag_ms,  max_slot_lag_kb,      max_active_backends,
+                            yield_to_lock_waiters, critical_factor,    critical_duration_ms, batch_target_ms,
+                            batch_sleep_ratio,    max_wal_rate_kb};
 }
 
 void restore_settings(const SettingsSnapshot *in) {
     checkpoint_wal_share = in->checkpoint_wal_share;
+    checkpoint_min_interval_setting_s = in->checkpoint_min_interval_s;
     wait_for_checkpoint = in->wait_for_checkpoint;
     max_replica_lag_kb = in->max_replica_lag_kb;
     max_replica_lag_ms = in->max_replica_lag_ms;

@@ -18,6 +18,7 @@ void validate_override(const char *name, const char *value);
 // The worker's copies of the settings, to apply a job's overrides for one step and to put back.
 struct SettingsSnapshot {
     double checkpoint_wal_share;
+    int checkpoint_min_interval_s;
     bool wait_for_checkpoint;
     int max_replica_lag_kb;
     int max_replica_lag_ms;

@@ -1,7 +1,9 @@
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
+#include "core/checkpoint_pace.hpp"
 #include "pg/signals.hpp"
 #include "pg/subxact.hpp"
 
@@ -11,14 +13,17 @@ extern "C" {
 #include "common/controldata_utils.h"
 #include "executor/spi.h"
 #include "catalog/pg_type.h"
+#include "postmaster/bgwriter.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/timestamp.h"
 #include "utils/timeout.h"
 }
 
 namespace sc::pg {
 
-double checkpoint_wal_share = 0.5;
+double checkpoint_wal_share = 0;
+int checkpoint_min_interval_setting_s = -1;
 bool wait_for_checkpoint = false;
 int max_replica_lag_kb = 64 * 1024;
 int max_replica_lag_ms = 0;
@@ -189,6 +194,25 @@ CheckpointDistance checkpoint_distance() {
             trigger > redo ? static_cast<double>(trigger - redo) : 0};
 }
 
+// When the checkpoint whose redo point is the current one started. Read from pg_control once that
+// checkpoint completed; while it is being written (pg_control still shows the previous one), the time the
+// worker first saw its redo point, which is no earlier than its start (the pace errs on the calm side).
+TimestampTz checkpoint_started_at() {
+    static XLogRecPtr seen_redo = InvalidXLogRecPtr;
+    static TimestampTz started = 0;
+    XLogRecPtr redo = GetRedoRecPtr();
+    if (redo != seen_redo || started == 0) {
+        bool crc_ok;
+        ControlFileData *control = get_controlfile(DataDir, &crc_ok);
+        started = crc_ok && control->checkPointCopy.redo == redo
+                      ? time_t_to_timestamptz(static_cast<pg_time_t>(control->checkPointCopy.time))
+                      : GetCurrentTimestamp();
+        pfree(control);
+        seen_redo = redo;
+    }
+    return started;
+}
+
 }  // namespace
 
 CheckpointBudget checkpoint_wal_budget() { return checkpoint_wal_budget(checkpoint_wal_share); }
@@ -201,15 +225,44 @@ CheckpointBudget checkpoint_wal_budget(double share) {
     return {std::max(0.0, whole - d.since_redo), whole};
 }
 
+CheckpointPace checkpoint_pace() {
+    CheckpointPace pace{};
+    pace.interval_s = sc::checkpoint_min_interval_s(checkpoint_min_interval_setting_s, CheckPointWarning);
+    CheckpointDistance d = checkpoint_distance();
+    // The rate from the whole distance (CheckPointSegments - 1 segments); the line from this cycle's,
+    // which ends at a segment boundary and so can be shorter.
+    double nominal = static_cast<double>(CheckPointSegments > 1 ? CheckPointSegments - 1 : 1) * wal_segment_size;
+    pace.rate = sc::checkpoint_pace_rate(nominal, pace.interval_s);
+    if (pace.rate > 0) {
+        long secs;
+        int usecs;
+        TimestampDifference(checkpoint_started_at(), GetCurrentTimestamp(), &secs, &usecs);
+        pace.cycle = sc::CheckpointCycle{d.since_redo, d.distance, static_cast<double>(secs) + usecs / 1e6};
+    }
+    return pace;
+}
+
 int sample_signals(sc::SignalReading *readings, Oid relid, sc::SignalCache *cache, double now_s, bool *sampled) {
     int n = 0;
 
-    // Stay below a share of the distance to a forced checkpoint, and no backfill ever forces one (the
-    // batches are sized to fit what is left: checkpoint_wal_budget()).
+    // The WAL since the last checkpoint's redo point, as a share of the distance that forces one, under
+    // the pace line (the share the cycle's time so far allows: a checkpoint the backfill causes comes no
+    // sooner than safe_column.checkpoint_min_interval; no hysteresis, the line rises by itself) and, if
+    // set, under safe_column.checkpoint_wal_share (below 1: never force one; the batches are sized to fit
+    // what is left: checkpoint_wal_budget()).
     CheckpointDistance d = checkpoint_distance();
-    readings[n++] = reading(sc::SignalKind::checkpoint_wal, checkpoint_wal_share > 0 && d.distance > 0,
-                            d.distance > 0 ? d.since_redo / d.distance : 0, checkpoint_wal_share);
-    readings[n - 1].critical = 0;  // the server's own checkpoint resolves it: never worth a pause
+    CheckpointPace pace = checkpoint_pace();
+    double line = pace.rate > 0 ? pace.cycle.elapsed_s / pace.interval_s : HUGE_VAL;
+    bool by_share = checkpoint_wal_share > 0 && checkpoint_wal_share <= line;
+    double limit = by_share ? checkpoint_wal_share : line;
+    sc::SignalReading wal = reading(sc::SignalKind::checkpoint_wal, d.distance > 0 && (by_share || line < 1.0),
+                                    d.distance > 0 ? d.since_redo / d.distance : 0, limit);
+    if (!by_share) {
+        wal.resume_below = limit;
+        wal.label = "pace";
+    }
+    wal.critical = 0;  // the server's own checkpoint resolves it: never worth a pause
+    readings[n++] = wal;
 
     // A checkpoint is being written when the redo pointer moved past the last completed one's.
     if (wait_for_checkpoint) {

@@ -1,6 +1,7 @@
 // Sampling the throttling signals inside the server (a transaction with SPI connected).
 #pragma once
 
+#include "core/checkpoint_pace.hpp"
 #include "core/signal_cache.hpp"
 #include "core/throttle.hpp"
 #include "pg/pg_includes.hpp"
@@ -9,6 +10,7 @@ namespace sc::pg {
 
 // GUCs of the throttling signals (module.cpp). 0 disables a limit.
 extern double checkpoint_wal_share;  // safe_column.checkpoint_wal_share
+extern int checkpoint_min_interval_setting_s;  // safe_column.checkpoint_min_interval (-1: derived)
 extern bool wait_for_checkpoint;     // safe_column.wait_for_checkpoint
 extern int max_replica_lag_kb;       // safe_column.max_replica_lag
 extern int max_replica_lag_ms;       // safe_column.max_replica_lag_time
@@ -33,6 +35,16 @@ struct CheckpointBudget {
 CheckpointBudget checkpoint_wal_budget();
 // The same under a given share (a job's own safe_column.checkpoint_wal_share, after its step).
 CheckpointBudget checkpoint_wal_budget(double share);
+
+// The checkpoint pace now: the minimum interval between checkpoints a backfill may cause
+// (safe_column.checkpoint_min_interval, derived from checkpoint_warning by default), the average WAL rate
+// that keeps to it (bytes per second; 0: no pace), and where the server is in its checkpoint cycle.
+struct CheckpointPace {
+    double interval_s;
+    double rate;
+    sc::CheckpointCycle cycle;
+};
+CheckpointPace checkpoint_pace();
 
 // Fill readings (at most sc::signal_count) for a job on table relid. The checkpoint signals are read
 // every time (no query); the others (standbys, slots, backends, lock waiters, the throttle query) come

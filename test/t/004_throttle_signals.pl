@@ -61,28 +61,63 @@ sub run_job_with_checkpoints {
     return ($waits, keys %reasons);
 }
 
-# 1. At defaults (checkpoint_wal_share = 0.5) a backfill never forces a checkpoint.
-my $wal0 = wal_checkpoints();
-my $wal_lsn0 = sql('SELECT pg_current_wal_lsn()');
-my $job = sql(q{SELECT safe_add_column('t', 'a', 'text', backfill_expr => 'repeat(v, 12)', not_null => true)});
-my ($waits, @reasons) = run_job_with_checkpoints($job);
-is(sql("SELECT state FROM safe_column_jobs WHERE job_id = $job"), 'complete', '1: the job completed');
-my $wal_written = sql("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$wal_lsn0')::bigint");
-cmp_ok($wal_written, '>', 3 * 64 * 1024 * 1024, "1: the job wrote several times max_wal_size ($wal_written bytes)");
-is(wal_checkpoints() - $wal0, 0, '1: no checkpoint was forced by WAL');
-cmp_ok($waits, '>', 0, "1: the job waited on the checkpoint signal ($waits times)");
-ok((grep { /^checkpoint_wal \d\.\d\d > 0\.50$/ } @reasons) > 0, "1: the reason shows the share against the limit (@reasons)");
-cmp_ok(sql("SELECT (throttle_stats ->> 'checkpoint_wal')::float8 FROM safe_column_jobs WHERE job_id = $job"), '>', 0,
-    '1: the time throttled by checkpoints is recorded');
-is(sql(q{SELECT count(*) FROM t WHERE a IS DISTINCT FROM repeat(v, 12)}), '0', '1: exact values');
+sub too_frequent { return scalar(() = slurp_file($node->logfile) =~ /checkpoints are occurring too frequently/g); }
 
-# ... and with the signal disabled, the same work does force checkpoints (the test can fail).
+# 1. At defaults, the checkpoint pace: a backfill writes WAL at the pace that fills the distance forcing
+# a checkpoint in safe_column.checkpoint_min_interval (derived: checkpoint_warning plus 10 %), so it
+# goes on through checkpoints, and the ones it forces are no closer than checkpoint_warning: the server
+# never logs "checkpoints are occurring too frequently". A checkpoint_warning of 4 s (4.4 s between
+# forced checkpoints, about 8 MB/s of WAL with this max_wal_size) keeps the test short.
+sql(q{ALTER SYSTEM SET checkpoint_warning = '4s'; SELECT pg_reload_conf();});
+wait_for($node, q{SELECT current_setting('checkpoint_warning')}, '4s', '1: checkpoint_warning 4s loaded');
+my ($wal0, $often0) = (wal_checkpoints(), too_frequent());
+my $wal_lsn0 = sql('SELECT pg_current_wal_lsn()');
+my $job = sql(q{SELECT safe_add_column('t', 'p', 'text', backfill_expr => 'repeat(v, 3)')});
+wait_for($node, "SELECT throttle_reason ~ '^paced: [0-9.]+ MB/s of WAL, checkpoints no closer than 4 s \\(max_wal_size 64 MB\\)\$'
+                   FROM safe_column_progress WHERE job_id = $job AND NOT throttled",
+    't', '1: while it runs, the progress view says the checkpoint pace holds it, and why');
+wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $job", 'complete', '1: the paced job completed');
+my $wal_written = sql("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$wal_lsn0')::bigint");
+cmp_ok($wal_written, '>', 2 * 64 * 1024 * 1024, "1: the job wrote several times max_wal_size ($wal_written bytes)");
+cmp_ok(wal_checkpoints() - $wal0, '>', 0, '1: it went on through checkpoints its WAL forced');
+is(too_frequent() - $often0, 0, '1: none of them closer than checkpoint_warning to the one before');
+is(sql(q{SELECT count(*) FROM t WHERE p IS DISTINCT FROM repeat(v, 3)}), '0', '1: exact values');
+
+# ... and without the pace (checkpoint_min_interval = 0) the same work forces checkpoints closer than
+# checkpoint_warning (the test can fail).
+sql(q{ALTER SYSTEM SET safe_column.checkpoint_min_interval = 0; SELECT pg_reload_conf();});
+wait_for($node, q{SELECT current_setting('safe_column.checkpoint_min_interval')}, '0', '1: pace off loaded');
+$often0 = too_frequent();
+$job = sql(q{SELECT safe_add_column('t', 'q', 'text', backfill_expr => 'repeat(v, 3)')});
+wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $job", 'complete', '1: the unpaced job completed');
+cmp_ok(too_frequent() - $often0, '>', 0, '1: without the pace, checkpoints came too frequently');
+
+# 1a. safe_column.checkpoint_wal_share = 0.5: the calmest way, a backfill never forces a checkpoint and
+# waits for the next timed one (here the test's CHECKPOINTs stand for them).
+sql(q{ALTER SYSTEM SET safe_column.checkpoint_wal_share = 0.5; SELECT pg_reload_conf();});
+wait_for($node, q{SELECT current_setting('safe_column.checkpoint_wal_share')}, '0.5', '1a: share 0.5 loaded');
+$wal0 = wal_checkpoints();
+$wal_lsn0 = sql('SELECT pg_current_wal_lsn()');
+$job = sql(q{SELECT safe_add_column('t', 'a', 'text', backfill_expr => 'repeat(v, 12)', not_null => true)});
+my ($waits, @reasons) = run_job_with_checkpoints($job);
+is(sql("SELECT state FROM safe_column_jobs WHERE job_id = $job"), 'complete', '1a: the job completed');
+$wal_written = sql("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$wal_lsn0')::bigint");
+cmp_ok($wal_written, '>', 3 * 64 * 1024 * 1024, "1a: the job wrote several times max_wal_size ($wal_written bytes)");
+is(wal_checkpoints() - $wal0, 0, '1a: no checkpoint was forced by WAL');
+cmp_ok($waits, '>', 0, "1a: the job waited on the checkpoint signal ($waits times)");
+ok((grep { /^checkpoint_wal \d\.\d\d > 0\.50$/ } @reasons) > 0, "1a: the reason shows the share against the limit (@reasons)");
+cmp_ok(sql("SELECT (throttle_stats ->> 'checkpoint_wal')::float8 FROM safe_column_jobs WHERE job_id = $job"), '>', 0,
+    '1a: the time throttled by checkpoints is recorded');
+is(sql(q{SELECT count(*) FROM t WHERE a IS DISTINCT FROM repeat(v, 12)}), '0', '1a: exact values');
+
+# ... and with both off, the same work does force checkpoints (the test can fail).
 sql(q{ALTER SYSTEM SET safe_column.checkpoint_wal_share = 0; SELECT pg_reload_conf();});
+wait_for($node, q{SELECT current_setting('safe_column.checkpoint_wal_share')}, '0', '1a: share 0 loaded');
 $wal0 = wal_checkpoints();
 $job = sql(q{SELECT safe_add_column('t', 'b', 'text', backfill_expr => 'repeat(v, 12)', not_null => true)});
-wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $job", 'complete', '1: the unthrottled job completed');
-cmp_ok(wal_checkpoints() - $wal0, '>', 0, '1: without the signal, WAL forced checkpoints');
-# (The checkpoint signal stays off below: no timed checkpoint comes during the test to let it go on.)
+wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $job", 'complete', '1a: the unthrottled job completed');
+cmp_ok(wal_checkpoints() - $wal0, '>', 0, '1a: without the signal, WAL forced checkpoints');
+# (The checkpoint signals stay off below: no timed checkpoint comes during the test to let it go on.)
 
 # 1b. A per-job override: with the checkpoint signal off server-wide, one job asks for it with a
 # share so small that any WAL holds it; removing the override lets it go.

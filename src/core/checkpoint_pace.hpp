@@ -1,0 +1,40 @@
+// The checkpoint pace: how fast a backfill may write WAL so that the checkpoints it causes are spread
+// out, instead of stopping until the next timed checkpoint.
+//
+// The server forces a checkpoint once the WAL since the last checkpoint's redo point reaches a distance
+// D (about max_wal_size / (1 + checkpoint_completion_target)), and logs "checkpoints are occurring too
+// frequently" when a forced one starts sooner than checkpoint_warning after the previous one. The
+// backfill keeps the WAL since the redo point (everybody's, not only its own) under a line that rises
+// from 0 at the checkpoint's start to D after the minimum interval T: a checkpoint it causes then comes
+// no sooner than T. And it writes its own WAL at no more than D / T on average, so that the load is a
+// steady rate, not a burst each time a quiet cycle left room under the line.
+#pragma once
+
+namespace sc {
+
+// The minimum interval between checkpoints a backfill may cause, in seconds, from the setting
+// safe_column.checkpoint_min_interval (seconds; -1: derived; 0: no pace) and the server's
+// checkpoint_warning (seconds; 0: off). Derived: checkpoint_warning plus kPaceMargin (a checkpoint
+// starts a little after it was requested), or 30 s (PostgreSQL's default checkpoint_warning) plus the
+// margin when checkpoint_warning is off. 0: no pace.
+inline constexpr double kPaceMargin = 0.1;
+inline constexpr double kDefaultCheckpointWarningS = 30.0;
+double checkpoint_min_interval_s(int setting_s, int checkpoint_warning_s) noexcept;
+
+// The average WAL rate (bytes per second) that fills the distance in the interval; 0 when either is
+// not positive (no pace).
+double checkpoint_pace_rate(double distance_bytes, double min_interval_s) noexcept;
+
+// Where the server is in its checkpoint cycle.
+struct CheckpointCycle {
+    double since_redo = 0;   // WAL bytes since the redo point of the last checkpoint
+    double distance = 0;     // bytes from that redo point to the forced checkpoint
+    double elapsed_s = 0;    // seconds since that checkpoint started
+};
+
+// The pause, in milliseconds, until the line reaches the WAL already written: 0 when under it, or when
+// there is no pace. Capped at the time left to the end of the interval (past it the server's own
+// checkpoint has come, or the forced one is no closer than the interval).
+double pause_for_checkpoint_pace_ms(const CheckpointCycle &cycle, double min_interval_s) noexcept;
+
+}  // namespace sc
