@@ -6,10 +6,10 @@ MODULE_big = safe_column
 CORE_OBJS = src/core/sql_text.o src/core/lock_retry.o src/core/lock_report.o src/core/add_column_plan.o \
 	src/core/batch_sizer.o src/core/rate_meter.o src/core/job_phase.o src/core/throttle.o \
 	src/core/ddl_guard.o src/core/index_guard.o \
-	src/core/signal_cache.o src/core/checkpoint_pace.o
+	src/core/signal_cache.o src/core/checkpoint_pace.o src/core/backfill_forecast.o
 PG_OBJS = src/pg/module.o src/pg/guard.o src/pg/lock.o src/pg/jobs.o src/pg/add_column.o \
 	src/pg/shmem.o src/pg/launcher.o src/pg/job_runner.o src/pg/job_live.o src/pg/worker_session.o src/pg/job_row.o \
-	src/pg/batch.o src/pg/ddl_step.o src/pg/control.o src/pg/subxact.o src/pg/signals.o \
+	src/pg/batch.o src/pg/forecast.o src/pg/ddl_step.o src/pg/control.o src/pg/subxact.o src/pg/signals.o \
 	src/pg/overrides.o src/pg/hook.o src/pg/hook_facts.o src/pg/command_facts.o \
 	src/pg/related_locks.o src/pg/db_lifecycle.o src/pg/plan_function.o src/pg/publications.o \
 	src/pg/index_hook.o

@@ -21,13 +21,11 @@ double checkpoint_pace_rate(double distance_bytes, double min_interval_s) noexce
     return distance_bytes / min_interval_s;
 }
 
-double pause_for_checkpoint_pace_ms(const CheckpointCycle &cycle, double min_interval_s) noexcept {
-    double rate = checkpoint_pace_rate(cycle.distance, min_interval_s);
-    if (!(rate > 0.0) || !(cycle.since_redo > 0.0) || !std::isfinite(cycle.since_redo))
-        return 0.0;
-    double elapsed = cycle.elapsed_s > 0.0 && std::isfinite(cycle.elapsed_s) ? cycle.elapsed_s : 0.0;
-    double due_at = std::min(cycle.since_redo / rate, min_interval_s);  // when the line reaches it
-    return std::max(0.0, due_at - elapsed) * 1000.0;
+double checkpoint_pace_line(double elapsed_s, double min_interval_s) noexcept {
+    if (!(min_interval_s > 0.0) || !std::isfinite(min_interval_s))
+        return HUGE_VAL;
+    double elapsed = elapsed_s > 0.0 && std::isfinite(elapsed_s) ? elapsed_s : 0.0;
+    return (elapsed + 0.5 * kPaceMargin / (1.0 + kPaceMargin) * min_interval_s) / min_interval_s;
 }
 
 }  // namespace sc

@@ -32,9 +32,10 @@ struct CheckpointCycle {
     double elapsed_s = 0;    // seconds since that checkpoint started
 };
 
-// The pause, in milliseconds, until the line reaches the WAL already written: 0 when under it, or when
-// there is no pace. Capped at the time left to the end of the interval (past it the server's own
-// checkpoint has come, or the forced one is no closer than the interval).
-double pause_for_checkpoint_pace_ms(const CheckpointCycle &cycle, double min_interval_s) noexcept;
+// The line: the share of the distance the WAL since the redo point may have reached elapsed_s into the
+// cycle, (elapsed_s + slack) / interval with a slack of half the margin (1.5 s at the defaults: a forced
+// checkpoint still comes no sooner than checkpoint_warning), so that the first batches of a cycle need
+// not wait for the line to leave zero. Infinite when there is no pace.
+double checkpoint_pace_line(double elapsed_s, double min_interval_s) noexcept;
 
 }  // namespace sc

@@ -396,7 +396,9 @@ SafeWay safe_way(const Statement &s, const Command &c) {
                                        "enforces NOT NULL with NOT NULL NOT VALID, VALIDATE"
                                      : "background worker: fills existing rows in short batches, then "
                                        "enforces NOT NULL with CHECK NOT VALID, VALIDATE, SET NOT NULL");
-            fill.seconds.reset();
+            fill.seconds = c.forecast_seconds;
+            if (!c.forecast.empty())
+                fill.note += "; expected: " + c.forecast;
             steps.push_back(fill);
             w.stageable = !extras;
         } else {

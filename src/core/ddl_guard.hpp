@@ -42,6 +42,9 @@ struct Command {
     std::string column_name;  // unquoted, for safe_add_column's name argument
     std::string type;
     std::optional<std::string> default_expr;  // deparsed; unset when none (DEFAULT NULL is none)
+    // add_column, safe_column_plan only: the forecast of the backfill (backfill_forecast.hpp), if any
+    std::string forecast;
+    std::optional<double> forecast_seconds;
     bool default_volatile = false;
     bool not_null = false;
     bool serial = false;

@@ -9,6 +9,7 @@
 #include "core/ddl_guard.hpp"
 #include "core/sql_text.hpp"
 #include "pg/add_column.hpp"
+#include "pg/forecast.hpp"
 #include "pg/guard.hpp"
 #include "pg/jobs.hpp"
 #include "pg/lock.hpp"
@@ -553,8 +554,20 @@ NewJob new_job(const Request *r, bool backfill, const LockOutcome &lock) {
 
 }  // namespace
 
+namespace {
+
+// The forecast of filling relid's existing rows when it is a second or more (a smaller backfill is
+// done before anyone could act on its figures); else NULL.
+char *forecast_if_long(Oid relid, Oid typid) {
+    double seconds;
+    char *text = backfill_forecast_text(backfill_forecast_inputs(relid, typid), &seconds);
+    return seconds >= 1.0 ? text : nullptr;
+}
+
+}  // namespace
+
 int64 add_column_job(Oid relid, const char *colname, const char *type_in, char *default_expr, bool not_null,
-                     char *backfill_expr) {
+                     char *backfill_expr, char **forecast) {
     Request r{};
     r.relid = relid;
     r.colname = pstrdup(colname);
@@ -611,6 +624,8 @@ int64 add_column_job(Oid relid, const char *colname, const char *type_in, char *
     if (backfill)
         start_worker_at_commit();
     SPI_finish();
+    if (forecast != nullptr)
+        *forecast = backfill ? forecast_if_long(r.relid, r.typid) : nullptr;
     return job_id;
 }
 
@@ -627,7 +642,15 @@ Datum safe_add_column_impl(FunctionCallInfo fcinfo) {
     char *default_expr = arg_text_or_null(fcinfo, 3, "default_expr");
     bool not_null = PG_GETARG_BOOL(4);
     char *backfill_expr = arg_text_or_null(fcinfo, 5, "backfill_expr");
-    PG_RETURN_INT64(add_column_job(relid, colname, type_in, default_expr, not_null, backfill_expr));
+    char *forecast = nullptr;
+    int64 job_id = add_column_job(relid, colname, type_in, default_expr, not_null, backfill_expr, &forecast);
+    if (forecast != nullptr)
+        ereport(NOTICE, (errmsg("safe_column job %lld fills the existing rows of \"%s\" in the background",
+                                static_cast<long long>(job_id), get_rel_name(relid)),
+                         errdetail("Expected: %s.", forecast),
+                         errhint("Follow it in safe_column_progress, or wait for it with CALL safe_column_watch(%lld).",
+                                 static_cast<long long>(job_id))));
+    PG_RETURN_INT64(job_id);
 }
 
 }  // namespace

@@ -11,9 +11,10 @@ namespace sc::pg {
 
 // Everything safe_add_column() does once its arguments are read: validate, classify, lock queue-safely,
 // change the catalog, record the job (started at commit). Returns the job id. Used by the SQL function
-// and by the utility hook's stage mode.
+// and by the utility hook's stage mode. *forecast (when asked): for a job that fills existing rows for a
+// second or more, its forecast (pg/forecast.hpp); else NULL.
 int64 add_column_job(Oid relid, const char *colname, const char *type_in, char *default_expr, bool not_null,
-                     char *backfill_expr);
+                     char *backfill_expr, char **forecast = nullptr);
 
 // Deparse an expression with every name that is not in pg_catalog schema-qualified, so that it means
 // the same objects wherever and whenever it runs (search_path pinned to pg_catalog).

@@ -181,6 +181,7 @@ bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, con
     int32 typmod = -1;
     if (!gather_column_type(def->typeName, strict, c, &typid, &typmod))
         return false;
+    c->typid = typid;
     // COLLATE: written into the type as safe_add_column's column_type takes it (text COLLATE "C").
     if (def->collClause != nullptr) {
         Oid coll = get_collation_oid(def->collClause->collname, !strict);

@@ -120,15 +120,17 @@ HookOutcome stage(const CStatement *s) {
                                     get_rel_name(s->relid))));
             continue;
         }
+        char *forecast = nullptr;
         int64 job = add_column_job(s->relid, c.column_name, c.type,
                                    c.default_expr_qualified ? pstrdup(c.default_expr_qualified) : nullptr, c.not_null,
-                                   nullptr);
+                                   nullptr, &forecast);
         ereport(NOTICE,
                 (errmsg("safe_column staged ADD COLUMN %s of %s as job %lld", c.column, s->table_name,
                         static_cast<long long>(job)),
                  errdetail("New rows get the column's default from now on; existing rows read NULL until the "
-                           "background worker has filled them%s.",
-                           c.not_null ? ", and NOT NULL is enforced once every row has a value" : ""),
+                           "background worker has filled them%s.%s%s%s",
+                           c.not_null ? ", and NOT NULL is enforced once every row has a value" : "",
+                           forecast ? " Expected: " : "", forecast ? forecast : "", forecast ? "." : ""),
                  errhint("Wait for it with CALL safe_column_watch(%lld), or follow it in safe_column_progress.",
                          static_cast<long long>(job))));
     }

@@ -106,6 +106,10 @@ sc::ddl::Statement to_core(const CStatement *s) {
         k.unique_name = str_or_empty(c.unique_name);
         k.fk_name = str_or_empty(c.fk_name);
         k.sequence = str_or_empty(c.sequence);
+        if (c.forecast) {
+            k.forecast = c.forecast;
+            k.forecast_seconds = c.forecast_seconds;
+        }
         k.already_not_null = c.already_not_null;
         k.implied_by_check = c.implied_by_check;
         k.as_constraint = c.as_constraint;

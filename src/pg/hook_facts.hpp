@@ -42,6 +42,9 @@ struct CCommand {
     bool type_rewrite;  // alter_type
     const char *using_expr, *new_column, *new_column_name;
     const char *target;  // set_tablespace, set_persistence
+    Oid typid;              // add_column: the new column's type
+    const char *forecast;   // add_column, safe_column_plan only: the backfill's forecast (NULL: none)
+    double forecast_seconds;
 };
 
 struct CStatement {

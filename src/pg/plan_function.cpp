@@ -2,6 +2,7 @@
 // instead, from the same facts and the same core decision as the hook (hook_facts); runs nothing.
 #include "pg/guard.hpp"
 #include "pg/hook.hpp"
+#include "pg/forecast.hpp"
 #include "pg/hook_facts.hpp"
 #include "pg/index_hook.hpp"
 #include "pg/publications.hpp"
@@ -165,6 +166,15 @@ void verdict_row(const CVerdict &v, sc::ddl::Mode mode, Datum *values, bool *nul
                                         : psprintf("safe_column.mode = %s: %s", mode_name(mode), what));
 }
 
+// The forecast of the backfill each new column would need (the core keeps it for the ones that do).
+void forecast_backfills(CStatement *s) {
+    for (int i = 0; i < s->ncmds; i++) {
+        CCommand &c = s->cmds[i];
+        if (c.kind == sc::ddl::Kind::add_column && !c.column_exists && s->relid != InvalidOid)
+            c.forecast = backfill_forecast_text(backfill_forecast_inputs(s->relid, c.typid), &c.forecast_seconds);
+    }
+}
+
 // Whether the statement adds a column that does not exist yet (a new column for the subscribers).
 bool adds_a_column(const CStatement *s) {
     if (s->relid == InvalidOid)
@@ -237,6 +247,7 @@ Datum plan_impl(FunctionCallInfo fcinfo) {
     CStatement *s = plan_facts(castNode(AlterTableStmt, stmt), ddl);
     error_context_stack = cb.previous;
     measure_unlocked(s);
+    forecast_backfills(s);
     int n = core_plan(s, ddl, &steps);
     const char *pub_note = adds_a_column(s) ? publication_note(s->relid) : nullptr;
     put_plan(fcinfo, steps, n, pub_note, core_decide(s, verdict_mode), s->table_bytes);

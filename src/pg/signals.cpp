@@ -252,7 +252,7 @@ int sample_signals(sc::SignalReading *readings, Oid relid, sc::SignalCache *cach
     // what is left: checkpoint_wal_budget()).
     CheckpointDistance d = checkpoint_distance();
     CheckpointPace pace = checkpoint_pace();
-    double line = pace.rate > 0 ? pace.cycle.elapsed_s / pace.interval_s : HUGE_VAL;
+    double line = pace.rate > 0 ? sc::checkpoint_pace_line(pace.cycle.elapsed_s, pace.interval_s) : HUGE_VAL;
     bool by_share = checkpoint_wal_share > 0 && checkpoint_wal_share <= line;
     double limit = by_share ? checkpoint_wal_share : line;
     sc::SignalReading wal = reading(sc::SignalKind::checkpoint_wal, d.distance > 0 && (by_share || line < 1.0),

@@ -32,36 +32,18 @@ TEST(CheckpointPaceRate, FillsTheDistanceInTheInterval) {
     EXPECT_DOUBLE_EQ(checkpoint_pace_rate(512 * MB, std::numeric_limits<double>::infinity()), 0.0);
 }
 
-TEST(CheckpointPacePause, NoneWhileUnderTheLine) {
-    // 10 s into the cycle, the line is at 10/33 of the distance.
-    CheckpointCycle c{100 * MB, 512 * MB, 10.0};
-    EXPECT_DOUBLE_EQ(pause_for_checkpoint_pace_ms(c, 33.0), 0.0);
+TEST(CheckpointPaceLine, RisesFromASlackToTheWholeDistanceAtTheInterval) {
+    // Half the 3 s margin of 33 s: a forced checkpoint comes no sooner than 31.5 s, past the 30 s of
+    // checkpoint_warning.
+    EXPECT_NEAR(checkpoint_pace_line(0.0, 33.0) * 33.0, 1.5, 1e-9);
+    EXPECT_NEAR(checkpoint_pace_line(31.5, 33.0), 1.0, 1e-9);
+    EXPECT_NEAR(checkpoint_pace_line(10.0, 33.0), 11.5 / 33.0, 1e-9);
+    EXPECT_GT(checkpoint_pace_line(100.0, 33.0), 1.0);
 }
 
-TEST(CheckpointPacePause, UntilTheLineReachesTheWalWritten) {
-    // Half the distance written 10 s into the cycle: the line reaches it at 16.5 s.
-    CheckpointCycle c{256 * MB, 512 * MB, 10.0};
-    EXPECT_NEAR(pause_for_checkpoint_pace_ms(c, 33.0), 6500.0, 1e-6);
-    // Right after the checkpoint started, any WAL is ahead of the line.
-    CheckpointCycle start{1 * MB, 512 * MB, 0.0};
-    EXPECT_NEAR(pause_for_checkpoint_pace_ms(start, 33.0), 33.0 / 512 * 1000.0, 1e-6);
-}
-
-TEST(CheckpointPacePause, NeverPastTheIntervalEvenBeyondTheDistance) {
-    // The foreground alone went past the distance (a forced checkpoint is coming): the backfill waits
-    // at most until the interval is over, then a checkpoint it causes is no closer than the interval.
-    CheckpointCycle past{900 * MB, 512 * MB, 3.0};
-    EXPECT_NEAR(pause_for_checkpoint_pace_ms(past, 33.0), 30000.0, 1e-6);
-    CheckpointCycle late{900 * MB, 512 * MB, 40.0};
-    EXPECT_DOUBLE_EQ(pause_for_checkpoint_pace_ms(late, 33.0), 0.0);
-}
-
-TEST(CheckpointPacePause, NoPaceOrNonsenseMeansNoPause) {
-    CheckpointCycle c{256 * MB, 512 * MB, 1.0};
-    EXPECT_DOUBLE_EQ(pause_for_checkpoint_pace_ms(c, 0.0), 0.0);
-    CheckpointCycle nan_wal{std::nan(""), 512 * MB, 1.0};
-    EXPECT_DOUBLE_EQ(pause_for_checkpoint_pace_ms(nan_wal, 33.0), 0.0);
-    // A clock gone backwards counts as the cycle's start.
-    CheckpointCycle back{256 * MB, 512 * MB, -5.0};
-    EXPECT_NEAR(pause_for_checkpoint_pace_ms(back, 33.0), 16500.0, 1e-6);
+TEST(CheckpointPaceLine, NoPaceIsNoLineAndABackwardClockIsTheStart) {
+    EXPECT_TRUE(std::isinf(checkpoint_pace_line(10.0, 0.0)));
+    EXPECT_TRUE(std::isinf(checkpoint_pace_line(10.0, std::nan(""))));
+    EXPECT_DOUBLE_EQ(checkpoint_pace_line(-5.0, 33.0), checkpoint_pace_line(0.0, 33.0));
+    EXPECT_DOUBLE_EQ(checkpoint_pace_line(std::nan(""), 33.0), checkpoint_pace_line(0.0, 33.0));
 }
