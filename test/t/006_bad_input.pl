@@ -674,13 +674,15 @@ $section = 'safe_column_set';
             '5 ms ms', "5'; DROP TABLE victim; --"],
         int_kb => ['nonsense', '', '-1', '3TB', '10 parsecs', 'NaN', '1e100', '5 ms'],
         int => ['abc', '', '-1', '1e100', '5 ms', 'NaN'],
+        int_s => ['nonsense', '', '-2', '1e100', 'NaN', '10 parsecs', '99999999999999999999', 'true', '5 s s'],
         real => ['abc', '', '-1', 'NaN', 'Infinity', '-Infinity', '1e400', '1,5'],
         bool => ['maybe', '', '2', '-1', 'NaN', 'yess', 'onn'],
     );
     my %kinds = (batch_target => 'int_ms', batch_sleep_ratio => 'real', checkpoint_wal_share => 'real',
         wait_for_checkpoint => 'bool', max_replica_lag => 'int_kb', max_replica_lag_time => 'int_ms',
         max_slot_lag => 'int_kb', max_active_backends => 'int', yield_to_lock_waiters => 'bool',
-        critical_factor => 'real', critical_duration => 'int_ms', max_wal_rate => 'int_kb');
+        critical_factor => 'real', critical_duration => 'int_ms', max_wal_rate => 'int_kb',
+        checkpoint_min_interval => 'int_s');
     my %out_of_range = (batch_target => ['0', '10001', '11s'], batch_sleep_ratio => ['101', '100.5'],
         checkpoint_wal_share => ['11', '10.01'], critical_factor => ['1001']);
     for my $name (sort keys %kinds) {
@@ -707,7 +709,8 @@ $section = 'safe_column_set';
         ['Safe_Column.Batch_Target', '1s', 'batch_target'], ['safe_column.max_replica_lag', '16MB', 'max_replica_lag'],
         ['yield_to_lock_waiters', 'off', 'yield_to_lock_waiters'], ['batch_sleep_ratio', '0', 'batch_sleep_ratio'],
         ['critical_factor', '1000', 'critical_factor'], ['max_wal_rate', '64MB', 'max_wal_rate'],
-        ['safe_column.max_wal_rate', '0', 'max_wal_rate'])
+        ['safe_column.max_wal_rate', '0', 'max_wal_rate'], ['checkpoint_min_interval', '2min', 'checkpoint_min_interval'],
+        ['checkpoint_min_interval', '-1', 'checkpoint_min_interval'])
     {
         my ($name, $value, $canonical) = @$g;
         case(sql => "SELECT safe_column_set($j_paused, '$name', '$value')", expect => 'ok',
@@ -736,6 +739,7 @@ $section = 'settings';
         batch_target => ['abc', '0', '-1', '10001', '1e100', '', '5 parsecs'],
         batch_sleep_ratio => ['abc', '-1', '101', 'NaN', 'Infinity', ''],
         checkpoint_wal_share => ['abc', '-0.1', '11', 'NaN', '-Infinity'],
+        checkpoint_min_interval => ['abc', '-2', '1e100', '5 parsecs', 'NaN', '-1s 1s'],
         wait_for_checkpoint => ['maybe', '2', 'NaN'],
         max_replica_lag => ['abc', '-1', '3TB', '10 parsecs', 'NaN'],
         max_replica_lag_time => ['abc', '-1', '1e100', '3 fortnights'],
@@ -801,7 +805,7 @@ $section = 'postgresql.conf and reload';
     my $launcher = q1(q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'safe_column launcher'});
     ok($launcher =~ /^\d+$/, 'the launcher runs');
     my %bad = (throttle => 'maybe', batch_target => 'banana', batch_sleep_ratio => 'NaN',
-        checkpoint_wal_share => '-1', wait_for_checkpoint => '2', max_replica_lag => '3TB', max_replica_lag_time => 'soon',
+        checkpoint_wal_share => '-1', checkpoint_min_interval => 'often', wait_for_checkpoint => '2', max_replica_lag => '3TB', max_replica_lag_time => 'soon',
         max_slot_lag => '-5', max_wal_rate => 'fast', max_active_backends => 'lots', yield_to_lock_waiters => 'perhaps',
         throttle_query_timeout => '0', critical_factor => 'Infinity', lock_timeout => '0', lock_wait_budget => '-1');
     my $conf = $node->data_dir . '/postgresql.conf';
