@@ -689,6 +689,7 @@ if [[ $VARIANTS != "$ALL_VARIANTS" ]]; then
             printf '%-31s %8.2f %8d %7d %7d %8.1f %8.1f\n' "($k) ${LABEL[$k]}" "${WALL[$k]}" "${RPS[$k]}" \
                 "${WALMB[$k]}" "${SIZE[$k]}" "${P99[$k]}" "${MAX[$k]}"
         done
+        printf '%-31s %8s %8s %7s %7s %8.1f %8.1f\n' "baseline (no DDL)" - - - - "$B_p99" "$B_max"
         if has_variant 2 && has_variant 4; then
             echo "(4) rows/s / (2) rows/s: $(awk -v a="${RPS[4]}" -v b="${RPS[2]}" 'BEGIN{printf "%.2fx", (b > 0 ? a / b : 0)}')"
         fi
