@@ -11,7 +11,9 @@
 # Environment:
 #   CURVE_INTERVALS  the values of safe_column.checkpoint_min_interval, in seconds (default "0 16 -1 66")
 #   BENCH_ROWS, BENCH_CONF, SC_PG: as for backfill.sh (BENCH_CONF is added to each run's settings)
-# Output: test/bench/out/pace_curve.txt (one line per pace) and docs/backfill_pace_curve.png.
+#   CURVE_REPLOT=1   only draw the plot again from the last run's test/bench/out/pace_curve.dat
+# Output: test/bench/out/pace_curve.txt (one line per pace), pace_curve.dat (the plot's data) and
+# docs/backfill_pace_curve.png.
 set -Eeuo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT_DIR=$HERE/out
@@ -21,8 +23,30 @@ TXT=$OUT_DIR/pace_curve.txt
 PNG=$HERE/../../docs/backfill_pace_curve.png
 command -v gnuplot >/dev/null || { apt-get install -y -qq gnuplot-nox >/dev/null; }
 mkdir -p "$OUT_DIR"
-DAT=$(mktemp)
-trap 'rm -f "$DAT"' EXIT
+DAT=$OUT_DIR/pace_curve.dat
+
+plot() {
+    gnuplot <<GP
+set terminal pngcairo size 900,520 font ',10' noenhanced
+set output '$PNG'
+set title "The price of speed: safe_add_column of 2M rows at several checkpoint paces (labels: checkpoint_min_interval, s; -1: the default)"
+set xlabel 'backfill rate (rows/s)'
+set ylabel 'foreground latency (ms)'
+set key top left
+set grid
+set yrange [0:*]
+plot '$DAT' using 1:2 with linespoints pt 7 title 'foreground p99', \\
+     '$DAT' using 1:3 with linespoints pt 5 title 'foreground max', \\
+     '$DAT' using 1:4 with lines dt 2 lc rgb 'gray' title 'unloaded p99 (each run)', \\
+     '$DAT' using 1:2:5 with labels offset 0,1 notitle
+GP
+    echo "plot: $PNG; table: $TXT"
+}
+if [[ -n ${CURVE_REPLOT:-} ]]; then
+    plot
+    exit 0
+fi
+: >"$DAT"
 
 printf '%-22s %8s %8s %7s %8s %8s %11s\n' checkpoint_min_interval wall_s rows/s WAL_MB p99_ms max_ms base_p99_ms | tee "$TXT"
 for v in $INTERVALS; do
@@ -41,17 +65,4 @@ for v in $INTERVALS; do
     echo "$rps $p99 $max $base \"$v\"" >>"$DAT"
 done
 
-gnuplot <<GP
-set terminal pngcairo size 900,520 font ',10'
-set output '$PNG'
-set title "The price of speed: safe_add_column of 2M rows at several checkpoint paces (labels: checkpoint_min_interval, s)"
-set xlabel 'backfill rate (rows/s)'
-set ylabel 'foreground latency (ms)'
-set key top left
-set grid
-plot '$DAT' using 1:2 with linespoints pt 7 title 'foreground p99', \
-     '$DAT' using 1:3 with linespoints pt 5 title 'foreground max', \
-     '$DAT' using 1:4 with lines dt 2 lc rgb 'gray' title 'unloaded p99 (each run)', \
-     '$DAT' using 1:2:5 with labels offset 0,1 notitle
-GP
-echo "plot: $PNG; table: $TXT"
+plot
