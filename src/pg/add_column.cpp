@@ -552,10 +552,6 @@ NewJob new_job(const Request *r, bool backfill, const LockOutcome &lock) {
     return job;
 }
 
-}  // namespace
-
-namespace {
-
 // The forecast of filling relid's existing rows when it is a second or more (a smaller backfill is
 // done before anyone could act on its figures); else NULL.
 char *forecast_if_long(Oid relid, Oid typid) {

@@ -233,36 +233,46 @@ CheckpointPace checkpoint_pace() {
     // which ends at a segment boundary and so can be shorter.
     double nominal = static_cast<double>(CheckPointSegments > 1 ? CheckPointSegments - 1 : 1) * wal_segment_size;
     pace.rate = sc::checkpoint_pace_rate(nominal, pace.interval_s);
+    pace.cycle.since_redo = d.since_redo;
+    pace.cycle.distance = d.distance;
     if (pace.rate > 0) {
         long secs;
         int usecs;
         TimestampDifference(checkpoint_started_at(), GetCurrentTimestamp(), &secs, &usecs);
-        pace.cycle = sc::CheckpointCycle{d.since_redo, d.distance, static_cast<double>(secs) + usecs / 1e6};
+        pace.cycle.elapsed_s = static_cast<double>(secs) + usecs / 1e6;
     }
     return pace;
 }
 
-int sample_signals(sc::SignalReading *readings, Oid relid, sc::SignalCache *cache, double now_s, bool *sampled) {
-    int n = 0;
+namespace {
 
-    // The WAL since the last checkpoint's redo point, as a share of the distance that forces one, under
-    // the pace line (the share the cycle's time so far allows: a checkpoint the backfill causes comes no
-    // sooner than safe_column.checkpoint_min_interval; no hysteresis, the line rises by itself) and, if
-    // set, under safe_column.checkpoint_wal_share (below 1: never force one; the batches are sized to fit
-    // what is left: checkpoint_wal_budget()).
-    CheckpointDistance d = checkpoint_distance();
+// The WAL since the last checkpoint's redo point, as a share of the distance that forces one, under
+// the pace line (the share the cycle's time so far allows: a checkpoint the backfill causes comes no
+// sooner than safe_column.checkpoint_min_interval; no hysteresis, the line rises by itself) and, if
+// set, under safe_column.checkpoint_wal_share (below 1: never force one; the batches are sized to fit
+// what is left: checkpoint_wal_budget()).
+sc::SignalReading checkpoint_wal_reading() {
     CheckpointPace pace = checkpoint_pace();
-    double line = pace.rate > 0 ? sc::checkpoint_pace_line(pace.cycle.elapsed_s, pace.interval_s) : HUGE_VAL;
+    const sc::CheckpointCycle &c = pace.cycle;
+    double line = pace.rate > 0 ? sc::checkpoint_pace_line(c.elapsed_s, pace.interval_s) : HUGE_VAL;
     bool by_share = checkpoint_wal_share > 0 && checkpoint_wal_share <= line;
     double limit = by_share ? checkpoint_wal_share : line;
-    sc::SignalReading wal = reading(sc::SignalKind::checkpoint_wal, d.distance > 0 && (by_share || line < 1.0),
-                                    d.distance > 0 ? d.since_redo / d.distance : 0, limit);
+    sc::SignalReading wal = reading(sc::SignalKind::checkpoint_wal, c.distance > 0 && (by_share || line < 1.0),
+                                    c.distance > 0 ? c.since_redo / c.distance : 0, limit);
     if (!by_share) {
         wal.resume_below = limit;
         wal.label = "pace";
     }
     wal.critical = 0;  // the server's own checkpoint resolves it: never worth a pause
-    readings[n++] = wal;
+    return wal;
+}
+
+}  // namespace
+
+int sample_signals(sc::SignalReading *readings, Oid relid, sc::SignalCache *cache, double now_s, bool *sampled) {
+    int n = 0;
+
+    readings[n++] = checkpoint_wal_reading();
 
     // A checkpoint is being written when the redo pointer moved past the last completed one's.
     if (wait_for_checkpoint) {

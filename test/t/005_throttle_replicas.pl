@@ -33,6 +33,7 @@ safe_column.batch_target = 20ms
 safe_column.max_replica_lag = '2MB'
 safe_column.max_slot_lag = '4MB'
 safe_column.checkpoint_wal_share = 0
+safe_column.checkpoint_min_interval = 0
 safe_column.critical_factor = 0
 });
 $primary->start;

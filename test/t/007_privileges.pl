@@ -37,6 +37,7 @@ autovacuum = off
 safe_column.batch_target = 5ms
 safe_column.batch_sleep_ratio = 0
 safe_column.checkpoint_wal_share = 0
+safe_column.checkpoint_min_interval = 0
 });
 $node->start;
 

@@ -35,6 +35,7 @@ autovacuum = off
 safe_column.batch_target = 5ms
 safe_column.batch_sleep_ratio = 0
 safe_column.checkpoint_wal_share = 0
+safe_column.checkpoint_min_interval = 0
 max_worker_processes = 16
 });
 $node->start;

@@ -20,6 +20,7 @@ safe_column.guard_min_size = 64kB
 safe_column.batch_target = 5ms
 safe_column.batch_sleep_ratio = 0
 safe_column.checkpoint_wal_share = 0
+safe_column.checkpoint_min_interval = 0
 });
 $node->start;
 
