@@ -28,4 +28,12 @@ double checkpoint_pace_line(double elapsed_s, double min_interval_s) noexcept {
     return (elapsed + 0.5 * kPaceMargin / (1.0 + kPaceMargin) * min_interval_s) / min_interval_s;
 }
 
+double checkpoint_pace_allowance(const CheckpointCycle &cycle, double min_interval_s) noexcept {
+    double line = checkpoint_pace_line(cycle.elapsed_s, min_interval_s);
+    if (!(line < 1.0) || !(cycle.distance > 0.0) || !std::isfinite(cycle.distance))
+        return HUGE_VAL;
+    double since = cycle.since_redo > 0.0 && std::isfinite(cycle.since_redo) ? cycle.since_redo : 0.0;
+    return std::max(0.0, line * cycle.distance - since);
+}
+
 }  // namespace sc

@@ -38,4 +38,10 @@ struct CheckpointCycle {
 // not wait for the line to leave zero. Infinite when there is no pace.
 double checkpoint_pace_line(double elapsed_s, double min_interval_s) noexcept;
 
+// The WAL that may be written at once, now, without forcing a checkpoint sooner than the interval: up to
+// the line (never below zero), or infinite once the line has reached the whole distance (a checkpoint
+// forced now comes no sooner than the interval) or when there is no pace. For what writes its WAL in
+// one go rather than batch by batch (a VACUUM pass, whose full-page images come all at once).
+double checkpoint_pace_allowance(const CheckpointCycle &cycle, double min_interval_s) noexcept;
+
 }  // namespace sc

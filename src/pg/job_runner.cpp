@@ -486,7 +486,10 @@ void vacuum_if_due(Run *run, StepState *st) {
     live.vacuum_waiting = false;
     if (!st->throttle_on || live.vacuum_relid == InvalidOid)
         return;
-    CheckpointBudget budget = checkpoint_wal_budget(st->checkpoint_share);
+    // A VACUUM pass writes its WAL in one go (with data checksums, a full-page image of every page it
+    // sets a hint bit on): it runs when that fits what is left below the share, or under the pace line.
+    bool by_share = st->checkpoint_share > 0;
+    CheckpointBudget budget = by_share ? checkpoint_wal_budget(st->checkpoint_share) : checkpoint_pace_budget();
     sc::VacuumInputs in;
     in.filled = live.vacuum_blocks;
     in.every = live.vacuum_every;
@@ -503,7 +506,8 @@ void vacuum_if_due(Run *run, StepState *st) {
         st->pacing = false;
         st->pause_ms = std::max(st->pause_ms, static_cast<double>(throttle_nap_ms));
         st->waited_on = static_cast<int>(sc::SignalKind::checkpoint_wal);
-        char *reason = psprintf("checkpoint_wal: a VACUUM of %lld blocks (about %.0f MB of WAL) waits for a checkpoint",
+        char *reason = psprintf(by_share ? "checkpoint_wal: a VACUUM of %lld blocks (about %.0f MB of WAL) waits for a checkpoint"
+                                         : "checkpoint_wal pace: a VACUUM of %lld blocks (about %.0f MB of WAL) waits for room under the pace",
                                 static_cast<long long>(live.vacuum_blocks), plan.expected_wal / (1024.0 * 1024.0));
         live_set_throttle(&live, reason);
         pfree(reason);

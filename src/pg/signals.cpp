@@ -244,6 +244,15 @@ CheckpointPace checkpoint_pace() {
     return pace;
 }
 
+CheckpointBudget checkpoint_pace_budget() {
+    CheckpointPace pace = checkpoint_pace();
+    if (!(pace.rate > 0))
+        return {-1, 0};
+    double whole = pace.rate * pace.interval_s;
+    double left = sc::checkpoint_pace_allowance(pace.cycle, pace.interval_s);
+    return {std::isfinite(left) ? std::min(left, whole) : whole, whole};
+}
+
 namespace {
 
 // The WAL since the last checkpoint's redo point, as a share of the distance that forces one, under

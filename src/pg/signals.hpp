@@ -46,6 +46,11 @@ struct CheckpointPace {
 };
 CheckpointPace checkpoint_pace();
 
+// Under the checkpoint pace, the budget of what writes its WAL in one go (a VACUUM pass): whole, the
+// nominal distance that forces a checkpoint; left, what the pace line allows at once now (whole once the
+// interval has passed). {-1, 0} without a pace.
+CheckpointBudget checkpoint_pace_budget();
+
 // Fill readings (at most sc::signal_count) for a job on table relid. The checkpoint signals are read
 // every time (no query); the others (standbys, slots, backends, lock waiters, the throttle query) come
 // from cache, read again when it is due (safe_column.sample_interval). *sampled: whether they were read

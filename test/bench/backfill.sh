@@ -41,6 +41,10 @@
 #   BENCH_RATE   pgbench total tps (-R)   (default 300)
 #   BENCH_CONF   extra postgresql.conf lines, e.g. "safe_column.batch_sleep_ratio = 1.5"
 #   BENCH_KEEP=1 keep the temp dir (logs) after the run; the server is stopped regardless
+#   BENCH_PROFILE   variants recorded with perf on every CPU, e.g. "2 4": CPU seconds by process (the
+#                variant's session, the worker, the foreground, checkpointer, WAL writer, ...) and the
+#                top functions of the session or worker, in test/bench/out/backfill_profile.txt. The
+#                sampling costs the recorded variants a few per cent of their speed
 #   BENCH_VARIANTS  the variants to run, e.g. "2 4" (default all; (6) and (7) need (5)). With a subset, only
 #                the table of those variants is printed (no plot, no verdicts but (4) vs (2)), to
 #                compare two builds' pace quickly: run it once per build, same settings
@@ -63,7 +67,7 @@ if [[ -z ${SC_IN_ROOT:-} && -n ${SC_PG:-} && ${SC_PG} != 15 ]]; then
     mkdir -p "$out" "$SC_ROOTS/$suite/var/tmp/bench-out"
     sc_in_root "$suite" env SC_IN_ROOT=1 SC_PG_MAJOR="$SC_PG" BENCH_OUT=/var/tmp/bench-out \
         BENCH_ROWS="${BENCH_ROWS:-}" BENCH_PORT="${BENCH_PORT:-}" BENCH_RATE="${BENCH_RATE:-}" \
-        BENCH_CONF="${BENCH_CONF:-}" BENCH_VARIANTS="${BENCH_VARIANTS:-}" BENCH_KEEP="${BENCH_KEEP:-}" \
+        BENCH_CONF="${BENCH_CONF:-}" BENCH_VARIANTS="${BENCH_VARIANTS:-}" BENCH_PROFILE="${BENCH_PROFILE:-}" BENCH_KEEP="${BENCH_KEEP:-}" \
         bash -c 'source /src/test/lib/common.sh && sc_ensure_packages >/dev/null && sc_build_install >/dev/null &&
                  bash /src/test/bench/backfill.sh'
     rc=$?
@@ -166,11 +170,19 @@ command -v runuser >/dev/null || die "runuser missing (util-linux)"
 # ---------------------------------------------------------------------------------------------
 # Throw-away cluster, torn down on any exit.
 source "$(dirname "$0")/../lib/bench.sh"  # BG_PIDS, forget_bg, bench_stop_server, bench_traps
+source "$(dirname "$0")/../lib/bench_profile.sh"  # profile_start, profile_stop, profile_report
+PROFILE=${BENCH_PROFILE:-}
+profiled() { [[ " $PROFILE " == *" $1 "* ]]; }
 bench_tmpdir safe_column_bench
 PGDATA_DIR=$TMP/data
 BENCH_DATADIRS=("$PGDATA_DIR")
 BENCH_LOGS=("$TMP/server.log")
 bench_traps
+if [[ -n $PROFILE ]]; then
+    [[ $PROFILE =~ ^[1-7]( [1-7])*$ ]] || die "BENCH_PROFILE: variant numbers 1 to 7, separated by spaces"
+    for k in $PROFILE; do has_variant "$k" || die "BENCH_PROFILE: ($k) is not among the variants run"; done
+    profile_check
+fi
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 OTHER_PG_BEFORE=$(pgrep -c -x postgres || true)
@@ -490,8 +502,10 @@ run_variant() {
     pre=$(q "$CKPT_SQL")
     log "($key) running"
     "body_$key" >"$TMP/$key.sql"
-    "${PSQL[@]}" -At -F ' ' -f "$TMP/$key.sql" >"$TMP/$key.out" 2>&1 ||
+    if profiled "$key"; then profile_start "$key"; fi
+    PGAPPNAME=variant "${PSQL[@]}" -At -F ' ' -f "$TMP/$key.sql" >"$TMP/$key.out" 2>&1 ||
         { cat "$TMP/$key.out" >&2; die "($key) $label failed"; }
+    if profiled "$key"; then profile_stop "$key"; fi
     local post
     post=$(q "$CKPT_SQL")
     local t_start t_end
@@ -677,6 +691,18 @@ for k in $VARIANTS; do
     read -r TX[$k] FAIL[$k] P50[$k] P99[$k] MAX[$k] SLOW[$k] <<<"$(fg_stats $k "$t0" "$t1")"
     [[ $(tv $k pgb_ended) == 1 ]] && FAIL[$k]=$((FAIL[$k] + 1))
 done
+
+if [[ -n $PROFILE ]]; then
+    mkdir -p "$OUT_DIR"
+    {
+        echo "backfill benchmark profile: $ROWS rows; $SO_INFO; run $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+        for k in $PROFILE; do
+            echo
+            echo "($k) ${LABEL[$k]}: wall ${WALL[$k]} s"
+            profile_report "$k"
+        done
+    } | tee "$OUT_DIR/backfill_profile.txt"
+fi
 
 # A subset of the variants: their table only.
 if [[ $VARIANTS != "$ALL_VARIANTS" ]]; then

@@ -47,3 +47,27 @@ TEST(CheckpointPaceLine, NoPaceIsNoLineAndABackwardClockIsTheStart) {
     EXPECT_DOUBLE_EQ(checkpoint_pace_line(-5.0, 33.0), checkpoint_pace_line(0.0, 33.0));
     EXPECT_DOUBLE_EQ(checkpoint_pace_line(std::nan(""), 33.0), checkpoint_pace_line(0.0, 33.0));
 }
+
+TEST(CheckpointPaceAllowance, WhatMayBeWrittenAtOnceIsWhatTheLineLeaves) {
+    // 10 s into a 33 s interval, 100 MB written of a 512 MB cycle: the line allows 11.5/33 of it.
+    CheckpointCycle c{100 * MB, 512 * MB, 10.0};
+    EXPECT_NEAR(checkpoint_pace_allowance(c, 33.0), 11.5 / 33.0 * 512 * MB - 100 * MB, 1.0);
+    // Ahead of the line: nothing now (never negative).
+    c.since_redo = 400 * MB;
+    EXPECT_DOUBLE_EQ(checkpoint_pace_allowance(c, 33.0), 0.0);
+    // A VACUUM of 8 MB right after a checkpoint on a 16 MB cycle (max_wal_size 64MB) would force the next
+    // one within a second: it is not allowed yet ...
+    CheckpointCycle small{0.5 * MB, 16 * MB, 1.0};
+    EXPECT_LT(checkpoint_pace_allowance(small, 4.4), 8 * MB);
+    // ... but later in the cycle, and at any size once the interval has passed.
+    small.elapsed_s = 3.5;
+    EXPECT_GE(checkpoint_pace_allowance(small, 4.4), 8 * MB);
+    small.elapsed_s = 4.4;
+    EXPECT_TRUE(std::isinf(checkpoint_pace_allowance(small, 4.4)));
+}
+
+TEST(CheckpointPaceAllowance, NoPaceOrNoDistanceIsNoLimit) {
+    EXPECT_TRUE(std::isinf(checkpoint_pace_allowance(CheckpointCycle{0, 512 * MB, 0}, 0.0)));
+    EXPECT_TRUE(std::isinf(checkpoint_pace_allowance(CheckpointCycle{0, 0, 0}, 33.0)));
+    EXPECT_TRUE(std::isinf(checkpoint_pace_allowance(CheckpointCycle{0, std::nan(""), 0}, 33.0)));
+}
