@@ -21,22 +21,17 @@ std::string add_column_staged(const std::string &table, const std::string &colum
     return text;
 }
 
-std::string fill_batch(const std::string &table, const std::string &column, const std::string &expr,
-                       unsigned long first_block, unsigned long end_block) {
+std::string fill_batch(const std::string &table, const std::string &column, const std::string &expr) {
     return (boost::format("UPDATE ONLY %1% SET %2% = (%3%)"
                           " WHERE ctid = ANY (ARRAY(SELECT ctid FROM ONLY %1%"
-                          " WHERE ctid >= '(%4%,0)'::pg_catalog.tid AND ctid < '(%5%,0)'::pg_catalog.tid"
-                          " AND %2% IS NULL FOR UPDATE SKIP LOCKED)) AND %2% IS NULL") %
-            table % column % expr % first_block % end_block)
+                          " WHERE ctid >= $1 AND ctid < $2 AND %2% IS NULL FOR UPDATE SKIP LOCKED)) AND %2% IS NULL") %
+            table % column % expr)
         .str();
 }
 
-std::string fill_batch_direct(const std::string &table, const std::string &column, const std::string &expr,
-                              unsigned long first_block, unsigned long end_block) {
-    return (boost::format("UPDATE ONLY %1% SET %2% = (%3%)"
-                          " WHERE ctid >= '(%4%,0)'::pg_catalog.tid AND ctid < '(%5%,0)'::pg_catalog.tid"
-                          " AND %2% IS NULL") %
-            table % column % expr % first_block % end_block)
+std::string fill_batch_direct(const std::string &table, const std::string &column, const std::string &expr) {
+    return (boost::format("UPDATE ONLY %1% SET %2% = (%3%) WHERE ctid >= $1 AND ctid < $2 AND %2% IS NULL") % table %
+            column % expr)
         .str();
 }
 

@@ -27,19 +27,18 @@ std::string add_column(const AddColumnSpec &spec);
 std::string add_column_staged(const std::string &table, const std::string &column, const std::string &type,
                               const std::optional<std::string> &default_expr);
 
-// One backfill batch over heap blocks [first_block, end_block) of one table (ONLY: partitions and
-// inheritance children are their own parts): a TID Range Scan that fills rows whose column is still
-// NULL, and never overwrites a value the application wrote (the IS NULL is rechecked on a row the
-// application updated meanwhile). Row locks held by the application are waited for, as long as the
-// batch's lock_timeout allows: the fast path.
-std::string fill_batch_direct(const std::string &table, const std::string &column, const std::string &expr,
-                              unsigned long first_block, unsigned long end_block);
+// One backfill batch over the heap blocks of one table (ONLY: partitions and inheritance children are
+// their own parts) from the TID $1 ('(first_block,0)') to the TID $2 ('(end_block,0)'), excluded: a TID
+// Range Scan that fills rows whose column is still NULL, and never overwrites a value the application
+// wrote (the IS NULL is rechecked on a row the application updated meanwhile). Row locks held by the
+// application are waited for, as long as the batch's lock_timeout allows: the fast path. The range is
+// a parameter so that one prepared plan serves every batch of the job.
+std::string fill_batch_direct(const std::string &table, const std::string &column, const std::string &expr);
 
 // The same batch, for a range where the direct one hit a row the application keeps locked: it first
 // locks the rows it can, FOR UPDATE SKIP LOCKED, and fills only those (the sweep comes back for the
 // others), so it never waits on the application. It costs a second scan and a WAL record per row lock.
-std::string fill_batch(const std::string &table, const std::string &column, const std::string &expr,
-                       unsigned long first_block, unsigned long end_block);
+std::string fill_batch(const std::string &table, const std::string &column, const std::string &expr);
 
 // Whether any row of the table (ONLY) still has the column NULL.
 std::string nulls_left(const std::string &table, const std::string &column);

@@ -31,15 +31,11 @@ namespace {
 // The core's SQL text, each call inside cpp_entry: a C++ exception (std::bad_alloc from formatting, a
 // PgError from pstrdup) becomes an ERROR of the step, which fails the job, instead of escaping the
 // worker's C frames (std::terminate, and crash recovery of the whole cluster).
-char *core_fill_batch(const char *table, const char *column, const char *expr, int64 first, int64 end,
-                      bool skip_locked) {
+char *core_fill_batch(const char *table, const char *column, const char *expr, bool skip_locked) {
     return cpp_entry("safe_column worker", [&] {
         throw_injected_fault("fill_batch");
-        std::string text = skip_locked ? sc::sql::fill_batch(table, column, expr, static_cast<unsigned long>(first),
-                                                             static_cast<unsigned long>(end))
-                                       : sc::sql::fill_batch_direct(table, column, expr,
-                                                                    static_cast<unsigned long>(first),
-                                                                    static_cast<unsigned long>(end));
+        std::string text = skip_locked ? sc::sql::fill_batch(table, column, expr)
+                                       : sc::sql::fill_batch_direct(table, column, expr);
         return pg_call([&] { return pstrdup(text.c_str()); });
     });
 }
@@ -87,7 +83,13 @@ void run_batch(Job *job, const PartCursor &part, const char *column, int blocks,
     int64 end = part.next_block + blocks;
     if (end > part.end_block)
         end = part.end_block;
-    char *sql = core_fill_batch(table, column, job->fill_expr, part.next_block, end, skip_locked);
+    char *sql = core_fill_batch(table, column, job->fill_expr, skip_locked);
+    // The range as TIDs: the batch's text is the same for every batch of the part (one kept plan).
+    ItemPointerData range[2];
+    ItemPointerSet(&range[0], static_cast<BlockNumber>(part.next_block), 0);
+    ItemPointerSet(&range[1], static_cast<BlockNumber>(end), 0);
+    Oid range_types[2] = {TIDOID, TIDOID};
+    Datum range_values[2] = {PointerGetDatum(&range[0]), PointerGetDatum(&range[1])};
 
     pgstat_report_activity(STATE_RUNNING, psprintf("safe_column job " INT64_FORMAT ": %s %s blocks " INT64_FORMAT
                                                    "-" INT64_FORMAT " of %s",
@@ -111,7 +113,7 @@ void run_batch(Job *job, const PartCursor &part, const char *column, int blocks,
     instr_time t0 = now_instr();
     RoleSwitch rs;
     as_table_owner(job->creator, part.relid, &rs);
-    int rc = run_user_sql(sql, false, 0, nullptr, nullptr);
+    int rc = run_user_sql(sql, false, 2, range_types, range_values);
     back_from_table_owner(&rs);
     AtEOXact_GUC(false, batch_nest);
     if (rc != SPI_OK_UPDATE)

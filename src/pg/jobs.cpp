@@ -1,4 +1,5 @@
 #include "pg/jobs.hpp"
+#include "pg/kept_plans.hpp"
 
 extern "C" {
 #include "access/table.h"
@@ -98,9 +99,9 @@ const char *locked_extension_schema() {
         "  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
         " WHERE e.extname OPERATOR(pg_catalog.=) 'safe_column'::pg_catalog.name"
         "   FOR KEY SHARE OF n";
-    int rc = SPI_execute(query, false, 1);
+    int rc = spi_run_kept(query, 0, nullptr, nullptr, false);  // once a transaction: a kept plan
     if (rc != SPI_OK_SELECT)
-        elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+        elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
     if (SPI_processed != 1)
         not_installed();
     strlcpy(schema_cache.name, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NAMEDATALEN);

@@ -1,5 +1,6 @@
 #include <cstring>
 
+#include "pg/kept_plans.hpp"
 #include "pg/overrides.hpp"
 #include "pg/signals.hpp"
 #include "pg/worker.hpp"
@@ -125,9 +126,9 @@ void apply_overrides(int64 job_id, const char *job_store) {
                          job_store);
     Oid types[1] = {INT8OID};
     Datum values[1] = {Int64GetDatum(job_id)};
-    int rc = SPI_execute_with_args(sql, 1, types, values, nullptr, true, 0);
+    int rc = spi_run_kept(sql, 1, types, values, true);  // every step: a kept plan
     if (rc != SPI_OK_SELECT)
-        elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+        elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
     for (uint64 i = 0; i < SPI_processed; i++) {
         char *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
         char *value = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);

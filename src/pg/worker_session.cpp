@@ -1,6 +1,7 @@
 #include <cstring>
 #include <new>
 
+#include "pg/kept_plans.hpp"
 #include "pg/worker.hpp"
 #include "pg/worker_session.hpp"
 
@@ -99,10 +100,11 @@ void spi_exec(const char *sql, int expected) {
         elog(ERROR, "SPI_execute failed (%s): %s", SPI_result_code_string(rc), sql);
 }
 
+// The worker's bookkeeping, run at every step: through kept plans (kept_plans.hpp).
 void spi_exec_args(const char *sql, int nargs, Oid *types, Datum *values, int expected) {
-    int rc = SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
+    int rc = spi_run_kept(sql, nargs, types, values, false);
     if (rc != expected)
-        elog(ERROR, "SPI_execute_with_args failed (%s): %s", SPI_result_code_string(rc), sql);
+        elog(ERROR, "SPI_execute_plan failed (%s): %s", SPI_result_code_string(rc), sql);
 }
 
 // The column's current name; NULL once it is dropped (a dropped column keeps a pg_attribute row,
@@ -182,8 +184,7 @@ int run_user_sql(const char *sql, bool read_only, int nargs, Oid *types, Datum *
     int rc = 0;
     PG_TRY();
     {
-        rc = nargs > 0 ? SPI_execute_with_args(sql, nargs, types, values, nullptr, read_only, 0)
-                       : SPI_execute(sql, read_only, 0);
+        rc = nargs > 0 ? spi_run_kept(sql, nargs, types, values, read_only) : SPI_execute(sql, read_only, 0);
     }
     PG_CATCH();
     {
