@@ -370,7 +370,8 @@ rss_sampler() {
                 VmHWM:*) h=${line//[!0-9]/} ;;
                 esac
             done <"/proc/$pid/status" 2>/dev/null || pid=
-            [[ -n $r ]] && echo "$EPOCHREALTIME $pid $r $a $s $h" >>"$out"
+            # All four or none (a read that races with the worker's exit would shift the columns).
+            [[ -n $r && -n $a && -n $s && -n $h ]] && echo "$EPOCHREALTIME $pid $r $a $s $h" >>"$out"
         fi
         read -r -t 0.1 -u "$nap" _ || true
     done
