@@ -17,10 +17,11 @@ inline constexpr double kWalPerHeapByte = 1.9;
 inline constexpr double kWalPerRow = 112.0;        // record headers; the new value's width comes on top
 inline constexpr double kWalPerIndexByte = 4.4;
 inline constexpr double kVacuumWalShare = 0.05;    // the worker's VACUUM passes (throttled only)
-// Bytes of WAL per second of batches: (5) of backfill.sh with max_wal_size 8GB (the batch pacing binds)
-// wrote 1099 MB in 36.8 s at sleep ratio 0.5, i.e. 45 MB/s of batches (throttle off, (4): 52 MB/s, the
-// foreground running beside it). It was 30 MB/s before the worker's statements had kept plans.
-inline constexpr double kWorkWalRate = 45.0 * 1024 * 1024;
+// Bytes of WAL per second of batches at full speed: (4) of backfill.sh (throttle off) wrote 1066-1155
+// MB in 19.9-21.4 s in this version's runs, 50-58 MB/s with the foreground running beside it; (5) with
+// max_wal_size 8GB (the batch pacing binds, sleep ratio 0.5) took 28.3 and 36.8 s for 1.1 GB, i.e. 45-58
+// MB/s of batches. It was 30 MB/s before the worker's statements had kept plans.
+inline constexpr double kWorkWalRate = 50.0 * 1024 * 1024;
 
 struct ForecastInputs {
     double heap_bytes = 0;
