@@ -208,12 +208,16 @@ void account_batch(Run *run, const BatchResult &res, StepState *st) {
     run->wal_per_block.observe(static_cast<double>(res.wal), res.blocks);
     elog(DEBUG1, "safe_column: job %lld: a batch of %d blocks took %.1f ms and wrote %lld bytes of WAL",
          static_cast<long long>(run->job_id), res.blocks, res.ms, static_cast<long long>(res.wal));
+    // The rates count the time from one batch's end to the next's, pauses included. The first batch
+    // has no such time: its own duration alone (no pause yet) would start the smoothed rate at a pace
+    // the job never keeps, and the demo's progress lines then showed it falling for half a minute.
     TimestampTz now_ts = GetCurrentTimestamp();
-    double wall_s = live.last_batch_end != 0 ? static_cast<double>(now_ts - live.last_batch_end) / 1e6
-                                             : res.ms / 1000.0;
+    if (live.last_batch_end != 0) {
+        double wall_s = static_cast<double>(now_ts - live.last_batch_end) / 1e6;
+        live.rows_rate.add(static_cast<double>(res.rows), wall_s + 1e-6);
+        live.blocks_rate.add(static_cast<double>(res.blocks), wall_s + 1e-6);
+    }
     live.last_batch_end = now_ts;
-    live.rows_rate.add(static_cast<double>(res.rows), wall_s + 1e-6);
-    live.blocks_rate.add(static_cast<double>(res.blocks), wall_s + 1e-6);
     if (throttle_enabled)
         pace_batch(run, res, st);
     if (res.relid != live.vacuum_relid) {
