@@ -91,7 +91,8 @@ LIVE_SAMPLE_S=0.1  # safe_column_live() sampling interval during (4) and (5)
 PROC_BATCH=10000   # ids per COMMIT in variant (3)
 GOAL_AE_MS=50
 GOAL_MAX_MS=250
-GOAL_P99_FACTOR=1.5
+GOAL_P99_FACTOR=1.5     # the first backfill goal
+GOAL_P99_FACTOR_DEFAULTS=2  # the goal at PostgreSQL's defaults (the checkpoint pace)
 GOAL_RATE_FACTOR=0.9
 GOAL_PACE_FACTOR=4      # (5) wall time <= 4x (2)
 GOAL_WAL_FACTOR=1.3     # (5) WAL <= 1.3x (2)
@@ -792,6 +793,7 @@ pass() { if awk "BEGIN{exit !($1)}"; then echo PASS; else echo FAIL; fi; }
 V_RATE=$(pass "${RPS[4]} >= $GOAL_RATE_FACTOR * ${RPS[2]}")
 V_MAX=$(pass "${MAX[5]} <= $GOAL_MAX_MS && ${TX[5]} > 0 && ${FAIL[5]} == 0")
 V_P99=$(pass "${P99[5]} <= $GOAL_P99_FACTOR * $B_p99")
+V_P99_2=$(pass "${P99[5]} <= $GOAL_P99_FACTOR_DEFAULTS * $B_p99")
 V_AE=$(pass "${AE[4]} <= $GOAL_AE_MS && ${AE[5]} <= $GOAL_AE_MS")
 V_SIZE=$(pass "${SIZE[5]} <= $GOAL_SIZE_FACTOR * ${SIZE[1]}")
 # At PostgreSQL's checkpoint settings: (5) within 4x the wall time of (2), no checkpoint closer than
@@ -875,6 +877,7 @@ spans_line() {  # KEY
     echo "goal (4) rows/s >= ${GOAL_RATE_FACTOR}x (2): $V_RATE (${RPS[4]} vs ${RPS[2]} rows/s, $(awk -v a="${RPS[4]}" -v b="${RPS[2]}" 'BEGIN{printf "%.2fx", (b > 0 ? a / b : 0)}'))"
     echo "goal (5) foreground max <= ${GOAL_MAX_MS} ms, no failures: $V_MAX (max ${MAX[5]} ms, ${FAIL[5]} failed)"
     echo "goal (5) foreground p99 <= ${GOAL_P99_FACTOR}x baseline p99: $V_P99 (p99 ${P99[5]} ms vs baseline ${B_p99} ms, limit $(awk -v b="$B_p99" -v f="$GOAL_P99_FACTOR" 'BEGIN{printf "%.1f", b * f}') ms)"
+    echo "goal (5) foreground p99 <= ${GOAL_P99_FACTOR_DEFAULTS}x baseline p99: $V_P99_2 (p99 ${P99[5]} ms vs baseline ${B_p99} ms, $(awk -v a="${P99[5]}" -v b="$B_p99" 'BEGIN{printf "%.1fx", (b > 0 ? a / b : 0)}'))"
     echo "goal (4)/(5) each ACCESS EXCLUSIVE hold <= ${GOAL_AE_MS} ms: $V_AE (longest ${AE[4]} ms / ${AE[5]} ms)"
     echo "goal (5) table size <= ${GOAL_SIZE_FACTOR}x freshly rewritten (1): $V_SIZE (${SIZE[5]} MB vs ${SIZE[1]} MB, $(awk -v a="${SIZE[5]}" -v b="${SIZE[1]}" 'BEGIN{printf "%.2fx", (b > 0 ? a / b : 0)}'))"
     echo "goal (5) wall <= ${GOAL_PACE_FACTOR}x (2): $V_WALL4X (${WALL[5]} s vs ${WALL[2]} s, $(awk -v a="${WALL[5]}" -v b="${WALL[2]}" 'BEGIN{printf "%.2fx", (b > 0 ? a / b : 0)}'))"
