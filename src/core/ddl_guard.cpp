@@ -159,85 +159,99 @@ std::string pretty_seconds(double s) {
     return (boost::format("about %1% h") % static_cast<long long>(std::llround(s / 3600.0))).str();
 }
 
-// Longer than a screen on purpose: the decision table for every kind of subcommand, one case each, read
-// (and reviewed against PostgreSQL's ATExec* functions) as one switch; split, the table would scatter.
-Effect assess(const Statement &s, const Command &c) {
-    Effect e;
-    e.lockmode = c.lockmode;
+namespace {
+
+// Why ADD COLUMN c fills every row when it runs (the reason of its rewrite), or "" when it does not.
+std::string rewrite_reason(const Command &c) {
+    if (c.identity)
+        return "an identity column is filled for every row";
+    if (c.generated)
+        return "a stored generated column is computed for every row";
+    if (c.serial)
+        return "serial is an integer column whose default, nextval(), is volatile";
+    if (c.domain_constraints)
+        return "its type is a domain with constraints, which are checked against every row";
+    if (needs_backfill(c))
+        return "its default " + *c.default_expr + " is volatile and computed for every row";
+    return "";
+}
+
+// "a, b, and c".
+std::string joined_clauses(const std::vector<std::string> &parts) {
+    std::string text;
+    for (std::size_t i = 0; i < parts.size(); i++) {
+        if (i == 0)
+            text = parts[i];
+        else
+            text += (i + 1 == parts.size() ? ", and " : ", ") + parts[i];
+    }
+    return text;
+}
+
+// ADD COLUMN: catalog only, or what makes it touch every row (a rewrite, a scan, an index build).
+Effect assess_add_column(const Statement &s, const Command &c, Effect e) {
     const std::string lock = lock_mode_name(c.lockmode);
     const double table = static_cast<double>(s.table_bytes);
     const double all = table + static_cast<double>(s.index_bytes);
-    std::string name;
-    switch (c.kind) {
-    case Kind::add_column: {
-        name = "ADD COLUMN " + c.column;
-        if (c.column_exists) {
-            e.what = name + " does nothing: the column exists and IF NOT EXISTS was given.";
-            return e;
-        }
-        std::string why;
-        if (c.identity)
-            why = "an identity column is filled for every row";
-        else if (c.generated)
-            why = "a stored generated column is computed for every row";
-        else if (c.serial)
-            why = "serial is an integer column whose default, nextval(), is volatile";
-        else if (c.domain_constraints)
-            why = "its type is a domain with constraints, which are checked against every row";
-        else if (needs_backfill(c))
-            why = "its default " + *c.default_expr + " is volatile and computed for every row";
-        std::vector<std::string> parts;
-        if (!why.empty()) {
-            e.rewrite = true;
-            e.backfill = needs_backfill(c) && !c.domain_constraints;
-            parts.push_back((boost::format("%1% rewrites the whole table and its indexes (%2%) under %3% lock, "
-                                           "because %4%") %
-                             name % pretty_bytes(s.table_bytes + s.index_bytes) % lock % why)
-                                .str());
-            e.seconds += all / rewrite_bytes_per_s;
-        } else if (c.not_null && !c.default_expr && s.has_rows) {
-            e.fails = true;
-            e.scan = true;
-            parts.push_back((boost::format("%1% NOT NULL without a default scans the table under %2% lock and then "
-                                           "fails, because its existing rows would be NULL") %
-                             name % lock)
-                                .str());
-            e.seconds += table / scan_bytes_per_s;
-        }
-        if (c.check) {
-            e.scan = true;
-            parts.push_back((boost::format("its CHECK constraint is checked against every row under %1% lock") % lock).str());
-            if (!e.rewrite)
-                e.seconds += table / scan_bytes_per_s;
-        }
-        if (c.unique || c.primary_key) {
-            e.index_build = true;
-            parts.push_back((boost::format("its %1% constraint builds an index under %2% lock") %
-                             (c.primary_key ? "PRIMARY KEY" : "UNIQUE") % lock)
-                                .str());
-            e.seconds += table / index_bytes_per_s;
-        }
-        if (c.references && c.default_expr) {
-            e.scan = true;
-            parts.push_back("its foreign key is checked against every row, because the column has a default");
-            e.seconds += table / scan_bytes_per_s;
-        }
-        if (parts.empty()) {
-            e.what = name + " changes the catalog only (" + lock + " lock, held briefly).";
-            return e;
-        }
-        std::string text;
-        for (std::size_t i = 0; i < parts.size(); i++) {
-            if (i == 0)
-                text = parts[i];
-            else
-                text += (i + 1 == parts.size() ? ", and " : ", ") + parts[i];
-        }
-        if (text.rfind(name, 0) != 0)
-            text = name + ": " + text;
-        e.what = text + ".";
+    const std::string name = "ADD COLUMN " + c.column;
+    if (c.column_exists) {
+        e.what = name + " does nothing: the column exists and IF NOT EXISTS was given.";
         return e;
     }
+    std::string why = rewrite_reason(c);
+    std::vector<std::string> parts;
+    if (!why.empty()) {
+        e.rewrite = true;
+        e.backfill = needs_backfill(c) && !c.domain_constraints;
+        parts.push_back((boost::format("%1% rewrites the whole table and its indexes (%2%) under %3% lock, "
+                                       "because %4%") %
+                         name % pretty_bytes(s.table_bytes + s.index_bytes) % lock % why)
+                            .str());
+        e.seconds += all / rewrite_bytes_per_s;
+    } else if (c.not_null && !c.default_expr && s.has_rows) {
+        e.fails = true;
+        e.scan = true;
+        parts.push_back((boost::format("%1% NOT NULL without a default scans the table under %2% lock and then "
+                                       "fails, because its existing rows would be NULL") %
+                         name % lock)
+                            .str());
+        e.seconds += table / scan_bytes_per_s;
+    }
+    if (c.check) {
+        e.scan = true;
+        parts.push_back((boost::format("its CHECK constraint is checked against every row under %1% lock") % lock).str());
+        if (!e.rewrite)
+            e.seconds += table / scan_bytes_per_s;
+    }
+    if (c.unique || c.primary_key) {
+        e.index_build = true;
+        parts.push_back((boost::format("its %1% constraint builds an index under %2% lock") %
+                         (c.primary_key ? "PRIMARY KEY" : "UNIQUE") % lock)
+                            .str());
+        e.seconds += table / index_bytes_per_s;
+    }
+    if (c.references && c.default_expr) {
+        e.scan = true;
+        parts.push_back("its foreign key is checked against every row, because the column has a default");
+        e.seconds += table / scan_bytes_per_s;
+    }
+    if (parts.empty()) {
+        e.what = name + " changes the catalog only (" + lock + " lock, held briefly).";
+        return e;
+    }
+    std::string text = joined_clauses(parts);
+    if (text.rfind(name, 0) != 0)
+        text = name + ": " + text;
+    e.what = text + ".";
+    return e;
+}
+
+// The constraint subcommands: SET NOT NULL, CHECK, FOREIGN KEY, UNIQUE, PRIMARY KEY (scans and builds).
+Effect assess_constraint(const Statement &s, const Command &c, Effect e) {
+    const std::string lock = lock_mode_name(c.lockmode);
+    const double table = static_cast<double>(s.table_bytes);
+    std::string name;
+    switch (c.kind) {
     case Kind::set_not_null:
         name = c.as_constraint ? "ADD CONSTRAINT " + c.constraint + " NOT NULL " + c.column
                                : "ALTER COLUMN " + c.column + " SET NOT NULL";
@@ -288,6 +302,19 @@ Effect assess(const Statement &s, const Command &c) {
             e.what = (boost::format("%1% builds an index under %2% lock.") % name % lock).str();
         }
         return e;
+    default:
+        return e;
+    }
+}
+
+// The subcommands that copy or convert the table: TYPE, SET TABLESPACE, SET LOGGED / UNLOGGED, and the
+// exclusion constraint's index build.
+Effect assess_storage(const Statement &s, const Command &c, Effect e) {
+    const std::string lock = lock_mode_name(c.lockmode);
+    const double table = static_cast<double>(s.table_bytes);
+    const double all = table + static_cast<double>(s.index_bytes);
+    std::string name;
+    switch (c.kind) {
     case Kind::alter_type:
         name = "ALTER COLUMN " + c.column + " TYPE " + c.type;
         if (c.type_rewrite) {
@@ -325,14 +352,134 @@ Effect assess(const Statement &s, const Command &c) {
         e.what = (boost::format("ADD CONSTRAINT %1% EXCLUDE builds its index under %2% lock.") % c.constraint % lock)
                      .str();
         return e;
+    default:
+        return e;
+    }
+}
+
+}  // namespace
+
+// The decision table for every kind of subcommand, one function per family (each reviewed against
+// PostgreSQL's ATExec* functions).
+Effect assess(const Statement &s, const Command &c) {
+    Effect e;
+    e.lockmode = c.lockmode;
+    switch (c.kind) {
+    case Kind::add_column:
+        return assess_add_column(s, c, e);
+    case Kind::set_not_null:
+    case Kind::add_check:
+    case Kind::add_foreign_key:
+    case Kind::add_unique:
+    case Kind::add_primary_key:
+        return assess_constraint(s, c, e);
+    case Kind::alter_type:
+    case Kind::set_tablespace:
+    case Kind::set_persistence:
+    case Kind::add_exclusion:
+        return assess_storage(s, c, e);
     case Kind::other:
-        e.what = (boost::format("A subcommand safe_column does not classify takes %1% lock.") % lock).str();
+        e.what = (boost::format("A subcommand safe_column does not classify takes %1% lock.") %
+                  lock_mode_name(c.lockmode))
+                     .str();
         return e;
     }
     return e;
 }
 
-// Longer than a screen on purpose, like assess(): the safe statements for every kind, one case each.
+namespace {
+
+// Identity and serial: a sequence and a nextval() default, the existing rows numbered by the worker.
+void sequence_way(const Statement &s, const Command &c, SafeWay &w) {
+    std::vector<PlanStep> &steps = w.steps;
+    steps.push_back(step("CREATE SEQUENCE " + c.sequence, 0, "a new, empty sequence"));
+    Command plain = c;
+    plain.type = c.type;
+    plain.default_expr = "nextval(" + sql::literal(c.sequence) + "::regclass)";
+    plain.not_null = true;
+    PlanStep add = step(add_column_call(s, plain, true), access_exclusive,
+                        "brief, queue-safe: the column and its default for new rows; existing rows are "
+                        "numbered by the worker in the background");
+    steps.push_back(add);
+    steps.push_back(step((boost::format("ALTER SEQUENCE %1% OWNED BY %2%.%3%") % c.sequence % s.table % c.column)
+                             .str(),
+                         0, "the sequence goes with the column"));
+    if (c.identity)
+        w.advice = "An identity column cannot be added without a rewrite; a column with a sequence default "
+                   "numbers rows the same way.";
+}
+
+// ADD COLUMN the safe way: safe_add_column (with its backfill) or the plain column, then each inline
+// constraint as its own queue-safe steps; advice where there is no staged equivalent.
+void add_column_way(const Statement &s, const Command &c, const Effect &e, SafeWay &w) {
+    std::vector<PlanStep> &steps = w.steps;
+    if (c.identity || c.serial) {
+        sequence_way(s, c, w);
+        return;
+    }
+    if (c.generated) {
+        w.advice = "A stored generated column has no staged equivalent. Add a plain column with "
+                   "safe_add_column(..., backfill_expr => 'the generation expression') and keep it current "
+                   "with a trigger, or compute the value in a view.";
+        return;
+    }
+    if (c.domain_constraints) {
+        w.advice = "Add the column with the domain's base type through safe_add_column, then add the domain's "
+                   "conditions as a CHECK constraint NOT VALID and validate it with ALTER TABLE ... VALIDATE "
+                   "CONSTRAINT.";
+        return;
+    }
+    if (e.fails) {
+        Command filled = c;
+        filled.default_expr.reset();
+        std::string call = add_column_call(s, filled, false);
+        call.insert(call.size() - 1, ", backfill_expr => 'the value for existing rows', not_null => true");
+        steps.push_back(step(call, access_exclusive,
+                             "brief, queue-safe; the worker fills existing rows, then enforces NOT NULL"));
+        w.advice = "Existing rows need a value: give it as backfill_expr (or a default as default_expr).";
+        return;
+    }
+    bool extras = c.check || c.unique || c.primary_key || c.references;
+    if (needs_backfill(c)) {
+        steps.push_back(step(add_column_call(s, c, true), access_exclusive,
+                             "brief, queue-safe: the column, nullable, with its default for new rows"));
+        PlanStep fill = step("", 3,
+                             !c.not_null ? "background worker: fills existing rows in short batches"
+                             : s.not_null_not_valid
+                                 ? "background worker: fills existing rows in short batches, then "
+                                   "enforces NOT NULL with NOT NULL NOT VALID, VALIDATE"
+                                 : "background worker: fills existing rows in short batches, then "
+                                   "enforces NOT NULL with CHECK NOT VALID, VALIDATE, SET NOT NULL");
+        fill.seconds = c.forecast_seconds;
+        if (!c.forecast.empty())
+            fill.note += "; expected: " + c.forecast;
+        steps.push_back(fill);
+        w.stageable = !extras;
+    } else {
+        sql::AddColumnSpec spec;
+        spec.table = s.table;
+        spec.column = c.column;
+        spec.type = c.type;
+        spec.default_expr = c.default_expr;
+        spec.not_null = c.not_null && !c.primary_key;
+        steps.push_back(step(sql::add_column(spec), access_exclusive, "brief, queue-safe: catalog only"));
+    }
+    if (c.check) {
+        steps.push_back(step(check_not_valid(s, c.check_name, *c.check), access_exclusive,
+                             "brief: new and updated rows are checked from now on"));
+        add_validate(steps, s, c.check_name, false);
+    }
+    if (c.references)
+        add_fk_steps(steps, s, c.fk_name, "(" + c.column + ")", *c.references);
+    if (c.primary_key && !c.not_null)
+        add_not_null_steps(steps, s, c.column, c.check_name);
+    if (c.unique || c.primary_key)
+        add_unique_steps(steps, s, c.unique_name, "(" + c.column + ")", c.primary_key);
+}
+
+}  // namespace
+
+// The safe statements for every kind, one case each.
 SafeWay safe_way(const Statement &s, const Command &c) {
     SafeWay w;
     Effect e = assess(s, c);
@@ -344,85 +491,9 @@ SafeWay safe_way(const Statement &s, const Command &c) {
     }
     std::vector<PlanStep> &steps = w.steps;
     switch (c.kind) {
-    case Kind::add_column: {
-        if (c.identity || c.serial) {
-            steps.push_back(step("CREATE SEQUENCE " + c.sequence, 0, "a new, empty sequence"));
-            Command plain = c;
-            plain.type = c.type;
-            plain.default_expr = "nextval(" + sql::literal(c.sequence) + "::regclass)";
-            plain.not_null = true;
-            PlanStep add = step(add_column_call(s, plain, true), access_exclusive,
-                                "brief, queue-safe: the column and its default for new rows; existing rows are "
-                                "numbered by the worker in the background");
-            steps.push_back(add);
-            steps.push_back(step((boost::format("ALTER SEQUENCE %1% OWNED BY %2%.%3%") % c.sequence % s.table % c.column)
-                                     .str(),
-                                 0, "the sequence goes with the column"));
-            if (c.identity)
-                w.advice = "An identity column cannot be added without a rewrite; a column with a sequence default "
-                           "numbers rows the same way.";
-            break;
-        }
-        if (c.generated) {
-            w.advice = "A stored generated column has no staged equivalent. Add a plain column with "
-                       "safe_add_column(..., backfill_expr => 'the generation expression') and keep it current "
-                       "with a trigger, or compute the value in a view.";
-            return w;
-        }
-        if (c.domain_constraints) {
-            w.advice = "Add the column with the domain's base type through safe_add_column, then add the domain's "
-                       "conditions as a CHECK constraint NOT VALID and validate it with ALTER TABLE ... VALIDATE "
-                       "CONSTRAINT.";
-            return w;
-        }
-        if (e.fails) {
-            Command filled = c;
-            filled.default_expr.reset();
-            std::string call = add_column_call(s, filled, false);
-            call.insert(call.size() - 1, ", backfill_expr => 'the value for existing rows', not_null => true");
-            steps.push_back(step(call, access_exclusive,
-                                 "brief, queue-safe; the worker fills existing rows, then enforces NOT NULL"));
-            w.advice = "Existing rows need a value: give it as backfill_expr (or a default as default_expr).";
-            return w;
-        }
-        bool extras = c.check || c.unique || c.primary_key || c.references;
-        if (needs_backfill(c)) {
-            steps.push_back(step(add_column_call(s, c, true), access_exclusive,
-                                 "brief, queue-safe: the column, nullable, with its default for new rows"));
-            PlanStep fill = step("", 3,
-                                 !c.not_null ? "background worker: fills existing rows in short batches"
-                                 : s.not_null_not_valid
-                                     ? "background worker: fills existing rows in short batches, then "
-                                       "enforces NOT NULL with NOT NULL NOT VALID, VALIDATE"
-                                     : "background worker: fills existing rows in short batches, then "
-                                       "enforces NOT NULL with CHECK NOT VALID, VALIDATE, SET NOT NULL");
-            fill.seconds = c.forecast_seconds;
-            if (!c.forecast.empty())
-                fill.note += "; expected: " + c.forecast;
-            steps.push_back(fill);
-            w.stageable = !extras;
-        } else {
-            sql::AddColumnSpec spec;
-            spec.table = s.table;
-            spec.column = c.column;
-            spec.type = c.type;
-            spec.default_expr = c.default_expr;
-            spec.not_null = c.not_null && !c.primary_key;
-            steps.push_back(step(sql::add_column(spec), access_exclusive, "brief, queue-safe: catalog only"));
-        }
-        if (c.check) {
-            steps.push_back(step(check_not_valid(s, c.check_name, *c.check), access_exclusive,
-                                 "brief: new and updated rows are checked from now on"));
-            add_validate(steps, s, c.check_name, false);
-        }
-        if (c.references)
-            add_fk_steps(steps, s, c.fk_name, "(" + c.column + ")", *c.references);
-        if (c.primary_key && !c.not_null)
-            add_not_null_steps(steps, s, c.column, c.check_name);
-        if (c.unique || c.primary_key)
-            add_unique_steps(steps, s, c.unique_name, "(" + c.column + ")", c.primary_key);
+    case Kind::add_column:
+        add_column_way(s, c, e, w);
         return w;
-    }
     case Kind::set_not_null:
         add_not_null_steps(steps, s, c.column, c.constraint);
         return w;
