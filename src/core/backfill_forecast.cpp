@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/format.hpp>
 #include <cmath>
+#include <vector>
 
 #include "ddl_guard.hpp"
 
@@ -65,7 +66,10 @@ Forecast forecast_backfill(const ForecastInputs &in) noexcept {
     return f;
 }
 
-std::string forecast_text(const Forecast &f, const ForecastInputs &in) {
+namespace {
+
+// The forecast and what limits it, with the setting that would change it.
+std::string forecast_limit_text(const Forecast &f, const ForecastInputs &in) {
     std::string text = (boost::format("%1% for about %2% of WAL, limited by ") % ddl::pretty_seconds(f.seconds) %
                         ddl::pretty_bytes(static_cast<std::int64_t>(f.wal_bytes)))
                            .str();
@@ -90,6 +94,41 @@ std::string forecast_text(const Forecast &f, const ForecastInputs &in) {
                  ddl::pretty_seconds(f.work_seconds))
                     .str();
     return text;
+}
+
+}  // namespace
+
+std::string replication_text(const Forecast &f, const ForecastInputs &in) {
+    if (!in.throttle)
+        return "";
+    std::string rate = f.seconds > 0.0 ? rate_text(f.wal_bytes / f.seconds) : "";
+    std::string text;
+    std::vector<std::string> limits;
+    if (positive(in.max_replica_lag_bytes) > 0.0)
+        limits.push_back((boost::format("%1% (safe_column.max_replica_lag)") %
+                          ddl::pretty_bytes(static_cast<std::int64_t>(in.max_replica_lag_bytes)))
+                             .str());
+    if (positive(in.max_replica_lag_s) > 0.0)
+        limits.push_back((boost::format("%1$.0f s (safe_column.max_replica_lag_time)") % in.max_replica_lag_s).str());
+    if (in.standbys > 0 && !limits.empty()) {
+        text += (boost::format("; %1% streaming standby%2% attached: it also waits whenever one is more than %3% "
+                               "behind, so a standby that replays less than %4% sets the pace") %
+                 in.standbys % (in.standbys == 1 ? "" : "s") %
+                 (limits.size() == 1 ? limits[0] : limits[0] + " or " + limits[1]) % rate)
+                    .str();
+    }
+    if (in.logical_slots > 0 && positive(in.max_slot_lag_bytes) > 0.0) {
+        text += (boost::format("; %1% logical slot%2% active: it also waits whenever one still needs more than %3% "
+                               "(safe_column.max_slot_lag), so a subscriber that confirms less than %4% sets the pace") %
+                 in.logical_slots % (in.logical_slots == 1 ? "" : "s") %
+                 ddl::pretty_bytes(static_cast<std::int64_t>(in.max_slot_lag_bytes)) % rate)
+                    .str();
+    }
+    return text;
+}
+
+std::string forecast_text(const Forecast &f, const ForecastInputs &in) {
+    return forecast_limit_text(f, in) + replication_text(f, in);
 }
 
 }  // namespace sc

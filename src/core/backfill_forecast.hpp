@@ -36,6 +36,13 @@ struct ForecastInputs {
     int max_wal_size_mb = 1024;
     double completion_target = 0.9;  // checkpoint_completion_target
     double segment_bytes = 16.0 * 1024 * 1024;
+    // Who else the backfill's WAL must reach, and the limits that hold it for them (0: off). Their
+    // speed cannot be foreseen: the forecast names them, it does not count them.
+    int standbys = 0;                  // streaming standbys attached now
+    double max_replica_lag_bytes = 0;  // safe_column.max_replica_lag
+    double max_replica_lag_s = 0;      // safe_column.max_replica_lag_time
+    int logical_slots = 0;             // logical replication slots active now
+    double max_slot_lag_bytes = 0;     // safe_column.max_slot_lag
 };
 
 enum class ForecastLimit { work, batch_pacing, checkpoint_pace, max_wal_rate };
@@ -53,7 +60,14 @@ double estimate_backfill_wal(const ForecastInputs &in) noexcept;
 Forecast forecast_backfill(const ForecastInputs &in) noexcept;
 
 // "about 1 min 10 s for about 1.0 GB of WAL, limited by the checkpoint pace (15.5 MB/s: max_wal_size
-// 1024 MB, checkpoints no closer than 33 s); with max_wal_size = 4GB, about 52 s"
+// 1024 MB, checkpoints no closer than 33 s); with max_wal_size = 4GB, about 52 s", then what may hold it
+// beyond that (replication_text).
 std::string forecast_text(const Forecast &f, const ForecastInputs &in);
+
+// What may hold the backfill beyond the forecast: the standbys and logical slots attached now, with the
+// lag limits that make it wait for them and the rate they must keep up with ("" when none applies):
+// "; 1 streaming standby attached: it also waits whenever one is more than 64 MB
+// (safe_column.max_replica_lag) behind, so a standby that replays less than 14.0 MB/s sets the pace".
+std::string replication_text(const Forecast &f, const ForecastInputs &in);
 
 }  // namespace sc

@@ -16,6 +16,7 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "executor/spi.h"
 }
 
 namespace sc::pg {
@@ -48,6 +49,28 @@ void add_part(Oid part, sc::ForecastInputs *in) {
     }
 }
 
+// The streaming standbys attached now and the logical slots active now (a logical subscriber's walsender
+// shows in pg_stat_replication too: it counts as a slot, as the throttling signals count it). Both
+// views show these rows to every role.
+void count_replication(sc::ForecastInputs *in) {
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    static const char *query =
+        "SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_replication r"
+        "         WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_replication_slots s"
+        "                            WHERE s.active_pid OPERATOR(pg_catalog.=) r.pid"
+        "                              AND s.slot_type OPERATOR(pg_catalog.=) 'logical'))::pg_catalog.int4,"
+        "       (SELECT pg_catalog.count(*) FROM pg_catalog.pg_replication_slots"
+        "         WHERE active AND slot_type OPERATOR(pg_catalog.=) 'logical')::pg_catalog.int4";
+    int rc = SPI_execute(query, true, 1);
+    if (rc != SPI_OK_SELECT || SPI_processed != 1)
+        elog(ERROR, "could not count the standbys: %s", SPI_result_code_string(rc));
+    bool isnull;
+    in->standbys = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    in->logical_slots = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+    SPI_finish();
+}
+
 }  // namespace
 
 sc::ForecastInputs backfill_forecast_inputs(Oid relid, Oid typid) {
@@ -70,6 +93,11 @@ sc::ForecastInputs backfill_forecast_inputs(Oid relid, Oid typid) {
     in.max_wal_size_mb = max_wal_size_mb;
     in.completion_target = CheckPointCompletionTarget;
     in.segment_bytes = wal_segment_size;
+    in.max_replica_lag_bytes = max_replica_lag_kb * 1024.0;
+    in.max_replica_lag_s = max_replica_lag_ms / 1000.0;
+    in.max_slot_lag_bytes = max_slot_lag_kb * 1024.0;
+    if (throttle_enabled)
+        count_replication(&in);
     return in;
 }
 

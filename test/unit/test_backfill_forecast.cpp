@@ -116,6 +116,57 @@ TEST(BackfillForecast, MaxWalRateBelowThePaceLimits) {
     EXPECT_NE(sc::forecast_text(f, in).find("limited by safe_column.max_wal_rate (1.0 MB/s)"), std::string::npos);
 }
 
+// Standbys and logical slots cannot be foreseen: the forecast names them with the limits that make the
+// backfill wait for them, and the rate they must keep up with; its duration does not change.
+TEST(BackfillForecast, StandbysAndSlotsAreNamedWithTheirLimits) {
+    ForecastInputs in = table(289, 43, 2e6);
+    in.throttle = true;
+    in.pace_interval_s = 33;
+    in.pace_rate = 512 * MB / 33;
+    sc::Forecast alone = forecast_backfill(in);
+    EXPECT_EQ(sc::replication_text(alone, in), "");
+    in.standbys = 1;
+    in.max_replica_lag_bytes = 64 * MB;
+    in.logical_slots = 2;
+    in.max_slot_lag_bytes = 1024 * MB;
+    sc::Forecast f = forecast_backfill(in);
+    EXPECT_DOUBLE_EQ(f.seconds, alone.seconds);
+    std::string text = sc::forecast_text(f, in);
+    EXPECT_NE(text.find("; 1 streaming standby attached: it also waits whenever one is more than 64 MB "
+                        "(safe_column.max_replica_lag) behind, so a standby that replays less than 15.5 MB/s sets "
+                        "the pace"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("; 2 logical slots active: it also waits whenever one still needs more than 1024 MB "
+                        "(safe_column.max_slot_lag), so a subscriber that confirms less than 15.5 MB/s sets the pace"),
+              std::string::npos)
+        << text;
+    // Both replica limits, two standbys.
+    in.standbys = 2;
+    in.max_replica_lag_s = 30;
+    EXPECT_NE(sc::replication_text(f, in).find("2 streaming standbys attached: it also waits whenever one is more "
+                                               "than 64 MB (safe_column.max_replica_lag) or 30 s "
+                                               "(safe_column.max_replica_lag_time) behind"),
+              std::string::npos);
+}
+
+// A limit that is off, or nobody attached, or no throttling: nothing to name.
+TEST(BackfillForecast, NoLimitOrNobodyAttachedNamesNothing) {
+    ForecastInputs in = table(100, 10, 1e6);
+    in.throttle = true;
+    in.standbys = 1;  // but max_replica_lag off
+    in.logical_slots = 1;  // but max_slot_lag off
+    EXPECT_EQ(sc::replication_text(forecast_backfill(in), in), "");
+    in.max_replica_lag_bytes = 64 * MB;
+    in.max_slot_lag_bytes = 64 * MB;
+    in.throttle = false;
+    EXPECT_EQ(sc::replication_text(forecast_backfill(in), in), "");
+    in.throttle = true;
+    in.standbys = 0;
+    in.logical_slots = 0;
+    EXPECT_EQ(sc::replication_text(forecast_backfill(in), in), "");
+}
+
 TEST(BackfillForecast, NonsenseInputsGiveNoWalAndNoTime) {
     ForecastInputs in = table(std::nan(""), -5, -1, std::nan(""));
     in.throttle = true;
