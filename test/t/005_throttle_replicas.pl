@@ -73,6 +73,13 @@ $primary->wait_for_catchup($standby);
 is(psql_p(q{SELECT application_name || ' ' || state FROM pg_stat_replication}), 'standby1 streaming',
     'the standby streams, as standby1 (its cluster_name) in pg_stat_replication');
 
+# Before any work, the forecast names the standby and the limit that makes a backfill wait for it (its
+# replay speed cannot be foreseen: named, not counted).
+like(psql_p(q{SELECT note FROM safe_column_plan('ALTER TABLE t1 ADD COLUMN f uuid DEFAULT gen_random_uuid()')
+               WHERE note LIKE 'background worker%'}),
+    qr/expected: about .*; 1 streaming standby attached: it also waits whenever one is more than \S+ \S+ \(safe_column\.max_replica_lag\) behind, so a standby that replays less than [0-9.]+ MB\/s sets the pace$/,
+    'the forecast names the attached standby, the lag limit and the rate it must keep up with');
+
 # The replay lag of the standby, in bytes, as the extension measures it.
 my $lag_sql = q{SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) FROM pg_stat_replication
                  WHERE application_name = 'standby1'};
