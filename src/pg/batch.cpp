@@ -63,6 +63,25 @@ void probe_row(void *arg) {
     }
 }
 
+// The resume point and the counters, in the same transaction as the rows.
+void record_batch(const Job *job, Oid relid, int64 end, int64 rows, int64 wal) {
+    char *upd_part = psprintf("UPDATE %s SET next_block = $3, done = $3 >= end_block WHERE job_id = $1 AND relid = $2",
+                              part_table());
+    Oid pt[3] = {INT8OID, OIDOID, INT8OID};
+    Datum pv[3] = {Int64GetDatum(job->id), ObjectIdGetDatum(relid), Int64GetDatum(end)};
+    spi_exec_args(upd_part, 3, pt, pv, SPI_OK_UPDATE);
+    bool backfill = job->phase == sc::JobPhase::backfill;
+    char *upd_job = psprintf(
+        "UPDATE %s SET rows_done = rows_done + CASE WHEN $3 THEN $2 ELSE 0 END,"
+        "              sweep_rows = sweep_rows + CASE WHEN $3 THEN 0 ELSE $2 END,"
+        "              pass_rows = pass_rows + $2, batches = batches + 1, wal_bytes = wal_bytes + $4"
+        " WHERE job_id = $1",
+        store_table());
+    Oid jt[4] = {INT8OID, INT8OID, BOOLOID, INT8OID};
+    Datum jv[4] = {Int64GetDatum(job->id), Int64GetDatum(rows), BoolGetDatum(backfill), Int64GetDatum(wal)};
+    spi_exec_args(upd_job, 4, jt, jv, SPI_OK_UPDATE);
+}
+
 }  // namespace
 
 // One batch of the backfill or a sweep pass, on the part next_part() found.
@@ -123,22 +142,7 @@ void run_batch(Job *job, const PartCursor &part, const char *column, int blocks,
     int64 wal = pgWalUsage.wal_bytes - wal0;
     commit_without_flush();
 
-    // The resume point and the counters, in the same transaction as the rows.
-    char *upd_part = psprintf("UPDATE %s SET next_block = $3, done = $3 >= end_block WHERE job_id = $1 AND relid = $2",
-                              part_table());
-    Oid pt[3] = {INT8OID, OIDOID, INT8OID};
-    Datum pv[3] = {Int64GetDatum(job->id), ObjectIdGetDatum(part.relid), Int64GetDatum(end)};
-    spi_exec_args(upd_part, 3, pt, pv, SPI_OK_UPDATE);
-    bool backfill = job->phase == sc::JobPhase::backfill;
-    char *upd_job = psprintf(
-        "UPDATE %s SET rows_done = rows_done + CASE WHEN $3 THEN $2 ELSE 0 END,"
-        "              sweep_rows = sweep_rows + CASE WHEN $3 THEN 0 ELSE $2 END,"
-        "              pass_rows = pass_rows + $2, batches = batches + 1, wal_bytes = wal_bytes + $4"
-        " WHERE job_id = $1",
-        store_table());
-    Oid jt[4] = {INT8OID, INT8OID, BOOLOID, INT8OID};
-    Datum jv[4] = {Int64GetDatum(job->id), Int64GetDatum(rows), BoolGetDatum(backfill), Int64GetDatum(wal)};
-    spi_exec_args(upd_job, 4, jt, jv, SPI_OK_UPDATE);
+    record_batch(job, part.relid, end, rows, wal);
     job->pass_rows += rows;
 
     res->relid = part.relid;
