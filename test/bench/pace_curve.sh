@@ -80,7 +80,9 @@ for point in $POINTS; do
     if [[ -n $first ]]; then
         # The rate at which the backfill's rows take 4x the single UPDATE's wall time.
         awk '/^\(2\)/ { n = NF; w = $(n-5); r = $(n-4); if (w > 0) printf "%.0f\n", r / 4 }' "$sub" >"$DAT.rate4x"
-        grep '^(2)' "$sub" | tee -a "$TXT"
+        read -r w2 r2 wal2 p2 m2 <<<"$(awk '/^\(2\)/ { n = NF; print $(n-5), $(n-4), $(n-3), $(n-1), $n }' "$sub")"
+        printf '%-34s %8s %8s %7s %8s %8s %11s\n' "(2) UPDATE + SET NOT NULL" "$w2" "$r2" "$wal2" "$p2" "$m2" "$base" |
+            tee -a "$TXT"
         first=
     fi
     label=$point
