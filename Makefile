@@ -12,11 +12,11 @@ PG_OBJS = src/pg/module.o src/pg/guard.o src/pg/lock.o src/pg/jobs.o src/pg/add_
 	src/pg/batch.o src/pg/forecast.o src/pg/ddl_step.o src/pg/control.o src/pg/subxact.o src/pg/signals.o \
 	src/pg/overrides.o src/pg/hook.o src/pg/hook_facts.o src/pg/command_facts.o \
 	src/pg/related_locks.o src/pg/db_lifecycle.o src/pg/plan_function.o src/pg/publications.o \
-	src/pg/index_hook.o src/pg/kept_plans.o
+	src/pg/index_hook.o src/pg/kept_plans.o src/pg/staged_constraints.o
 OBJS = $(CORE_OBJS) $(PG_OBJS)
 
 EXTENSION = safe_column
-DATA = safe_column--0.1.sql safe_column--0.2.sql safe_column--0.1--0.2.sql
+DATA = safe_column--0.1.sql safe_column--0.2.sql safe_column--0.1--0.2.sql safe_column--0.2--0.3.sql
 PGFILEDESC = "safe_column - add columns to big, busy tables without stalling the application"
 
 PG_CPPFLAGS = -I$(srcdir)/src
@@ -27,7 +27,7 @@ SHLIB_LINK = -lstdc++
 
 # pg_regress and pg_isolation_regress each start a throw-away instance with the library preloaded,
 # so `make installcheck` needs no running server (it must run as a non-root user: initdb refuses root).
-REGRESS = setup guard add_column add_column_errors lock_budget backfill hook index_guard collate
+REGRESS = setup guard add_column add_column_errors lock_budget backfill hook index_guard collate inline_constraints
 REGRESS_OPTS = --encoding=UTF8 --no-locale --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/regress.conf
 ISOLATION = lock_queue
 ISOLATION_OPTS = --encoding=UTF8 --no-locale --inputdir=$(srcdir)/test/isolation --temp-instance=tmp_check_iso \

@@ -39,7 +39,7 @@ std::string add_column_call(const Statement &s, const Command &c, bool with_not_
 }
 
 std::string check_not_valid(const Statement &s, const std::string &name, const std::string &expr) {
-    return (boost::format("ALTER TABLE %1% ADD CONSTRAINT %2% CHECK (%3%) NOT VALID") % s.table % name % expr).str();
+    return sql::check_not_valid(s.table, name, expr);
 }
 
 PlanStep step(std::string sql, int lockmode, std::string note) {
@@ -439,7 +439,9 @@ void add_column_way(const Statement &s, const Command &c, const Effect &e, SafeW
         w.advice = "Existing rows need a value: give it as backfill_expr (or a default as default_expr).";
         return;
     }
-    bool extras = c.check || c.unique || c.primary_key || c.references;
+    // A CHECK and a REFERENCES are staged with the column (added NOT VALID once it is filled, validated
+    // by the worker); UNIQUE and PRIMARY KEY are not yet (their index build is not a job step).
+    bool unstaged = c.unique || c.primary_key || (c.check && *c.check == "...");
     if (needs_backfill(c)) {
         steps.push_back(step(add_column_call(s, c, true), access_exclusive,
                              "brief, queue-safe: the column, nullable, with its default for new rows"));
@@ -454,7 +456,7 @@ void add_column_way(const Statement &s, const Command &c, const Effect &e, SafeW
         if (!c.forecast.empty())
             fill.note += "; expected: " + c.forecast;
         steps.push_back(fill);
-        w.stageable = !extras;
+        w.stageable = !unstaged;
     } else {
         sql::AddColumnSpec spec;
         spec.table = s.table;
@@ -463,6 +465,7 @@ void add_column_way(const Statement &s, const Command &c, const Effect &e, SafeW
         spec.default_expr = c.default_expr;
         spec.not_null = c.not_null && !c.primary_key;
         steps.push_back(step(sql::add_column(spec), access_exclusive, "brief, queue-safe: catalog only"));
+        w.stageable = !unstaged && (c.check || c.references);
     }
     if (c.check) {
         steps.push_back(step(check_not_valid(s, c.check_name, *c.check), access_exclusive,

@@ -83,7 +83,7 @@ StepKind step_kind(JobPhase phase) noexcept {
 
 PassEnd after_pass(JobPhase phase, long long pass_rows, const PhaseInputs &in) noexcept {
     if (phase == JobPhase::backfill)
-        return {next_phase(phase, in.not_null, false), false, false};
+        return {next_phase(phase, in.not_null, false, in.staged_constraints), false, false};
     // A pass that filled no row found none to fill (a sweep waits for locked rows rather than skip
     // them); one that filled some is followed by another. For the final sweep, VALIDATE checks the
     // rest: a NULL left there sends it back (phase_after_check_violation).
@@ -92,7 +92,7 @@ PassEnd after_pass(JobPhase phase, long long pass_rows, const PhaseInputs &in) n
     outcome.nulls_left = pass_rows > 0;
     switch (after_sweep(phase, outcome, in)) {
     case SweepNext::next_phase:
-        return {next_phase(phase, in.not_null, false), false, false};
+        return {next_phase(phase, in.not_null, false, in.staged_constraints), false, false};
     case SweepNext::another_pass:
         return {phase, true, false};
     case SweepNext::wait_and_pass:
@@ -101,22 +101,29 @@ PassEnd after_pass(JobPhase phase, long long pass_rows, const PhaseInputs &in) n
     return {phase, true, false};
 }
 
+JobPhase first_phase(bool backfill, bool staged_constraints) noexcept {
+    if (backfill)
+        return JobPhase::backfill;
+    return staged_constraints ? JobPhase::add_check : JobPhase::done;
+}
+
 JobPhase phase_after_check_violation(JobPhase phase) noexcept {
     return phase == JobPhase::validate ? JobPhase::final_sweep : phase;
 }
 
-JobPhase next_phase(JobPhase phase, bool not_null, bool native_not_null) noexcept {
+JobPhase next_phase(JobPhase phase, bool not_null, bool native_not_null, bool staged_constraints) noexcept {
     switch (phase) {
     case JobPhase::backfill:
         return JobPhase::sweep;
     case JobPhase::sweep:
-        return not_null ? JobPhase::add_check : JobPhase::done;
+        return not_null || staged_constraints ? JobPhase::add_check : JobPhase::done;
     case JobPhase::add_check:
-        return JobPhase::final_sweep;
+        // Only the helper CHECK of NOT NULL needs a sweep behind it (rows that arrived NULL before it).
+        return not_null ? JobPhase::final_sweep : JobPhase::validate;
     case JobPhase::final_sweep:
         return JobPhase::validate;
     case JobPhase::validate:
-        return native_not_null ? JobPhase::done : JobPhase::set_not_null;
+        return not_null && !native_not_null ? JobPhase::set_not_null : JobPhase::done;
     case JobPhase::set_not_null:
     case JobPhase::done:
         return JobPhase::done;

@@ -2,9 +2,10 @@
 //
 //   backfill      existing rows, block range by block range, bounded by the table's size at the start
 //   sweep         whole passes filling rows still NULL (rows the application moved while the backfill ran)
-//   add_check     NOT NULL only: CHECK (col IS NOT NULL) NOT VALID, only once the sweep found none left
+//   add_check     NOT NULL: CHECK (col IS NOT NULL) NOT VALID, only once the sweep found none left;
+//                 and the column's staged CHECK and FOREIGN KEY constraints, NOT VALID
 //   final_sweep   NOT NULL only: fill what arrived before the CHECK, until none is left
-//   validate      NOT NULL only: VALIDATE CONSTRAINT (SHARE UPDATE EXCLUSIVE: DML goes on)
+//   validate      VALIDATE CONSTRAINT of each (SHARE UPDATE EXCLUSIVE: DML goes on)
 //   set_not_null  NOT NULL only: SET NOT NULL (no scan, thanks to the valid CHECK), DROP the CHECK
 // From PostgreSQL 18 the constraint of add_check is NOT NULL ... NOT VALID itself, and validate ends it.
 //   done
@@ -30,6 +31,7 @@ struct SweepOutcome {
 
 struct PhaseInputs {
     bool not_null = false;
+    bool staged_constraints = false;  // the column's own CHECK / FOREIGN KEY constraints, added after the fill
     bool new_rows_get_value = true;  // new rows get a non-NULL default (else NULLs can keep arriving)
     int sweep_passes = 0;            // passes done in this phase, including the one just finished
     int max_sweep_passes = 3;        // passes before NOT NULL moves on to its CHECK anyway
@@ -46,8 +48,13 @@ SweepNext after_sweep(JobPhase phase, const SweepOutcome &outcome, const PhaseIn
 
 // The phase after `phase` when it completed.
 // native_not_null: the constraint validated is PostgreSQL's own NOT NULL (18 and later), which needs no
-// SET NOT NULL after it: validate is the last step.
-JobPhase next_phase(JobPhase phase, bool not_null, bool native_not_null) noexcept;
+// SET NOT NULL after it: validate is the last step. staged_constraints: the job adds and validates the
+// column's CHECK / FOREIGN KEY constraints (add_check, validate) even when the column stays nullable.
+JobPhase next_phase(JobPhase phase, bool not_null, bool native_not_null, bool staged_constraints = false) noexcept;
+
+// The phase a new job starts in: backfill when existing rows need a value, else add_check when it has
+// constraints to stage, else done.
+JobPhase first_phase(bool backfill, bool staged_constraints) noexcept;
 
 // What one step of a phase does: the worker's phase table has one function per kind.
 enum class StepKind {

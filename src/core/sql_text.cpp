@@ -55,6 +55,21 @@ std::string validate_constraint(const std::string &table, const std::string &con
     return (boost::format("ALTER TABLE %1% VALIDATE CONSTRAINT %2%") % table % constraint).str();
 }
 
+std::string check_not_valid(const std::string &table, const std::string &constraint, const std::string &expr) {
+    return (boost::format("ALTER TABLE %1% ADD CONSTRAINT %2% CHECK (%3%) NOT VALID") % table % constraint % expr).str();
+}
+
+std::string foreign_key_not_valid(const std::string &table, const std::string &constraint, const std::string &column,
+                                  const std::string &target) {
+    return (boost::format("ALTER TABLE %1% ADD CONSTRAINT %2% FOREIGN KEY (%3%) REFERENCES %4% NOT VALID") % table %
+            constraint % column % target)
+        .str();
+}
+
+std::string add_constraint(const std::string &table, const std::string &constraint, const std::string &definition) {
+    return (boost::format("ALTER TABLE %1% ADD CONSTRAINT %2% %3%") % table % constraint % definition).str();
+}
+
 std::string set_not_null(const std::string &table, const std::string &column) {
     return (boost::format("ALTER TABLE %1% ALTER COLUMN %2% SET NOT NULL") % table % column).str();
 }

@@ -47,6 +47,14 @@ std::string add_not_null_check(const std::string &table, const std::string &cons
 // ALTER TABLE <table> ADD CONSTRAINT <constraint> NOT NULL <column> NOT VALID (PostgreSQL 18 and later)
 std::string add_not_null_not_valid(const std::string &table, const std::string &constraint, const std::string &column);
 std::string validate_constraint(const std::string &table, const std::string &constraint);
+// A column's inline constraint, staged: ALTER TABLE <table> ADD CONSTRAINT <constraint> CHECK (<expr>)
+// NOT VALID, or ... FOREIGN KEY (<column>) REFERENCES <target> NOT VALID (target as written: "users (id)
+// ON DELETE CASCADE"). Tried once at creation; the worker adds what PostgreSQL printed of it then.
+std::string check_not_valid(const std::string &table, const std::string &constraint, const std::string &expr);
+std::string foreign_key_not_valid(const std::string &table, const std::string &constraint, const std::string &column,
+                                  const std::string &target);
+// ALTER TABLE <table> ADD CONSTRAINT <constraint> <definition> (pg_get_constraintdef's text).
+std::string add_constraint(const std::string &table, const std::string &constraint, const std::string &definition);
 std::string set_not_null(const std::string &table, const std::string &column);
 std::string drop_constraint(const std::string &table, const std::string &constraint);
 std::string drop_column(const std::string &table, const std::string &column);

@@ -7,6 +7,7 @@
 
 #include "core/add_column_plan.hpp"
 #include "core/ddl_guard.hpp"
+#include "core/job_phase.hpp"
 #include "core/sql_text.hpp"
 #include "pg/add_column.hpp"
 #include "pg/forecast.hpp"
@@ -14,6 +15,7 @@
 #include "pg/jobs.hpp"
 #include "pg/lock.hpp"
 #include "pg/publications.hpp"
+#include "pg/staged_constraints.hpp"
 #include "pg/worker.hpp"
 
 extern "C" {
@@ -531,8 +533,10 @@ Decision decide_path(Request *r) {
     return d;
 }
 
-// The job's record, once the column is added.
-NewJob new_job(const Request *r, bool backfill, const LockOutcome &lock) {
+// The job's record, once the column is added. A column without a backfill but with constraints to stage
+// is a job too: it starts at add_check (sc::first_phase).
+NewJob new_job(const Request *r, bool backfill, const LockOutcome &lock, List *staged) {
+    bool work = backfill || staged != NIL;
     NewJob job{};
     job.relid = r->relid;
     job.attnum = get_attnum(r->relid, r->colname);
@@ -541,11 +545,12 @@ NewJob new_job(const Request *r, bool backfill, const LockOutcome &lock) {
     job.default_expr = r->default_expr;
     job.backfill_expr = r->backfill_expr;
     job.not_null = r->not_null;
-    job.state = backfill ? "queued" : "complete";
-    job.finished = !backfill;
+    job.state = work ? "queued" : "complete";
+    job.finished = !work;
     job.lock_attempts = lock.attempts;
     job.lock_wait_ms = lock.waited_ms;
-    job.phase = backfill ? "backfill" : "done";
+    job.phase = sc::phase_name(sc::first_phase(backfill, staged != NIL));
+    job.staged = staged;
     job.fill_expr = backfill ? r->fill_expr : nullptr;
     job.new_rows_get_value = r->default_cooked != nullptr;
     job.parts = backfill ? fill_parts(r->relid) : NIL;
@@ -563,7 +568,7 @@ char *forecast_if_long(Oid relid, Oid typid) {
 }  // namespace
 
 int64 add_column_job(Oid relid, const char *colname, const char *type_in, char *default_expr, bool not_null,
-                     char *backfill_expr, char **forecast) {
+                     char *backfill_expr, char **forecast, const InlineConstraints *inline_cons) {
     Request r{};
     r.relid = relid;
     r.colname = pstrdup(colname);
@@ -614,10 +619,11 @@ int64 add_column_job(Oid relid, const char *colname, const char *type_in, char *
     }
 
     run_extension_ddl(backfill ? staged_sql : r.sql);
+    List *staged = inline_cons ? try_staged_constraints(r.relid, r.relname, r.colname, inline_cons) : NIL;
 
-    NewJob job = new_job(&r, backfill, lock);
+    NewJob job = new_job(&r, backfill, lock, staged);
     int64 job_id = insert_job(&job);
-    if (backfill)
+    if (backfill || staged != NIL)
         start_worker_at_commit();
     SPI_finish();
     if (forecast != nullptr)
@@ -638,8 +644,12 @@ Datum safe_add_column_impl(FunctionCallInfo fcinfo) {
     char *default_expr = arg_text_or_null(fcinfo, 3, "default_expr");
     bool not_null = PG_GETARG_BOOL(4);
     char *backfill_expr = arg_text_or_null(fcinfo, 5, "backfill_expr");
+    // 0.3's signature; a database still on 0.2 has the first six only.
+    InlineConstraints ic{};
+    ic.check_expr = PG_NARGS() > 6 ? arg_text_or_null(fcinfo, 6, "check_expr") : nullptr;
+    ic.references_clause = PG_NARGS() > 7 ? arg_text_or_null(fcinfo, 7, "references_clause") : nullptr;
     char *forecast = nullptr;
-    int64 job_id = add_column_job(relid, colname, type_in, default_expr, not_null, backfill_expr, &forecast);
+    int64 job_id = add_column_job(relid, colname, type_in, default_expr, not_null, backfill_expr, &forecast, &ic);
     if (forecast != nullptr)
         ereport(NOTICE, (errmsg("safe_column job %lld fills the existing rows of \"%s\" in the background",
                                 static_cast<long long>(job_id), get_rel_name(relid)),

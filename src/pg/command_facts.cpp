@@ -219,6 +219,7 @@ bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, con
             break;
         case CONSTR_CHECK:
             c->check = written_expr(query, con->location);
+            c->check_conname = con->conname;
             c->check_name = con->conname ? quote_identifier(con->conname) : choose_name(s->relid, def->colname, "check");
             break;
         case CONSTR_UNIQUE:
@@ -235,6 +236,7 @@ bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, con
             if (!OidIsValid(RangeVarGetRelid(con->pktable, NoLock, true)))
                 return false;  // PostgreSQL reports the missing table
             c->references = fk_target_text(con);
+            c->fk_conname = con->conname;
             c->fk_name = con->conname ? quote_identifier(con->conname) : choose_name(s->relid, def->colname, "fkey");
             break;
         default:

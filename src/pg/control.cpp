@@ -5,6 +5,7 @@
 #include "pg/add_column.hpp"
 #include "pg/guard.hpp"
 #include "pg/jobs.hpp"
+#include "pg/staged_constraints.hpp"
 #include "pg/lock.hpp"
 #include "pg/overrides.hpp"
 #include "pg/shmem.hpp"
@@ -165,6 +166,23 @@ char *core_text_drop_column(const char *table, const char *column) {
     return pg_call([&] { return pstrdup(text.c_str()); });
 }
 
+// A cancelled job leaves none of its staged constraints NOT VALID (one validated already stays: it holds
+// for every row).
+void drop_staged_not_valid(const JobRow *job, const char *table) {
+    OwnerContext ctx;
+    enter_owner_context(&ctx);
+    List *staged = load_staged_constraints(job->id);
+    leave_owner_context(&ctx);
+    ListCell *lc;
+    foreach (lc, staged) {
+        const char *name = static_cast<StagedConstraint *>(lfirst(lc))->name;
+        bool validated = false;
+        if (constraint_state(job->relid, name, &validated) && !validated)
+            job_ddl(job, AccessExclusiveLock, core_text_drop_constraint(table, quote_identifier(name)),
+                    "remove a constraint of a cancelled job that is not valid yet");
+    }
+}
+
 // The control functions are not STRICT: a NULL job or flag is an error, never a silent no-op.
 void require_arg(FunctionCallInfo fcinfo, int n, const char *argname) {
     if (PG_ARGISNULL(n))
@@ -245,6 +263,8 @@ Datum cancel_impl(FunctionCallInfo fcinfo) {
     if (table != nullptr && job.constraint_name != nullptr && helper_constraint_exists(&job))
         job_ddl(&job, AccessExclusiveLock, core_text_drop_constraint(table, quote_identifier(job.constraint_name)),
                 "remove the helper constraint of a cancelled job");
+    if (table != nullptr)
+        drop_staged_not_valid(&job, table);
     if (table != nullptr && drop) {
         char *column = get_attname(job.relid, job.attnum, true);
         if (column != nullptr)

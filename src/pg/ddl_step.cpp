@@ -5,6 +5,7 @@
 #include "pg/ddl_step.hpp"
 #include "pg/guard.hpp"
 #include "pg/lock.hpp"
+#include "pg/staged_constraints.hpp"
 #include "pg/worker_session.hpp"
 #include "pg/compat.hpp"
 
@@ -39,6 +40,14 @@ std::string core_ddl_text(Ddl which, const char *table, const char *column, cons
     return {};
 }
 
+char *core_staged_text(const char *table, const char *constraint, const char *definition) {
+    return cpp_entry("safe_column worker", [&] {
+        throw_injected_fault("ddl");
+        std::string text = sc::sql::add_constraint(table, constraint, definition);
+        return pg_call([&] { return pstrdup(text.c_str()); });
+    });
+}
+
 char *core_ddl(Ddl which, const char *table, const char *column, const char *constraint) {
     return cpp_entry("safe_column worker", [&] {
         std::string text = core_ddl_text(which, table, column, constraint);
@@ -46,34 +55,58 @@ char *core_ddl(Ddl which, const char *table, const char *column, const char *con
     });
 }
 
-// The job's constraint: whether it exists, is validated, and is a NOT NULL constraint (contype 'n', 18
-// and later) rather than the CHECK (col IS NOT NULL) of earlier versions.
-bool constraint_exists(Oid relid, const char *name, bool *validated, bool *native = nullptr) {
-    Oid types[2] = {OIDOID, NAMEOID};
-    Datum values[2] = {ObjectIdGetDatum(relid), DirectFunctionCall1(namein, CStringGetDatum(name))};
-    spi_exec_args("SELECT convalidated, contype = 'n' FROM pg_catalog.pg_constraint WHERE conrelid = $1 AND conname = $2",
-                  2, types, values, SPI_OK_SELECT);
-    if (SPI_processed == 0)
-        return false;
-    bool isnull;
-    *validated = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-    if (native != nullptr)
-        *native = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-    return true;
-}
-
 }  // namespace
 
-// One DDL step of the NOT NULL sequence, with the queue-safe lock, as the creator. From PostgreSQL 18
-// the constraint is NOT NULL ... NOT VALID itself: validated, it is the column's NOT NULL, and the
-// set_not_null step (its ACCESS EXCLUSIVE lock included) is not needed.
-bool run_ddl_step(Job *job, const char *column) {
-    char *table = qualified_name(job->relid);
+namespace {
+
+// add_check: each staged constraint not there yet, NOT VALID, with the locks its ALTER TABLE takes
+// (a CHECK: ACCESS EXCLUSIVE; a FOREIGN KEY: SHARE ROW EXCLUSIVE on both tables), queue-safely.
+void add_staged(Job *job, List *staged, const char *table, const char *what) {
+    ListCell *lc;
+    foreach (lc, staged) {
+        auto *sc = static_cast<StagedConstraint *>(lfirst(lc));
+        bool validated = false;
+        if (constraint_state(job->relid, sc->name, &validated))
+            continue;
+        bool fk = sc->contype == 'f';
+        List *also = fk && OidIsValid(sc->ref_relid) && sc->ref_relid != job->relid ? list_make1_oid(sc->ref_relid) : NIL;
+        (void)lock_queue_safe(job->relid, fk ? ShareRowExclusiveLock : AccessExclusiveLock, true, what, also,
+                              ShareRowExclusiveLock);
+        RoleSwitch rs;
+        as_table_owner(job->creator, job->relid, &rs);
+        run_extension_ddl(core_staged_text(table, quote_identifier(sc->name), sc->definition));
+        back_from_table_owner(&rs);
+    }
+}
+
+// validate: VALIDATE CONSTRAINT of each one not valid yet (SHARE UPDATE EXCLUSIVE: the application's
+// reads and writes go on; a FOREIGN KEY's also takes ROW SHARE on the table it references).
+void validate_staged(Job *job, List *staged, const char *table, const char *what) {
+    ListCell *lc;
+    foreach (lc, staged) {
+        auto *sc = static_cast<StagedConstraint *>(lfirst(lc));
+        bool validated = false;
+        if (!constraint_state(job->relid, sc->name, &validated) || validated)
+            continue;
+        List *also = sc->contype == 'f' && OidIsValid(sc->ref_relid) && sc->ref_relid != job->relid
+                         ? list_make1_oid(sc->ref_relid)
+                         : NIL;
+        (void)lock_queue_safe(job->relid, ShareUpdateExclusiveLock, true, what, also, RowShareLock);
+        RoleSwitch rs;
+        as_table_owner(job->creator, job->relid, &rs);
+        run_extension_ddl(core_ddl(Ddl::validate, table, "", quote_identifier(sc->name)));
+        back_from_table_owner(&rs);
+    }
+}
+
+// The NOT NULL sequence's own step (a job without NOT NULL has no helper constraint).
+bool helper_step(Job *job, const char *column, const char *table, const char *what) {
+    if (job->constraint_name == nullptr)
+        return false;
     const char *con = quote_identifier(job->constraint_name);
-    char *what = psprintf("%s of safe_column job " INT64_FORMAT, sc::phase_name(job->phase), job->id);
     bool validated = false;
     bool native = false;
-    bool exists = constraint_exists(job->relid, job->constraint_name, &validated, &native);
+    bool exists = constraint_state(job->relid, job->constraint_name, &validated, &native);
     RoleSwitch rs;
     switch (job->phase) {
     case sc::JobPhase::add_check:
@@ -112,23 +145,61 @@ bool run_ddl_step(Job *job, const char *column) {
     return native;
 }
 
+}  // namespace
+
+// One DDL step: the NOT NULL sequence's, then the staged constraints' of the same phase. From
+// PostgreSQL 18 the helper constraint is NOT NULL ... NOT VALID itself: validated, it is the column's
+// NOT NULL, and the set_not_null step (its ACCESS EXCLUSIVE lock included) is not needed.
+DdlStepResult run_ddl_step(Job *job, const char *column) {
+    char *table = qualified_name(job->relid);
+    char *what = psprintf("%s of safe_column job " INT64_FORMAT, sc::phase_name(job->phase), job->id);
+    DdlStepResult res{};
+    res.native_not_null = helper_step(job, column, table, what);
+    List *staged = load_staged_constraints(job->id);
+    res.staged_constraints = staged != NIL;
+    if (job->phase == sc::JobPhase::add_check)
+        add_staged(job, staged, table, what);
+    else if (job->phase == sc::JobPhase::validate)
+        validate_staged(job, staged, table, what);
+    return res;
+}
+
 // A NOT NULL job that fails after adding its CHECK (col IS NOT NULL) NOT VALID must not leave it in
-// place: every application UPDATE of a row still NULL would fail. It is removed (queue-safe lock), and
-// the job goes back to its sweep, so that a resume fills the rows, adds it again (add_check), and
-// validates it: never a SET NOT NULL without the constraint that spares its scan. A validated
-// CHECK stays: every row has a value then, and SET NOT NULL needs it to skip its scan.
+// place: every application UPDATE of a row still NULL would fail. Nor a staged constraint NOT VALID (a
+// violating row failed the job: nothing half-enforced stays behind). They are removed (queue-safe
+// lock), and the job goes back to its sweep, so that a resume fills the rows, adds them again
+// (add_check), and validates them: never a SET NOT NULL without the constraint that spares its scan. A
+// validated one stays: every row has a value then, and SET NOT NULL needs it to skip its scan.
+namespace {
+
+// Drops the constraint when it is there and not valid; whether it did.
+bool drop_if_not_valid(Oid relid, const char *table, const char *name) {
+    bool validated = false;
+    if (!constraint_state(relid, name, &validated) || validated)
+        return false;
+    (void)lock_queue_safe(relid, AccessExclusiveLock, true, "remove a constraint of a failed job that is not valid yet");
+    run_extension_ddl(core_ddl(Ddl::drop_constraint, table, "", quote_identifier(name)));
+    return true;
+}
+
+}  // namespace
+
 void remove_helper_after_failure(Job *job) {
-    if (job->constraint_name == nullptr)
-        return;
     MemoryContext oldcxt = CurrentMemoryContext;
     PG_TRY();
     {
-        begin_txn("safe_column: removing the helper constraint of a failed job");
-        bool validated = false;
+        begin_txn("safe_column: removing the constraints of a failed job that are not valid yet");
         char *table = qualified_name(job->relid);
-        if (table != nullptr && constraint_exists(job->relid, job->constraint_name, &validated) && !validated) {
-            (void)lock_queue_safe(job->relid, AccessExclusiveLock, true, "remove the helper constraint of a failed job");
-            run_extension_ddl(core_ddl(Ddl::drop_constraint, table, "", quote_identifier(job->constraint_name)));
+        bool dropped = false;
+        if (table != nullptr) {
+            if (job->constraint_name != nullptr)
+                dropped = drop_if_not_valid(job->relid, table, job->constraint_name);
+            ListCell *lc;
+            foreach (lc, load_staged_constraints(job->id))
+                dropped = drop_if_not_valid(job->relid, table, static_cast<StagedConstraint *>(lfirst(lc))->name) ||
+                          dropped;
+        }
+        if (dropped) {
             reset_parts(job, job->sweep_passes + 1);
             char *sql = psprintf("UPDATE %s SET phase = 'sweep' WHERE job_id = $1", store_table());
             Oid types[1] = {INT8OID};
@@ -143,9 +214,9 @@ void remove_helper_after_failure(Job *job) {
         ErrorData *edata = CopyErrorData();
         FlushErrorState();
         AbortCurrentTransaction();
-        ereport(WARNING, (errmsg("could not remove the helper constraint \"%s\" of failed safe_column job " INT64_FORMAT
-                                 ": %s", job->constraint_name, job->id, edata->message),
-                          errhint("Cancel the job with safe_column_cancel(" INT64_FORMAT "), which removes it.", job->id)));
+        ereport(WARNING, (errmsg("could not remove the constraints of failed safe_column job " INT64_FORMAT
+                                 " that are not valid yet: %s", job->id, edata->message),
+                          errhint("Cancel the job with safe_column_cancel(" INT64_FORMAT "), which removes them.", job->id)));
     }
     PG_END_TRY();
 }

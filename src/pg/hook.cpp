@@ -12,6 +12,7 @@
 
 #include "core/ddl_guard.hpp"
 #include "pg/add_column.hpp"
+#include "pg/staged_constraints.hpp"
 #include "pg/guard.hpp"
 #include "pg/db_lifecycle.hpp"
 #include "pg/hook.hpp"
@@ -121,15 +122,19 @@ HookOutcome stage(const CStatement *s) {
             continue;
         }
         char *forecast = nullptr;
+        InlineConstraints ic{c.check, c.check_conname, c.references, c.fk_conname};
         int64 job = add_column_job(s->relid, c.column_name, c.type,
                                    c.default_expr_qualified ? pstrdup(c.default_expr_qualified) : nullptr, c.not_null,
-                                   nullptr, &forecast);
+                                   nullptr, &forecast, &ic);
         ereport(NOTICE,
                 (errmsg("safe_column staged ADD COLUMN %s of %s as job %lld", c.column, s->table_name,
                         static_cast<long long>(job)),
                  errdetail("New rows get the column's default from now on; existing rows read NULL until the "
-                           "background worker has filled them%s.%s%s%s",
+                           "background worker has filled them%s%s.%s%s%s",
                            c.not_null ? ", and NOT NULL is enforced once every row has a value" : "",
+                           c.check || c.references ? "; its CHECK and REFERENCES constraints are added NOT VALID "
+                                                     "then, and validated without blocking writes"
+                                                   : "",
                            forecast ? " Expected: " : "", forecast ? forecast : "", forecast ? "." : ""),
                  errhint("Wait for it with CALL safe_column_watch(%lld), or follow it in safe_column_progress.",
                          static_cast<long long>(job))));

@@ -26,6 +26,7 @@
 #include "pg/add_column.hpp"
 #include "pg/batch.hpp"
 #include "pg/ddl_step.hpp"
+#include "pg/staged_constraints.hpp"
 #include "pg/guard.hpp"
 #include "pg/job_live.hpp"
 #include "pg/job_row.hpp"
@@ -163,6 +164,7 @@ void end_of_pass(Run *run, StepState *st) {
     Job *job = &run->job;
     sc::PhaseInputs in;
     in.not_null = job->not_null;
+    in.staged_constraints = load_staged_constraints(job->id) != NIL;
     in.new_rows_get_value = job->new_rows_get_value;
     in.sweep_passes = job->sweep_passes;
     sc::PassEnd end = sc::after_pass(job->phase, job->pass_rows, in);
@@ -260,8 +262,12 @@ void step_fill(Run *run, const char *column, StepState *st) {
 
 // add_check, validate, set_not_null: the DDL step, then the next phase.
 void step_ddl(Run *run, const char *column, StepState *st) {
-    bool native = run_ddl_step(&run->job, column);
-    if (enter_phase(&run->job, &run->live, sc::next_phase(run->job.phase, run->job.not_null, native)))
+    DdlStepResult res = run_ddl_step(&run->job, column);
+    // The NOT NULL sequence is the helper constraint's: a column added NOT NULL with a constant default
+    // has none (its job only stages constraints).
+    bool helper = run->job.constraint_name != nullptr;
+    if (enter_phase(&run->job, &run->live,
+                    sc::next_phase(run->job.phase, helper, res.native_not_null, res.staged_constraints)))
         st->stop = true;
 }
 
@@ -447,6 +453,9 @@ void fail_step(Run *run, const StepState *st, const ErrorData *err, bool timed_o
         if (row != nullptr)
             message = row;
     }
+    // A DDL step's error with its detail: VALIDATE of a foreign key names the row's missing key there.
+    if (gone == nullptr && !timed_out && err->detail != nullptr && sc::step_kind(run->job.phase) == sc::StepKind::ddl)
+        message = psprintf("%s: %s", message, err->detail);
     if (gave_up)
         message = psprintf("gave up after %d retries (safe_column.max_retries): %s", run->transient_failures, message);
     ereport(LOG, (errmsg("safe_column job " INT64_FORMAT " failed: %s", run->job_id, message)));
@@ -456,7 +465,10 @@ void fail_step(Run *run, const StepState *st, const ErrorData *err, bool timed_o
 
 // What the loop does after a step's error: true to go on with the next step, false when the job failed.
 bool recover(Run *run, const StepState *st, ErrorData *err, bool timed_out) {
-    if (err->sqlerrcode == ERRCODE_CHECK_VIOLATION &&
+    // Only the helper CHECK's violation means a NULL arrived: a staged CHECK's fails the job.
+    bool helper_violated = run->job.constraint_name != nullptr &&
+                           (err->constraint_name == nullptr || strcmp(err->constraint_name, run->job.constraint_name) == 0);
+    if (err->sqlerrcode == ERRCODE_CHECK_VIOLATION && helper_violated &&
         sc::phase_after_check_violation(run->job.phase) != run->job.phase) {
         back_to_final_sweep(run);
         return true;

@@ -1,4 +1,5 @@
 #include "pg/jobs.hpp"
+#include "pg/staged_constraints.hpp"
 #include "pg/kept_plans.hpp"
 
 extern "C" {
@@ -269,8 +270,10 @@ int64 insert_job(const NewJob *job) {
         rc = SPI_execute_with_args(upd, 3, ut, uv, nullptr, false, 0);
         if (rc != SPI_OK_UPDATE)
             elog(ERROR, "could not record the safe_column job: %s", SPI_result_code_string(rc));
-        notify_job(job_id, extension_table("safe_column_job_store"));
     }
+    record_staged_constraints(job_id, job->staged);
+    if (job->fill_expr != nullptr || job->staged != NIL)
+        notify_job(job_id, extension_table("safe_column_job_store"));
     leave_owner_context(&ctx);
     return job_id;
 }

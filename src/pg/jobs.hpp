@@ -63,6 +63,7 @@ struct NewJob {
     const char *fill_expr;        // NULL for catalog-only jobs
     bool new_rows_get_value;
     List *parts;                  // relids of the tables to fill (plain table, or each partition/child)
+    List *staged;                 // the column's staged constraints (StagedConstraint *), NIL when none
 };
 int64 insert_job(const NewJob *job);
 

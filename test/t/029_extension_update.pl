@@ -1,8 +1,9 @@
-# ALTER EXTENSION safe_column UPDATE from 0.1 to 0.2:
+# ALTER EXTENSION safe_column UPDATE from 0.1 (and 0.2) to the default version (0.3):
 #   - a database on 0.1 with a job in flight is updated mid-job; the job completes exactly, and the
-#     0.2 objects work (safe_column_watch, the progress line);
-#   - CREATE EXTENSION of 0.2 and 0.1 + UPDATE give the same objects: every member of the extension
-#     (kind, identity, definition, owner, privileges, comment) compared between two databases.
+#     new objects work (safe_column_watch, the progress line, safe_add_column's check_expr);
+#   - CREATE EXTENSION of the default version, 0.1 + UPDATE and 0.2 + UPDATE give the same objects:
+#     every member of the extension (kind, identity, definition, owner, privileges, comment) compared
+#     between three databases.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -21,19 +22,25 @@ sql(gate_sql() . q{INSERT INTO public.sc_gate VALUES ('up', 2500);});
 my $job = sql(q{SELECT safe_add_column('up', 'w', 'int', backfill_expr => 'public.sc_gated(''up'', id, id * 9)', not_null => true)});
 worker_gated($node, 'postgres', $job, 'a job is in flight on 0.1 (held inside a batch)');
 sql(q{ALTER EXTENSION safe_column UPDATE});
-is(sql(q{SELECT extversion FROM pg_extension WHERE extname = 'safe_column'}), '0.2', 'updated to 0.2 mid-job');
+is(sql(q{SELECT extversion FROM pg_extension WHERE extname = 'safe_column'}), '0.3', 'updated to 0.3 mid-job');
 sql(q{DELETE FROM public.sc_gate});
 check_job_result($node, job => $job, table => 'up', column => 'w', ref => 'id * 9', not_null => 1, rows => 5000,
     control => 'up_ctl', label => 'the job after the update');
 my ($ret, $out, $err) = $node->psql('postgres', "CALL safe_column_watch($job)");
 is($ret, 0, 'safe_column_watch of 0.2 runs') or diag($err);
 like(sql("SELECT safe_column_progress_line($job)"), qr/^safe_column job $job: complete/, 'the progress line of 0.2');
+my $j3 = sql(q{SELECT safe_add_column('up', 'v', 'int', backfill_expr => 'id', check_expr => 'v > 0')});
+sql("CALL safe_column_watch($j3)");
+is(sql(q{SELECT convalidated FROM pg_constraint WHERE conrelid = 'up'::regclass AND conname = 'up_v_check'}), 't',
+    'check_expr of 0.3 after the update: the CHECK is added and validated');
 
-# The same objects, whichever way 0.2 came.
+# The same objects, whichever way the default version came.
 sql('CREATE DATABASE fresh');
 sql('CREATE EXTENSION safe_column', 'fresh');
 sql('CREATE DATABASE updated');
-sql(q{CREATE EXTENSION safe_column VERSION '0.1'; ALTER EXTENSION safe_column UPDATE TO '0.2';}, 'updated');
+sql(q{CREATE EXTENSION safe_column VERSION '0.1'; ALTER EXTENSION safe_column UPDATE;}, 'updated');
+sql('CREATE DATABASE from02');
+sql(q{CREATE EXTENSION safe_column VERSION '0.2'; ALTER EXTENSION safe_column UPDATE;}, 'from02');
 my $members = q{
 SELECT string_agg(line, E'\n' ORDER BY line) FROM (
   SELECT pg_describe_object(d.classid, d.objid, 0) || ' | ' ||
@@ -60,10 +67,13 @@ SELECT string_agg(line, E'\n' ORDER BY line) FROM (
    WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e') s};
 my $fresh = sql($members, 'fresh');
 my $updated = sql($members, 'updated');
+my $from02 = sql($members, 'from02');
 my $n = sql(q{SELECT count(*) FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'safe_column'
               WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'}, 'fresh');
 cmp_ok($n, '>=', 15, "the extension has its members ($n)");
-is($updated, $fresh, 'CREATE EXTENSION 0.2 and 0.1 + ALTER EXTENSION UPDATE give the same objects');
+is($updated, $fresh, 'CREATE EXTENSION and 0.1 + ALTER EXTENSION UPDATE give the same objects');
+is($from02, $fresh, 'CREATE EXTENSION and 0.2 + ALTER EXTENSION UPDATE give the same objects');
+like($fresh, qr/table safe_column_job_constraint/, 'the objects of 0.3 are there');
 
 $node->stop;
 done_testing();

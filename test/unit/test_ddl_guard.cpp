@@ -147,6 +147,40 @@ TEST(DdlGuard, StageModeStagesWhatSafeAddColumnCanDo) {
     EXPECT_EQ(decide(mixed, Mode::stage, 10 * MB).action, Action::refuse);
 }
 
+// A column's own CHECK and REFERENCES are staged with it (the worker adds them NOT VALID once the
+// column is filled and validates them), with a backfill or without one; a CHECK whose text the hook
+// could not find is not.
+TEST(DdlGuard, StageModeStagesInlineCheckAndReferences) {
+    Command chk = add_column("qty", "integer");
+    chk.default_expr = "0";
+    chk.not_null = true;
+    chk.check = "qty >= 0";
+    chk.check_name = "users_qty_check";
+    EXPECT_EQ(decide(with(chk), Mode::stage, 10 * MB).action, Action::stage);
+
+    // Without a default every row is NULL: PostgreSQL checks nothing, the statement runs as sent.
+    Command fk = add_column("owner_id", "bigint");
+    fk.references = "accounts (id)";
+    fk.fk_name = "users_owner_id_fkey";
+    EXPECT_EQ(decide(with(fk), Mode::stage, 10 * MB).action, Action::run_guarded);
+
+    Command filled = fk;
+    filled.default_expr = "(random() * 10)::bigint";
+    filled.default_volatile = true;
+    filled.check = "owner_id > 0";
+    filled.check_name = "users_owner_id_check";
+    EXPECT_EQ(decide(with(filled), Mode::stage, 10 * MB).action, Action::stage);
+
+    Command unknown = chk;
+    unknown.check = "...";
+    EXPECT_EQ(decide(with(unknown), Mode::stage, 10 * MB).action, Action::refuse);
+
+    // Guard mode still refuses them as sent (a scan under the lock), with the staged steps as advice.
+    Verdict g = decide(with(chk), Mode::guard, 10 * MB);
+    EXPECT_EQ(g.action, Action::refuse);
+    EXPECT_TRUE(contains(g.hint, "ADD CONSTRAINT users_qty_check CHECK (qty >= 0) NOT VALID")) << g.hint;
+}
+
 TEST(DdlGuard, RewritingFormsWithoutAStagedEquivalent) {
     Command ident = add_column("n", "bigint");
     ident.identity = true;

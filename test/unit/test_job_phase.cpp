@@ -41,10 +41,11 @@ PhaseInputs inputs(bool not_null, bool new_rows_get_value, int sweep_passes, int
 }
 
 // Every phase reached from backfill when each completes, in order (bounded, in case of a cycle).
-std::vector<JobPhase> chain(bool not_null, bool native = false) {
-    std::vector<JobPhase> out{JobPhase::backfill};
+std::vector<JobPhase> chain(bool not_null, bool native = false, bool constraints = false,
+                            JobPhase from = JobPhase::backfill) {
+    std::vector<JobPhase> out{from};
     while (out.back() != JobPhase::done && out.size() < 20)
-        out.push_back(next_phase(out.back(), not_null, native));
+        out.push_back(next_phase(out.back(), not_null, native, constraints));
     return out;
 }
 
@@ -151,14 +152,59 @@ TEST(JobPhaseNext, EveryPhaseReachesDone) {
         }
 }
 
-TEST(JobPhaseNext, OnlySweepDependsOnNotNull) {
+TEST(JobPhaseNext, SweepAddCheckAndValidateDependOnNotNull) {
     EXPECT_EQ(next_phase(JobPhase::sweep, true, false), JobPhase::add_check);
     EXPECT_EQ(next_phase(JobPhase::sweep, false, false), JobPhase::done);
+    EXPECT_EQ(next_phase(JobPhase::add_check, true, false), JobPhase::final_sweep);
+    EXPECT_EQ(next_phase(JobPhase::add_check, false, false, true), JobPhase::validate);
+    EXPECT_EQ(next_phase(JobPhase::validate, false, false, true), JobPhase::done);
     for (JobPhase p : kAllPhases) {
-        if (p != JobPhase::sweep) {
+        if (p != JobPhase::sweep && p != JobPhase::add_check && p != JobPhase::validate) {
             EXPECT_EQ(next_phase(p, true, false), next_phase(p, false, false)) << phase_name(p);
         }
     }
+}
+
+// A nullable column with a CHECK or REFERENCES of its own: filled, then each constraint added NOT
+// VALID and validated; no final sweep (no helper CHECK whose NULLs it would catch), no SET NOT NULL.
+TEST(JobPhaseNext, StagedConstraintsOfANullableColumn) {
+    const std::vector<JobPhase> expected{JobPhase::backfill, JobPhase::sweep, JobPhase::add_check,
+                                         JobPhase::validate, JobPhase::done};
+    EXPECT_EQ(chain(false, false, true), expected);
+    // Without a backfill (a constant default, or none) the job starts at add_check.
+    const std::vector<JobPhase> catalog_only{JobPhase::add_check, JobPhase::validate, JobPhase::done};
+    EXPECT_EQ(chain(false, false, true, sc::first_phase(false, true)), catalog_only);
+}
+
+// NOT NULL with staged constraints: the same chain as NOT NULL alone (its add_check and validate
+// steps take the staged constraints with the helper).
+TEST(JobPhaseNext, StagedConstraintsOfANotNullColumn) {
+    EXPECT_EQ(chain(true, false, true), chain(true, false, false));
+    EXPECT_EQ(chain(true, true, true), chain(true, true, false));
+}
+
+TEST(JobPhaseFirst, BackfillThenConstraintsThenDone) {
+    EXPECT_EQ(sc::first_phase(true, false), JobPhase::backfill);
+    EXPECT_EQ(sc::first_phase(true, true), JobPhase::backfill);
+    EXPECT_EQ(sc::first_phase(false, true), JobPhase::add_check);
+    EXPECT_EQ(sc::first_phase(false, false), JobPhase::done);
+}
+
+TEST(JobPhaseNext, EveryPhaseReachesDoneWithConstraints) {
+    for (bool not_null : {false, true})
+        for (bool native : {false, true})
+            for (JobPhase p : kAllPhases) {
+                std::vector<JobPhase> c = chain(not_null, native, true, p);
+                EXPECT_EQ(c.back(), JobPhase::done) << phase_name(p);
+            }
+}
+
+TEST(JobPhaseAfterPass, StagedConstraintsFollowTheSweep) {
+    PhaseInputs in = inputs(false, true, 1);
+    in.staged_constraints = true;
+    EXPECT_EQ(sc::after_pass(JobPhase::sweep, 0, in).next, JobPhase::add_check);
+    in.staged_constraints = false;
+    EXPECT_EQ(sc::after_pass(JobPhase::sweep, 0, in).next, JobPhase::done);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -275,6 +275,25 @@ TEST(SqlTextNotNullSteps, ValidateConstraint) {
               "ALTER TABLE public.users VALIDATE CONSTRAINT users_status_not_null");
 }
 
+// A column's inline CHECK / REFERENCES, staged: tried NOT VALID at creation, added again by the worker
+// from PostgreSQL's own definition of it.
+TEST(SqlTextStagedConstraints, CheckNotValid) {
+    EXPECT_EQ(sc::sql::check_not_valid("public.orders", "orders_qty_check", "qty >= 0"),
+              "ALTER TABLE public.orders ADD CONSTRAINT orders_qty_check CHECK (qty >= 0) NOT VALID");
+}
+
+TEST(SqlTextStagedConstraints, ForeignKeyNotValid) {
+    EXPECT_EQ(sc::sql::foreign_key_not_valid("public.orders", "orders_owner_id_fkey", "owner_id",
+                                             "users (id) ON DELETE CASCADE"),
+              "ALTER TABLE public.orders ADD CONSTRAINT orders_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES "
+              "users (id) ON DELETE CASCADE NOT VALID");
+}
+
+TEST(SqlTextStagedConstraints, AddConstraintFromDefinition) {
+    EXPECT_EQ(sc::sql::add_constraint("\"S\".\"T\"", "\"c k\"", "CHECK ((qty >= 0)) NOT VALID"),
+              "ALTER TABLE \"S\".\"T\" ADD CONSTRAINT \"c k\" CHECK ((qty >= 0)) NOT VALID");
+}
+
 TEST(SqlTextNotNullSteps, SetNotNull) {
     EXPECT_EQ(set_not_null("public.users", "status"), "ALTER TABLE public.users ALTER COLUMN status SET NOT NULL");
     EXPECT_EQ(set_not_null("\"S\".\"T\"", "\"C\""), "ALTER TABLE \"S\".\"T\" ALTER COLUMN \"C\" SET NOT NULL");

@@ -1,0 +1,195 @@
+#include <string>
+
+#include "core/sql_text.hpp"
+#include "pg/add_column.hpp"
+#include "pg/guard.hpp"
+#include "pg/jobs.hpp"
+#include "pg/lock.hpp"
+#include "pg/related_locks.hpp"
+#include "pg/staged_constraints.hpp"
+#include "pg/worker_session.hpp"
+
+extern "C" {
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "nodes/parsenodes.h"
+#include "parser/parser.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+}
+
+namespace sc::pg {
+
+namespace {
+
+char *core_constraint_sql(char contype, const char *table, const char *name, const char *column, const char *body) {
+    return cpp_entry("safe_add_column", [&] {
+        std::string text = contype == 'c' ? sc::sql::check_not_valid(table, name, body)
+                                          : sc::sql::foreign_key_not_valid(table, name, column, body);
+        return pg_call([&] { return pstrdup(text.c_str()); });
+    });
+}
+
+char *core_drop_sql(const char *table, const char *name) {
+    return cpp_entry("safe_add_column", [&] {
+        std::string text = sc::sql::drop_constraint(table, name);
+        return pg_call([&] { return pstrdup(text.c_str()); });
+    });
+}
+
+// The statement must be exactly one ALTER TABLE adding one constraint of the kind meant: an expression
+// or a clause that closes the parenthesis and goes on (another command, another statement) is refused.
+AlterTableStmt *verified_constraint_sql(const char *sql, char contype, const char *argname) {
+    List *stmts = raw_parser(sql, RAW_PARSE_DEFAULT);
+    AlterTableStmt *ats = nullptr;
+    if (list_length(stmts) == 1 && IsA(linitial_node(RawStmt, stmts)->stmt, AlterTableStmt))
+        ats = castNode(AlterTableStmt, linitial_node(RawStmt, stmts)->stmt);
+    bool ok = ats != nullptr && list_length(ats->cmds) == 1;
+    if (ok) {
+        auto *cmd = linitial_node(AlterTableCmd, ats->cmds);
+        ok = cmd->subtype == AT_AddConstraint && cmd->def != nullptr && IsA(cmd->def, Constraint) &&
+             castNode(Constraint, cmd->def)->contype == (contype == 'c' ? CONSTR_CHECK : CONSTR_FOREIGN);
+    }
+    if (!ok)
+        ereport(ERROR, (errcode(ERRCODE_SYNTAX_ERROR),
+                        errmsg("%s must be exactly one %s", argname,
+                               contype == 'c' ? "expression" : "referenced table with its options"),
+                        errdetail("With it, the statement would be: %s", sql)));
+    return ats;
+}
+
+// PostgreSQL's own text of the constraint just added, every name qualified, and what it references.
+void read_definition(Oid relid, StagedConstraint *sc) {
+    int nest = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
+                            0, false);
+    Oid types[2] = {OIDOID, NAMEOID};
+    Datum values[2] = {ObjectIdGetDatum(relid), DirectFunctionCall1(namein, CStringGetDatum(sc->name))};
+    spi_exec_args("SELECT pg_catalog.pg_get_constraintdef(oid), confrelid FROM pg_catalog.pg_constraint"
+                  " WHERE conrelid = $1 AND conname = $2",
+                  2, types, values, SPI_OK_SELECT);
+    if (SPI_processed != 1)
+        elog(ERROR, "constraint \"%s\" was not added", sc->name);
+    sc->definition = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+    bool isnull;
+    sc->ref_relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+    AtEOXact_GUC(true, nest);
+}
+
+StagedConstraint *try_one(Oid relid, const char *table, const char *colname, char contype, const char *body,
+                          const char *name) {
+    auto *sc = static_cast<StagedConstraint *>(palloc0(sizeof(StagedConstraint)));
+    sc->contype = contype;
+    sc->name = name ? pstrdup(name)
+                    : ChooseConstraintName(get_rel_name(relid), colname, contype == 'c' ? "check" : "fkey",
+                                           get_rel_namespace(relid), NIL);
+    const char *argname = contype == 'c' ? "check_expr" : "references_clause";
+    char *sql = core_constraint_sql(contype, table, quote_identifier(sc->name), quote_identifier(colname), body);
+    AlterTableStmt *ats = verified_constraint_sql(sql, contype, argname);
+    if (contype == 'f') {
+        List *refs = referenced_tables(ats, relid);
+        ListCell *lc;
+        foreach (lc, refs)
+            (void)lock_queue_safe(lfirst_oid(lc), ShareRowExclusiveLock, false,
+                                  psprintf("add foreign key \"%s\"", sc->name));
+    }
+    run_extension_ddl(sql);
+    read_definition(relid, sc);
+    run_extension_ddl(core_drop_sql(table, quote_identifier(sc->name)));
+    return sc;
+}
+
+}  // namespace
+
+List *try_staged_constraints(Oid relid, const char *table, const char *colname, const InlineConstraints *ic) {
+    List *out = NIL;
+    if (ic->check_expr != nullptr)
+        out = lappend(out, try_one(relid, table, colname, 'c', ic->check_expr, ic->check_name));
+    if (ic->references_clause != nullptr)
+        out = lappend(out, try_one(relid, table, colname, 'f', ic->references_clause, ic->fk_name));
+    return out;
+}
+
+// Only the extension's own table: a table of that name that someone put into the extension's schema of
+// a 0.2 database must never receive rows written as the extension's owner.
+bool staged_constraints_supported() {
+    Oid ext = get_extension_oid("safe_column", true);
+    if (!OidIsValid(ext))
+        return false;
+    spi_exec_args("SELECT e.extnamespace FROM pg_catalog.pg_extension e"
+                  " WHERE e.extname OPERATOR(pg_catalog.=) 'safe_column'::pg_catalog.name",
+                  0, nullptr, nullptr, SPI_OK_SELECT);
+    if (SPI_processed != 1)
+        return false;
+    bool isnull;
+    Oid nsp = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    Oid rel = get_relname_relid("safe_column_job_constraint", nsp);
+    return OidIsValid(rel) && getExtensionOfObject(RelationRelationId, rel) == ext;
+}
+
+void record_staged_constraints(int64 job_id, List *staged) {
+    if (staged == NIL)
+        return;
+    if (!staged_constraints_supported())
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("staging CHECK and REFERENCES constraints needs safe_column 0.3"),
+                        errhint("Run ALTER EXTENSION safe_column UPDATE.")));
+    char *sql = psprintf("INSERT INTO %s (job_id, constraint_name, contype, definition, ref_relid)"
+                         " VALUES ($1, $2, $3, $4, $5)",
+                         extension_table("safe_column_job_constraint"));
+    ListCell *lc;
+    foreach (lc, staged) {
+        auto *sc = static_cast<StagedConstraint *>(lfirst(lc));
+        Oid types[5] = {INT8OID, NAMEOID, CHAROID, TEXTOID, OIDOID};
+        Datum values[5] = {Int64GetDatum(job_id), DirectFunctionCall1(namein, CStringGetDatum(sc->name)),
+                           CharGetDatum(sc->contype), CStringGetTextDatum(sc->definition),
+                           ObjectIdGetDatum(sc->ref_relid)};
+        spi_exec_args(sql, 5, types, values, SPI_OK_INSERT);
+    }
+}
+
+List *load_staged_constraints(int64 job_id) {
+    if (!staged_constraints_supported())
+        return NIL;
+    char *sql = psprintf("SELECT constraint_name, contype, definition, ref_relid FROM %s"
+                         " WHERE job_id = $1 ORDER BY contype, constraint_name",
+                         extension_table("safe_column_job_constraint"));
+    Oid types[1] = {INT8OID};
+    Datum values[1] = {Int64GetDatum(job_id)};
+    spi_exec_args(sql, 1, types, values, SPI_OK_SELECT);
+    List *out = NIL;
+    for (uint64 i = 0; i < SPI_processed; i++) {
+        HeapTuple tup = SPI_tuptable->vals[i];
+        TupleDesc desc = SPI_tuptable->tupdesc;
+        bool isnull;
+        auto *sc = static_cast<StagedConstraint *>(palloc0(sizeof(StagedConstraint)));
+        sc->name = SPI_getvalue(tup, desc, 1);
+        sc->contype = DatumGetChar(SPI_getbinval(tup, desc, 2, &isnull));
+        sc->definition = SPI_getvalue(tup, desc, 3);
+        sc->ref_relid = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
+        out = lappend(out, sc);
+    }
+    return out;
+}
+
+bool constraint_state(Oid relid, const char *name, bool *validated, bool *native) {
+    Oid types[2] = {OIDOID, NAMEOID};
+    Datum values[2] = {ObjectIdGetDatum(relid), DirectFunctionCall1(namein, CStringGetDatum(name))};
+    spi_exec_args("SELECT convalidated, contype = 'n' FROM pg_catalog.pg_constraint WHERE conrelid = $1 AND conname = $2",
+                  2, types, values, SPI_OK_SELECT);
+    if (SPI_processed == 0)
+        return false;
+    bool isnull;
+    *validated = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    if (native != nullptr)
+        *native = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+    return true;
+}
+
+}  // namespace sc::pg

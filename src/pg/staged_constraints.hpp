@@ -1,0 +1,50 @@
+// A column's own CHECK and REFERENCES constraints, staged with it (safe_add_column's check_expr and
+// references_clause, or the inline constraints of an ADD COLUMN that stage mode turns into a job).
+//
+// At creation, in the caller's transaction and with the caller's rights, each constraint is added NOT
+// VALID exactly as PostgreSQL would add it (so every error is PostgreSQL's own, before anything is
+// committed), its definition is read back with pg_get_constraintdef under a pinned search_path (every
+// name qualified), and it is dropped again. The job records that text (safe_column_job_constraint);
+// the worker adds it again once the column is filled (phase add_check) and validates it (validate).
+#pragma once
+
+#include "pg/pg_includes.hpp"
+
+extern "C" {
+#include "nodes/pg_list.h"
+}
+
+namespace sc::pg {
+
+// What the caller asked for: the expression and the referenced table as written, with their names when
+// given (NULL: the name PostgreSQL would choose).
+struct InlineConstraints {
+    const char *check_expr;
+    const char *check_name;
+    const char *references_clause;
+    const char *fk_name;
+};
+
+struct StagedConstraint {
+    char *name;        // unquoted
+    char contype;      // 'c' CHECK, 'f' FOREIGN KEY
+    char *definition;  // pg_get_constraintdef's text, ending in NOT VALID
+    Oid ref_relid;     // FOREIGN KEY: the referenced table; else InvalidOid
+};
+
+// Tries the column's constraints on relid (locked ACCESS EXCLUSIVE by the caller, the column added),
+// taking the referenced table's lock queue-safely first. A List of StagedConstraint *, NIL when none.
+// table: qualified and quoted; colname: unquoted. SPI connected.
+List *try_staged_constraints(Oid relid, const char *table, const char *colname, const InlineConstraints *ic);
+
+// Whether the extension's schema has the table of staged constraints (0.3 and later). SPI connected.
+bool staged_constraints_supported();
+// Records them for the job (as the extension's owner: within enter_owner_context). SPI connected.
+void record_staged_constraints(int64 job_id, List *staged);
+// The job's staged constraints (NIL when none, or before 0.3). SPI connected.
+List *load_staged_constraints(int64 job_id);
+
+// Whether relid has a constraint of that name, and whether it is validated. SPI connected.
+bool constraint_state(Oid relid, const char *name, bool *validated, bool *native = nullptr);
+
+}  // namespace sc::pg
