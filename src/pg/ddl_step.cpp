@@ -13,6 +13,7 @@ extern "C" {
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "pgstat.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 }
@@ -38,6 +39,14 @@ std::string core_ddl_text(Ddl which, const char *table, const char *column, cons
         return sc::sql::drop_constraint(table, constraint);
     }
     return {};
+}
+
+// The step's statement, shown in pg_stat_activity as "safe_column job N: <phase> <statement>" while it
+// runs (a VALIDATE can scan for a long time: what the worker does is visible).
+void run_job_ddl(const Job *job, const char *sql) {
+    pgstat_report_activity(STATE_RUNNING, psprintf("safe_column job " INT64_FORMAT ": %s %s", job->id,
+                                                   sc::phase_name(job->phase), sql));
+    run_extension_ddl(sql);
 }
 
 char *core_staged_text(const char *table, const char *constraint, const char *definition) {
@@ -74,7 +83,7 @@ void add_staged(Job *job, List *staged, const char *table, const char *what) {
                               ShareRowExclusiveLock);
         RoleSwitch rs;
         as_table_owner(job->creator, job->relid, &rs);
-        run_extension_ddl(core_staged_text(table, quote_identifier(sc->name), sc->definition));
+        run_job_ddl(job, core_staged_text(table, quote_identifier(sc->name), sc->definition));
         back_from_table_owner(&rs);
     }
 }
@@ -94,7 +103,7 @@ void validate_staged(Job *job, List *staged, const char *table, const char *what
         (void)lock_queue_safe(job->relid, ShareUpdateExclusiveLock, true, what, also, RowShareLock);
         RoleSwitch rs;
         as_table_owner(job->creator, job->relid, &rs);
-        run_extension_ddl(core_ddl(Ddl::validate, table, "", quote_identifier(sc->name)));
+        run_job_ddl(job, core_ddl(Ddl::validate, table, "", quote_identifier(sc->name)));
         back_from_table_owner(&rs);
     }
 }
@@ -113,8 +122,8 @@ bool helper_step(Job *job, const char *column, const char *table, const char *wh
         if (!exists) {
             (void)lock_queue_safe(job->relid, AccessExclusiveLock, true, what);
             as_table_owner(job->creator, job->relid, &rs);
-            run_extension_ddl(
-                core_ddl(compat::not_null_not_valid ? Ddl::add_not_null : Ddl::add_check, table, column, con));
+            run_job_ddl(job,
+                        core_ddl(compat::not_null_not_valid ? Ddl::add_not_null : Ddl::add_check, table, column, con));
             back_from_table_owner(&rs);
             native = compat::not_null_not_valid;
         }
@@ -123,7 +132,7 @@ bool helper_step(Job *job, const char *column, const char *table, const char *wh
         if (exists && !validated) {
             (void)lock_queue_safe(job->relid, ShareUpdateExclusiveLock, true, what);
             as_table_owner(job->creator, job->relid, &rs);
-            run_extension_ddl(core_ddl(Ddl::validate, table, column, con));
+            run_job_ddl(job, core_ddl(Ddl::validate, table, column, con));
             back_from_table_owner(&rs);
         }
         break;
@@ -132,11 +141,11 @@ bool helper_step(Job *job, const char *column, const char *table, const char *wh
             break;
         (void)lock_queue_safe(job->relid, AccessExclusiveLock, true, what);
         as_table_owner(job->creator, job->relid, &rs);
-        run_extension_ddl(core_ddl(Ddl::set_not_null, table, column, con));
+        run_job_ddl(job, core_ddl(Ddl::set_not_null, table, column, con));
         // Only the helper CHECK is dropped: from 18, SET NOT NULL makes a NOT NULL constraint of its own,
         // which may bear the very name the job chose for its constraint.
         if (exists && !native)
-            run_extension_ddl(core_ddl(Ddl::drop_constraint, table, column, con));
+            run_job_ddl(job, core_ddl(Ddl::drop_constraint, table, column, con));
         back_from_table_owner(&rs);
         break;
     default:
@@ -173,12 +182,12 @@ DdlStepResult run_ddl_step(Job *job, const char *column) {
 namespace {
 
 // Drops the constraint when it is there and not valid; whether it did.
-bool drop_if_not_valid(Oid relid, const char *table, const char *name) {
+bool drop_if_not_valid(const Job *job, Oid relid, const char *table, const char *name) {
     bool validated = false;
     if (!constraint_state(relid, name, &validated) || validated)
         return false;
     (void)lock_queue_safe(relid, AccessExclusiveLock, true, "remove a constraint of a failed job that is not valid yet");
-    run_extension_ddl(core_ddl(Ddl::drop_constraint, table, "", quote_identifier(name)));
+    run_job_ddl(job, core_ddl(Ddl::drop_constraint, table, "", quote_identifier(name)));
     return true;
 }
 
@@ -193,10 +202,10 @@ void remove_helper_after_failure(Job *job) {
         bool dropped = false;
         if (table != nullptr) {
             if (job->constraint_name != nullptr)
-                dropped = drop_if_not_valid(job->relid, table, job->constraint_name);
+                dropped = drop_if_not_valid(job, job->relid, table, job->constraint_name);
             ListCell *lc;
             foreach (lc, load_staged_constraints(job->id))
-                dropped = drop_if_not_valid(job->relid, table, static_cast<StagedConstraint *>(lfirst(lc))->name) ||
+                dropped = drop_if_not_valid(job, job->relid, table, static_cast<StagedConstraint *>(lfirst(lc))->name) ||
                           dropped;
         }
         if (dropped) {

@@ -29,9 +29,9 @@ check_job_result($node, job => $job, table => 'up', column => 'w', ref => 'id * 
 my ($ret, $out, $err) = $node->psql('postgres', "CALL safe_column_watch($job)");
 is($ret, 0, 'safe_column_watch of 0.2 runs') or diag($err);
 like(sql("SELECT safe_column_progress_line($job)"), qr/^safe_column job $job: complete/, 'the progress line of 0.2');
-my $j3 = sql(q{SELECT safe_add_column('up', 'v', 'int', backfill_expr => 'id', check_expr => 'v > 0')});
+my $j3 = sql(q{SELECT safe_add_column('up', 'w3', 'int', backfill_expr => 'id', check_expr => 'w3 > 0')});
 sql("CALL safe_column_watch($j3)");
-is(sql(q{SELECT convalidated FROM pg_constraint WHERE conrelid = 'up'::regclass AND conname = 'up_v_check'}), 't',
+is(sql(q{SELECT convalidated FROM pg_constraint WHERE conrelid = 'up'::regclass AND conname = 'up_w3_check'}), 't',
     'check_expr of 0.3 after the update: the CHECK is added and validated');
 
 # The same objects, whichever way the default version came.

@@ -16,7 +16,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use SafeColumnTest;
 
-my $rows = 120000;    # about 13 MB: above guard_min_size
+my $rows = 160000;    # about 12 MB: above guard_min_size
 my $node = backfill_node('staged', qq{
 safe_column.sample_interval = 0
 });
@@ -33,7 +33,7 @@ sub stage {
     my ($table, $column, $ddl) = @_;
     my ($ret, $out, $err) = $node->psql('postgres', "SET safe_column.mode = stage; $ddl");
     is($ret, 0, "$table.$column: staged") or diag($err);
-    like($err, qr/safe_column staged ADD COLUMN $column of $table as job \d+/, "$table.$column: the NOTICE names the job");
+    like($err, qr/safe_column staged ADD COLUMN $column of "?$table"? as job \d+/, "$table.$column: the NOTICE names the job");
     return sql("SELECT max(job_id) FROM safe_column_jobs WHERE table_name = '$table' AND column_name = '$column'");
 }
 
@@ -46,7 +46,8 @@ sub constraint_of {
 # ---------------------------------------------------------------------------------------------
 # A. A CHECK, held inside VALIDATE's scan.
 make_test_table($node, 'postgres', 'a', $rows);
-cmp_ok(sql(q{SELECT pg_table_size('a')}), '>=', 10 * 1024 * 1024, 'A: the table is above guard_min_size');
+cmp_ok(sql(q{SELECT pg_table_size('a')}), '>=', 10 * 1024 * 1024, 'A: the table is above guard_min_size')
+    or BAIL_OUT('the tables must be above guard_min_size, or the statements run as sent');
 my $fn = sql(q{SELECT pg_relation_filenode('a')});
 my $gated = int($rows * 2 / 3);
 sql(qq{INSERT INTO sc_gate VALUES ('a', $gated)});
