@@ -18,6 +18,49 @@ CREATE TABLE safe_column_job_constraint (
 );
 REVOKE ALL ON safe_column_job_constraint FROM PUBLIC;
 
+-- safe_column_jobs shows them (a column appended: the view's privileges and comment stay).
+CREATE OR REPLACE VIEW safe_column_jobs AS
+SELECT j.job_id,
+       CASE WHEN c.oid IS NOT NULL THEN c.oid::regclass::text
+            ELSE pg_catalog.quote_ident(j.schema_name) || '.' || pg_catalog.quote_ident(j.table_name)
+       END AS table_name,
+       coalesce(a.attname, j.column_name) AS column_name,
+       j.column_type,
+       j.default_expr,
+       -- backfill_expr and error are like a query's text and its error (which can quote the row's
+       -- values): as pg_stat_activity.query, only for the job's creator (and its members), the table's
+       -- owner, and members of pg_read_all_stats (superusers are members of every role).
+       CASE WHEN j.backfill_expr IS NULL OR v.visible THEN j.backfill_expr ELSE '<insufficient privilege>' END
+           AS backfill_expr,
+       j.not_null,
+       j.state,
+       pg_catalog.pg_get_userbyid(j.created_by) AS created_by,
+       j.created_at,
+       j.started_at,
+       j.finished_at,
+       j.lock_attempts,
+       j.lock_wait_ms,
+       CASE WHEN j.error IS NULL OR v.visible THEN j.error ELSE '<insufficient privilege>' END AS error,
+       j.phase,
+       j.rows_total,
+       j.rows_done,
+       j.sweep_rows,
+       j.batches,
+       j.wal_bytes,
+       j.throttled_ms,
+       j.throttle_stats,
+       j.pause_reason,
+       j.settings,
+       -- the column's own CHECK / FOREIGN KEY constraints the job stages (0.3), as PostgreSQL defines them
+       ARRAY(SELECT k.constraint_name || ' ' || k.definition FROM safe_column_job_constraint k
+              WHERE k.job_id = j.job_id ORDER BY k.contype, k.constraint_name) AS staged_constraints
+  FROM safe_column_job_store j
+  LEFT JOIN pg_catalog.pg_class c ON c.oid = j.relid
+  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = j.relid AND a.attnum = j.attnum AND NOT a.attisdropped
+  CROSS JOIN LATERAL (SELECT pg_catalog.pg_has_role(j.created_by, 'USAGE')
+                             OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE')
+                             OR (c.oid IS NOT NULL AND pg_catalog.pg_has_role(c.relowner, 'USAGE')) AS visible) v;
+
 DROP FUNCTION safe_add_column(regclass, name, text, text, boolean, text);
 CREATE FUNCTION safe_add_column(tbl regclass, column_name name, column_type text,
                                 default_expr text DEFAULT NULL, not_null boolean DEFAULT false,

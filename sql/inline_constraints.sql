@@ -46,6 +46,8 @@ SELECT pg_relation_filenode('ic_orders') = :ic_fn AS no_rewrite;
 -- What the job recorded: PostgreSQL's own text of each, names qualified.
 SELECT constraint_name, contype, definition, ref_relid = 'ic_owners'::regclass AS ref
   FROM safe_column_job_constraint WHERE job_id IN (:j_qty, :j_owner, :j_status) ORDER BY job_id;
+-- The jobs view shows them.
+SELECT column_name, staged_constraints FROM safe_column_jobs WHERE job_id IN (:j_qty, :j_owner) ORDER BY job_id;
 -- Enforced from now on.
 SELECT code, message FROM sc_catch($$UPDATE ic_orders SET qty = -1 WHERE id = 1$$);
 SELECT code, message FROM sc_catch($$UPDATE ic_orders SET owner_id = 999 WHERE id = 1$$);
