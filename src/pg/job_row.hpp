@@ -23,6 +23,7 @@ struct Job {
     bool new_rows_get_value;
     char *fill_expr;
     char *constraint_name;
+    bool has_staged;  // constraints of the column's own to add and validate (set once per run)
     sc::JobPhase phase;
     int sweep_passes;
     int64 pass_rows;

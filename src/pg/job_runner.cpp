@@ -164,7 +164,7 @@ void end_of_pass(Run *run, StepState *st) {
     Job *job = &run->job;
     sc::PhaseInputs in;
     in.not_null = job->not_null;
-    in.staged_constraints = load_staged_constraints(job->id) != NIL;
+    in.staged_constraints = job->has_staged;
     in.new_rows_get_value = job->new_rows_get_value;
     in.sweep_passes = job->sweep_passes;
     sc::PassEnd end = sc::after_pass(job->phase, job->pass_rows, in);
@@ -595,6 +595,8 @@ Run *start_run(int64 job_id, MemoryContext jobcxt) {
     bool loaded = load_job(job_id, &run->job);
     if (loaded) {
         keep_job(&run->job, jobcxt);
+        // Recorded at creation and never changed: read once per run, not at every pass end.
+        run->job.has_staged = load_staged_constraints(job_id) != NIL;
         set_started(job_id);
         if (strcmp(run->job.state, "queued") == 0) {
             set_phase(&run->job, run->job.phase);
