@@ -168,6 +168,19 @@ bool gather_column_type(TypeName *tn, bool strict, CCommand *c, Oid *typid, int3
 
 // Facts of ADD COLUMN. Returns false when something is off that PostgreSQL will report itself
 // (an unknown type): the statement then runs as sent.
+// COLLATE: written into the type as safe_add_column's column_type takes it (text COLLATE "C"); false
+// for an unknown collation (PostgreSQL reports it).
+bool gather_collate_clause(ColumnDef *def, bool strict, CCommand *c) {
+    if (def->collClause == nullptr)
+        return true;
+    Oid coll = get_collation_oid(def->collClause->collname, !strict);
+    if (!OidIsValid(coll))
+        return false;
+    if (coll != get_typcollation(c->typid))
+        c->type = psprintf("%s COLLATE %s", c->type, generate_collation_name(coll));
+    return true;
+}
+
 bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, const char *query, bool strict) {
     auto *def = castNode(ColumnDef, cmd->def);
     c->kind = sc::ddl::Kind::add_column;
@@ -182,14 +195,8 @@ bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, con
     if (!gather_column_type(def->typeName, strict, c, &typid, &typmod))
         return false;
     c->typid = typid;
-    // COLLATE: written into the type as safe_add_column's column_type takes it (text COLLATE "C").
-    if (def->collClause != nullptr) {
-        Oid coll = get_collation_oid(def->collClause->collname, !strict);
-        if (!OidIsValid(coll))
-            return false;  // PostgreSQL reports the unknown collation
-        if (coll != get_typcollation(typid))
-            c->type = psprintf("%s COLLATE %s", c->type, generate_collation_name(coll));
-    }
+    if (!gather_collate_clause(def, strict, c))
+        return false;
     Oid nsp = get_rel_namespace(s->relid);
     const char *relname = get_rel_name(s->relid);
     ListCell *lc;
