@@ -92,7 +92,9 @@ VacuumPlan plan_vacuum(const VacuumInputs &in, const WalPerBlock &per_filled_blo
     bool limited = in.wal_left >= 0.0 && std::isfinite(in.wal_left) && in.wal_budget > 0.0 && std::isfinite(in.wal_budget);
     double first = std::isfinite(in.batch_wal_per_block) ? std::max(2.0 * in.page_bytes, in.batch_wal_per_block)
                                                            : 2.0 * in.page_bytes;
-    double per_block = per_filled_block.bytes > 0.0 ? per_filled_block.bytes : first;
+    // A VACUUM measured in the checkpoint cycle of the batches before it found their pages already
+    // imaged and wrote little; the next one, after a checkpoint, images them again: never below first.
+    double per_block = std::max(per_filled_block.bytes, first);
     long long every = std::max(1LL, in.every);
     if (limited) {
         double fit = std::floor(0.5 * in.wal_budget / per_block);

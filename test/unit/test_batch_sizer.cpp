@@ -717,8 +717,29 @@ TEST(PlanVacuum, RunsWhenItFitsOrRightAfterACheckpoint) {
     EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, none).expected_wal, 2000 * 88e3);
     in.batch_wal_per_block = 1e3;
     EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, none).expected_wal, 2000 * 2 * 8192.0);
-    // once a VACUUM was measured, its own figure
+    // once a VACUUM was measured, its own figure when larger
     EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, w).expected_wal, 2000 * 40e3);
+}
+
+// A cheap VACUUM (run in the checkpoint cycle of the batches before it, whose pages were already
+// imaged) does not lower the estimate below two pages or the batches' WAL per block: the next one
+// comes after a checkpoint and images the pages again (PostgreSQL 18 with checksums: 2 kB per block,
+// then 42 kB).
+TEST(PlanVacuum, ACheapMeasurementDoesNotLowerTheEstimate) {
+    sc::WalPerBlock cheap;
+    cheap.observe(2.1e6, 1024);
+    sc::VacuumInputs in = vacuum_inputs(1039, 10e6, 16e6);
+    in.batch_wal_per_block = 50e3;
+    sc::VacuumPlan p = sc::plan_vacuum(in, cheap);
+    EXPECT_DOUBLE_EQ(p.expected_wal, 1039 * 50e3);
+    EXPECT_FALSE(p.fits);
+    // due after what half the budget holds at 50 kB per block (160 blocks), not after 2000
+    in.filled = 159;
+    EXPECT_FALSE(sc::plan_vacuum(in, cheap).due);
+    in.filled = 160;
+    EXPECT_TRUE(sc::plan_vacuum(in, cheap).due);
+    in.batch_wal_per_block = -1.0;
+    EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, cheap).expected_wal, 160 * 2 * 8192.0);
 }
 
 }  // namespace
