@@ -17,10 +17,10 @@ source "$(dirname "$0")/lib/pg_roots.sh"
 passed=0
 failed=0
 failures=()
-count() {  # count LAYER PASSED FAILED
+count() {  # count LAYER PASSED FAILED [WHICH]
     passed=$((passed + $2))
     failed=$((failed + $3))
-    [ "$3" -eq 0 ] || failures+=("PostgreSQL $SC_PG_MAJOR $1: $3 failed")
+    [ "$3" -eq 0 ] || failures+=("PostgreSQL $SC_PG_MAJOR $1: $3 failed${4:+ ($4)}")
     echo "--- PostgreSQL $SC_PG_MAJOR $1: $2 passed, $3 failed"
 }
 
@@ -82,7 +82,7 @@ upgrade_target() {
 layer_tap() {
     compgen -G "$work/test/t/*.pl" >/dev/null || return 0
     sc_log "TAP tests (prove)"
-    local pgxs_src tests nfail bad f upgrade_to
+    local pgxs_src tests nfail bad f upgrade_to which
     pgxs_src=$(dirname "$(dirname "$(pg_config --pgxs)")")
     upgrade_to=$(upgrade_target) ||
         { echo "could not build safe_column for PostgreSQL $((SC_PG_MAJOR + 1)) (t/030_pg_upgrade.pl)"; count tap 0 1; }
@@ -96,7 +96,9 @@ layer_tap() {
     if ! grep -q '^Result: PASS' "$log" && [ "$nfail" -eq 0 ]; then
         nfail=$((bad > 0 ? bad : 1))
     fi
-    count tap "$(( ${tests:-0} > nfail ? ${tests:-0} - nfail : 0 ))" "$nfail"
+    # Which files failed, from prove's summary ("t/004_x.pl  (Wstat: ...)"), for the last lines.
+    which=$(sed -n 's/^\(t\/[^ ]*\.pl\) *(Wstat.*/\1/p' "$log" | sort -u | paste -sd' ')
+    count tap "$(( ${tests:-0} > nfail ? ${tests:-0} - nfail : 0 ))" "$nfail" "$which"
     for f in "$work"/test/tmp_check/log/regress_log_*; do
         [ -f "$f" ] && grep -q "not ok" "$f" && { echo "--- $f (failures)"; grep -B2 -A10 "not ok" "$f" | head -60; }
     done
