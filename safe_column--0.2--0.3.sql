@@ -14,6 +14,7 @@ CREATE TABLE safe_column_job_constraint (
     contype         "char" NOT NULL CHECK (contype IN ('c', 'f')),  -- CHECK, FOREIGN KEY
     definition      text NOT NULL,  -- as ALTER TABLE ... ADD CONSTRAINT name takes it, ending in NOT VALID
     ref_relid       oid,            -- FOREIGN KEY: the referenced table (its lock is taken queue-safely)
+    requested       text NOT NULL,  -- check_expr or references_clause as given (a re-run compares it)
     PRIMARY KEY (job_id, constraint_name)
 );
 REVOKE ALL ON safe_column_job_constraint FROM PUBLIC;

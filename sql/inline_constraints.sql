@@ -51,6 +51,21 @@ SELECT column_name, staged_constraints FROM safe_column_jobs WHERE job_id IN (:j
 -- Enforced from now on.
 SELECT code, message FROM sc_catch($$UPDATE ic_orders SET qty = -1 WHERE id = 1$$);
 SELECT code, message FROM sc_catch($$UPDATE ic_orders SET owner_id = 999 WHERE id = 1$$);
+-- A re-run (a migration applied twice) returns the job; the same column asked for with another
+-- check_expr or references_clause, or without one, is refused, saying what differs (compared as
+-- written, as backfill_expr is).
+SELECT safe_add_column('ic_orders', 'qty', 'int', '(random() * 0)::int + 7', not_null => true,
+                       check_expr => 'qty >= 0') = :j_qty AS same_job;
+SELECT code, message, detail FROM sc_catch($$SELECT safe_add_column('ic_orders', 'qty', 'int',
+    '(random() * 0)::int + 7', not_null => true, check_expr => 'qty > 0')$$);
+SELECT code, detail FROM sc_catch($$SELECT safe_add_column('ic_orders', 'qty', 'int',
+    '(random() * 0)::int + 7', not_null => true)$$);
+SELECT code, detail FROM sc_catch($$SELECT safe_add_column('ic_orders', 'qty', 'int',
+    '(random() * 0)::int + 7', not_null => true, check_expr => 'qty >= 0', references_clause => 'ic_owners (id)')$$);
+SELECT code, detail FROM sc_catch($$SELECT safe_add_column('ic_orders', 'owner_id', 'bigint',
+    backfill_expr => 'id % 100 + 1', references_clause => 'ic_owners (id)')$$);
+SELECT safe_add_column('ic_orders', 'owner_id', 'bigint', backfill_expr => 'id % 100 + 1',
+                       references_clause => 'ic_owners (id) ON DELETE CASCADE') = :j_owner AS same_job;
 
 -- A row that violates the CHECK fails the job with the server's error; the constraint, not valid, is
 -- gone; the column stays (filled) for the user to fix and resume.
@@ -100,6 +115,9 @@ ALTER TABLE ic_orders ADD COLUMN level int NOT NULL DEFAULT 1 CONSTRAINT level_p
                       ADD COLUMN seller_id bigint DEFAULT (random() * 0)::bigint + 5 REFERENCES ic_owners;
 SELECT safe_column_wait(job_id, '120s') FROM safe_column_jobs
  WHERE table_name = 'ic_orders' AND column_name IN ('level', 'seller_id') ORDER BY job_id;
+-- Sent again (the constraint named otherwise): the column exists, PostgreSQL's own error.
+SELECT code, detail FROM sc_catch($$ALTER TABLE ic_orders ADD COLUMN level int NOT NULL DEFAULT 1
+                                    CONSTRAINT level_above_zero CHECK (level > 0)$$);
 RESET safe_column.mode;
 RESET safe_column.guard_min_size;
 ALTER TABLE ic_plain ADD COLUMN level int NOT NULL DEFAULT 1 CONSTRAINT level_positive CHECK (level > 0),

@@ -440,7 +440,7 @@ bool same_text(const char *a, const char *b) {
 
 // The column exists already. Same definition as a job recorded: that job's id, with a NOTICE.
 // Anything else: duplicate_column, with what differs.
-int64 existing_column(const Request *r, AttrNumber attnum) {
+int64 existing_column(const Request *r, AttrNumber attnum, const InlineConstraints *ic) {
     HeapTuple tup = SearchSysCacheAttNum(r->relid, attnum);
     if (!HeapTupleIsValid(tup))
         elog(ERROR, "cache lookup failed for attribute %d of relation %u", attnum, r->relid);
@@ -479,6 +479,12 @@ int64 existing_column(const Request *r, AttrNumber attnum) {
                          r->not_null ? "NOT NULL" : "nullable");
     if (have_job && !same_text(job.backfill_expr, r->backfill_expr))
         appendStringInfoString(&diff, " It was backfilled with another backfill_expr.");
+    if (have_job) {
+        OwnerContext ctx;
+        enter_owner_context(&ctx);
+        appendStringInfoString(&diff, staged_constraints_differ(job.job_id, ic));
+        leave_owner_context(&ctx);
+    }
 
     if (diff.len > 0 || !have_job)
         ereport(ERROR, (errcode(ERRCODE_DUPLICATE_COLUMN),
@@ -591,7 +597,7 @@ int64 add_column_job(Oid relid, const char *colname, const char *type_in, char *
 
     AttrNumber attnum = get_attnum(r.relid, r.colname);
     if (attnum != InvalidAttrNumber) {
-        int64 job_id = existing_column(&r, attnum);
+        int64 job_id = existing_column(&r, attnum, inline_cons);
         SPI_finish();
         return job_id;
     }
@@ -613,7 +619,7 @@ int64 add_column_job(Oid relid, const char *colname, const char *type_in, char *
     check_relation(r.relid);
     attnum = get_attnum(r.relid, r.colname);
     if (attnum != InvalidAttrNumber) {
-        int64 job_id = existing_column(&r, attnum);
+        int64 job_id = existing_column(&r, attnum, inline_cons);
         SPI_finish();
         return job_id;
     }

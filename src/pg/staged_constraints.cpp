@@ -86,6 +86,7 @@ StagedConstraint *try_one(Oid relid, const char *table, const char *colname, cha
                           const char *name) {
     auto *sc = static_cast<StagedConstraint *>(palloc0(sizeof(StagedConstraint)));
     sc->contype = contype;
+    sc->requested = pstrdup(body);
     sc->name = name ? pstrdup(name)
                     : ChooseConstraintName(get_rel_name(relid), colname, contype == 'c' ? "check" : "fkey",
                                            get_rel_namespace(relid), NIL);
@@ -140,24 +141,24 @@ void record_staged_constraints(int64 job_id, List *staged) {
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("staging CHECK and REFERENCES constraints needs safe_column 0.3"),
                         errhint("Run ALTER EXTENSION safe_column UPDATE.")));
-    char *sql = psprintf("INSERT INTO %s (job_id, constraint_name, contype, definition, ref_relid)"
-                         " VALUES ($1, $2, $3, $4, $5)",
+    char *sql = psprintf("INSERT INTO %s (job_id, constraint_name, contype, definition, ref_relid, requested)"
+                         " VALUES ($1, $2, $3, $4, $5, $6)",
                          extension_table("safe_column_job_constraint"));
     ListCell *lc;
     foreach (lc, staged) {
         auto *sc = static_cast<StagedConstraint *>(lfirst(lc));
-        Oid types[5] = {INT8OID, NAMEOID, CHAROID, TEXTOID, OIDOID};
-        Datum values[5] = {Int64GetDatum(job_id), DirectFunctionCall1(namein, CStringGetDatum(sc->name)),
+        Oid types[6] = {INT8OID, NAMEOID, CHAROID, TEXTOID, OIDOID, TEXTOID};
+        Datum values[6] = {Int64GetDatum(job_id), DirectFunctionCall1(namein, CStringGetDatum(sc->name)),
                            CharGetDatum(sc->contype), CStringGetTextDatum(sc->definition),
-                           ObjectIdGetDatum(sc->ref_relid)};
-        spi_exec_args(sql, 5, types, values, SPI_OK_INSERT);
+                           ObjectIdGetDatum(sc->ref_relid), CStringGetTextDatum(sc->requested)};
+        spi_exec_args(sql, 6, types, values, SPI_OK_INSERT);
     }
 }
 
 List *load_staged_constraints(int64 job_id) {
     if (!staged_constraints_supported())
         return NIL;
-    char *sql = psprintf("SELECT constraint_name, contype, definition, ref_relid FROM %s"
+    char *sql = psprintf("SELECT constraint_name, contype, definition, ref_relid, requested FROM %s"
                          " WHERE job_id = $1 ORDER BY contype, constraint_name",
                          extension_table("safe_column_job_constraint"));
     Oid types[1] = {INT8OID};
@@ -173,9 +174,40 @@ List *load_staged_constraints(int64 job_id) {
         sc->contype = DatumGetChar(SPI_getbinval(tup, desc, 2, &isnull));
         sc->definition = SPI_getvalue(tup, desc, 3);
         sc->ref_relid = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
+        sc->requested = SPI_getvalue(tup, desc, 5);
         out = lappend(out, sc);
     }
     return out;
+}
+
+namespace {
+
+// One kind of constraint: asked for (text: NULL when not) against what the job staged of it.
+void compare_staged(StringInfo diff, const StagedConstraint *had, const char *text, const char *argname) {
+    if (had == nullptr && text == nullptr)
+        return;
+    if (had == nullptr)
+        appendStringInfo(diff, " It was added without %s.", argname);
+    else if (text == nullptr)
+        appendStringInfo(diff, " It was added with %s.", argname);
+    else if (strcmp(had->requested, text) != 0)
+        appendStringInfo(diff, " It was added with another %s.", argname);
+}
+
+}  // namespace
+
+char *staged_constraints_differ(int64 job_id, const InlineConstraints *ic) {
+    const StagedConstraint *check = nullptr, *fk = nullptr;
+    ListCell *lc;
+    foreach (lc, load_staged_constraints(job_id)) {
+        auto *sc = static_cast<StagedConstraint *>(lfirst(lc));
+        (sc->contype == 'c' ? check : fk) = sc;
+    }
+    StringInfoData diff;
+    initStringInfo(&diff);
+    compare_staged(&diff, check, ic ? ic->check_expr : nullptr, "check_expr");
+    compare_staged(&diff, fk, ic ? ic->references_clause : nullptr, "references_clause");
+    return diff.data;
 }
 
 bool constraint_state(Oid relid, const char *name, bool *validated, bool *native) {

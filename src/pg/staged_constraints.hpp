@@ -30,6 +30,7 @@ struct StagedConstraint {
     char contype;      // 'c' CHECK, 'f' FOREIGN KEY
     char *definition;  // pg_get_constraintdef's text, ending in NOT VALID
     Oid ref_relid;     // FOREIGN KEY: the referenced table; else InvalidOid
+    char *requested;   // check_expr or references_clause as the caller gave it
 };
 
 // Tries the column's constraints on relid (locked ACCESS EXCLUSIVE by the caller, the column added),
@@ -43,6 +44,11 @@ bool staged_constraints_supported();
 void record_staged_constraints(int64 job_id, List *staged);
 // The job's staged constraints (NIL when none, or before 0.3). SPI connected.
 List *load_staged_constraints(int64 job_id);
+
+// What differs between the constraints a job staged (job_id) and the ones asked for again: sentences
+// for a DETAIL, each beginning with a space, or "" (a re-run of safe_add_column compares them as it
+// compares backfill_expr: as written). SPI connected.
+char *staged_constraints_differ(int64 job_id, const InlineConstraints *ic);
 
 // Whether relid has a constraint of that name, and whether it is validated. SPI connected.
 bool constraint_state(Oid relid, const char *name, bool *validated, bool *native = nullptr);
