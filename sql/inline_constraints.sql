@@ -113,8 +113,12 @@ SET safe_column.guard_min_size = 0;
 SET safe_column.mode = stage;
 ALTER TABLE ic_orders ADD COLUMN level int NOT NULL DEFAULT 1 CONSTRAINT level_positive CHECK (level > 0),
                       ADD COLUMN seller_id bigint DEFAULT (random() * 0)::bigint + 5 REFERENCES ic_owners;
+-- Every clause of the constraints is kept: NO INHERIT, DEFERRABLE INITIALLY DEFERRED, SET NULL (column).
+ALTER TABLE ic_orders ADD COLUMN rank int DEFAULT 1 CHECK (rank > 0) NO INHERIT,
+                      ADD COLUMN agent_id bigint DEFAULT 6 REFERENCES ic_owners ON DELETE SET NULL (agent_id)
+                                 DEFERRABLE INITIALLY DEFERRED;
 SELECT safe_column_wait(job_id, '120s') FROM safe_column_jobs
- WHERE table_name = 'ic_orders' AND column_name IN ('level', 'seller_id') ORDER BY job_id;
+ WHERE table_name = 'ic_orders' AND column_name IN ('level', 'seller_id', 'rank', 'agent_id') ORDER BY job_id;
 -- Sent again (the constraint named otherwise): the column exists, PostgreSQL's own error.
 SELECT code, detail FROM sc_catch($$ALTER TABLE ic_orders ADD COLUMN level int NOT NULL DEFAULT 1
                                     CONSTRAINT level_above_zero CHECK (level > 0)$$);
@@ -122,9 +126,14 @@ RESET safe_column.mode;
 RESET safe_column.guard_min_size;
 ALTER TABLE ic_plain ADD COLUMN level int NOT NULL DEFAULT 1 CONSTRAINT level_positive CHECK (level > 0),
                      ADD COLUMN seller_id bigint DEFAULT 5 REFERENCES ic_owners;
+ALTER TABLE ic_plain ADD COLUMN rank int DEFAULT 1 CHECK (rank > 0) NO INHERIT,
+                     ADD COLUMN agent_id bigint DEFAULT 6 REFERENCES ic_owners ON DELETE SET NULL (agent_id)
+                                DEFERRABLE INITIALLY DEFERRED;
 SELECT * FROM ic_constraints('ic_orders') EXCEPT SELECT * FROM ic_constraints('ic_plain');
 SELECT * FROM ic_constraints('ic_plain') EXCEPT SELECT * FROM ic_constraints('ic_orders');
 SELECT count(*) FILTER (WHERE seller_id = 5 AND level = 1) = count(*) AS filled FROM ic_orders;
+SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+ WHERE conrelid = 'ic_orders'::regclass AND conname IN ('ic_orders_rank_check', 'ic_orders_agent_id_fkey') ORDER BY 1;
 SELECT pg_relation_filenode('ic_orders') = :ic_fn AS no_rewrite;
 -- UNIQUE is not staged yet: refused with the steps to take.
 SET safe_column.guard_min_size = 0;

@@ -55,8 +55,11 @@ std::string validate_constraint(const std::string &table, const std::string &con
     return (boost::format("ALTER TABLE %1% VALIDATE CONSTRAINT %2%") % table % constraint).str();
 }
 
-std::string check_not_valid(const std::string &table, const std::string &constraint, const std::string &expr) {
-    return (boost::format("ALTER TABLE %1% ADD CONSTRAINT %2% CHECK (%3%) NOT VALID") % table % constraint % expr).str();
+std::string check_not_valid(const std::string &table, const std::string &constraint, const std::string &expr,
+                            bool no_inherit) {
+    return (boost::format("ALTER TABLE %1% ADD CONSTRAINT %2% CHECK (%3%)%4% NOT VALID") % table % constraint % expr %
+            (no_inherit ? " NO INHERIT" : ""))
+        .str();
 }
 
 std::string foreign_key_not_valid(const std::string &table, const std::string &constraint, const std::string &column,

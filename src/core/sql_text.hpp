@@ -48,9 +48,11 @@ std::string add_not_null_check(const std::string &table, const std::string &cons
 std::string add_not_null_not_valid(const std::string &table, const std::string &constraint, const std::string &column);
 std::string validate_constraint(const std::string &table, const std::string &constraint);
 // A column's inline constraint, staged: ALTER TABLE <table> ADD CONSTRAINT <constraint> CHECK (<expr>)
-// NOT VALID, or ... FOREIGN KEY (<column>) REFERENCES <target> NOT VALID (target as written: "users (id)
-// ON DELETE CASCADE"). Tried once at creation; the worker adds what PostgreSQL printed of it then.
-std::string check_not_valid(const std::string &table, const std::string &constraint, const std::string &expr);
+// [NO INHERIT] NOT VALID, or ... FOREIGN KEY (<column>) REFERENCES <target> NOT VALID (target as written:
+// "users (id) ON DELETE CASCADE DEFERRABLE"). Tried once at creation; the worker adds what PostgreSQL
+// printed of it then.
+std::string check_not_valid(const std::string &table, const std::string &constraint, const std::string &expr,
+                            bool no_inherit = false);
 std::string foreign_key_not_valid(const std::string &table, const std::string &constraint, const std::string &column,
                                   const std::string &target);
 // ALTER TABLE <table> ADD CONSTRAINT <constraint> <definition> (pg_get_constraintdef's text).

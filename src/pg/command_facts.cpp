@@ -107,7 +107,7 @@ const char *fk_action(char a) {
     }
 }
 
-// "other (id) MATCH FULL ON DELETE CASCADE", from the parse tree.
+// "other (id) MATCH FULL ON DELETE SET NULL (a) DEFERRABLE INITIALLY DEFERRED", from the parse tree.
 char *fk_target_text(Constraint *con) {
     StringInfoData buf;
     initStringInfo(&buf);
@@ -119,10 +119,28 @@ char *fk_target_text(Constraint *con) {
     if (con->fk_matchtype == FKCONSTR_MATCH_FULL)
         appendStringInfoString(&buf, " MATCH FULL");
     if (const char *a = fk_action(con->fk_del_action))
-        appendStringInfo(&buf, " ON DELETE %s", a);
+        appendStringInfo(&buf, " ON DELETE %s%s%s", a, con->fk_del_set_cols != NIL ? " " : "",
+                         con->fk_del_set_cols != NIL ? name_list(con->fk_del_set_cols) : "");
     if (const char *a = fk_action(con->fk_upd_action))
         appendStringInfo(&buf, " ON UPDATE %s", a);
+    if (con->deferrable)
+        appendStringInfoString(&buf, " DEFERRABLE");
+    if (con->initdeferred)
+        appendStringInfoString(&buf, " INITIALLY DEFERRED");
     return buf.data;
+}
+
+// DEFERRABLE, INITIALLY DEFERRED and their opposites come as constraints of their own after the one
+// they qualify (PostgreSQL applies them in parse analysis): kept in the REFERENCES text when they follow
+// one; elsewhere false (the statement runs as sent, and PostgreSQL reports the misplaced clause).
+bool fk_attribute(const Constraint *con, bool after_fk, CCommand *c) {
+    if (!after_fk || c->references == nullptr)
+        return false;
+    if (con->contype == CONSTR_ATTR_DEFERRABLE)
+        c->references = psprintf("%s DEFERRABLE", c->references);
+    else if (con->contype == CONSTR_ATTR_DEFERRED)
+        c->references = psprintf("%s INITIALLY DEFERRED", c->references);
+    return true;  // NOT DEFERRABLE and INITIALLY IMMEDIATE are the defaults
 }
 
 const char *choose_name(Oid relid, const char *col, const char *label) {
@@ -200,8 +218,14 @@ bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, con
     Oid nsp = get_rel_namespace(s->relid);
     const char *relname = get_rel_name(s->relid);
     ListCell *lc;
+    bool after_fk = false;
     foreach (lc, def->constraints) {
         auto *con = lfirst_node(Constraint, lc);
+        bool attribute = con->contype == CONSTR_ATTR_DEFERRABLE || con->contype == CONSTR_ATTR_NOT_DEFERRABLE ||
+                         con->contype == CONSTR_ATTR_DEFERRED || con->contype == CONSTR_ATTR_IMMEDIATE;
+        if (attribute && !fk_attribute(con, after_fk, c))
+            return false;
+        after_fk = attribute ? after_fk : con->contype == CONSTR_FOREIGN;
         switch (con->contype) {
         case CONSTR_DEFAULT: {
             ParseState *pstate = make_parsestate(nullptr);
@@ -227,6 +251,7 @@ bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, con
         case CONSTR_CHECK:
             c->check = written_expr(query, con->location);
             c->check_conname = con->conname;
+            c->check_no_inherit = con->is_no_inherit;
             c->check_name = con->conname ? quote_identifier(con->conname) : choose_name(s->relid, def->colname, "check");
             break;
         case CONSTR_UNIQUE:

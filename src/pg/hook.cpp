@@ -122,7 +122,7 @@ HookOutcome stage(const CStatement *s) {
             continue;
         }
         char *forecast = nullptr;
-        InlineConstraints ic{c.check, c.check_conname, c.references, c.fk_conname};
+        InlineConstraints ic{c.check, c.check_conname, c.references, c.fk_conname, c.check_no_inherit};
         int64 job = add_column_job(s->relid, c.column_name, c.type,
                                    c.default_expr_qualified ? pstrdup(c.default_expr_qualified) : nullptr, c.not_null,
                                    nullptr, &forecast, &ic);

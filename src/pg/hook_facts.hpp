@@ -34,6 +34,7 @@ struct CCommand {
     const char *references;
     const char *check_name, *unique_name, *fk_name, *sequence;
     const char *check_conname, *fk_conname;  // the names written with CONSTRAINT (raw; NULL: none)
+    bool check_no_inherit;                   // CHECK (...) NO INHERIT
     bool already_not_null, implied_by_check;
     bool as_constraint;  // set_not_null written ADD CONSTRAINT name NOT NULL column (18 and later)
     const char *constraint;

@@ -28,9 +28,10 @@ namespace sc::pg {
 
 namespace {
 
-char *core_constraint_sql(char contype, const char *table, const char *name, const char *column, const char *body) {
+char *core_constraint_sql(char contype, const char *table, const char *name, const char *column, const char *body,
+                          bool no_inherit) {
     return cpp_entry("safe_add_column", [&] {
-        std::string text = contype == 'c' ? sc::sql::check_not_valid(table, name, body)
+        std::string text = contype == 'c' ? sc::sql::check_not_valid(table, name, body, no_inherit)
                                           : sc::sql::foreign_key_not_valid(table, name, column, body);
         return pg_call([&] { return pstrdup(text.c_str()); });
     });
@@ -83,7 +84,7 @@ void read_definition(Oid relid, StagedConstraint *sc) {
 }
 
 StagedConstraint *try_one(Oid relid, const char *table, const char *colname, char contype, const char *body,
-                          const char *name) {
+                          const char *name, bool no_inherit) {
     auto *sc = static_cast<StagedConstraint *>(palloc0(sizeof(StagedConstraint)));
     sc->contype = contype;
     sc->requested = pstrdup(body);
@@ -91,7 +92,8 @@ StagedConstraint *try_one(Oid relid, const char *table, const char *colname, cha
                     : ChooseConstraintName(get_rel_name(relid), colname, contype == 'c' ? "check" : "fkey",
                                            get_rel_namespace(relid), NIL);
     const char *argname = contype == 'c' ? "check_expr" : "references_clause";
-    char *sql = core_constraint_sql(contype, table, quote_identifier(sc->name), quote_identifier(colname), body);
+    char *sql = core_constraint_sql(contype, table, quote_identifier(sc->name), quote_identifier(colname), body,
+                                    no_inherit);
     AlterTableStmt *ats = verified_constraint_sql(sql, contype, argname);
     if (contype == 'f') {
         List *refs = referenced_tables(ats, relid);
@@ -111,9 +113,9 @@ StagedConstraint *try_one(Oid relid, const char *table, const char *colname, cha
 List *try_staged_constraints(Oid relid, const char *table, const char *colname, const InlineConstraints *ic) {
     List *out = NIL;
     if (ic->check_expr != nullptr)
-        out = lappend(out, try_one(relid, table, colname, 'c', ic->check_expr, ic->check_name));
+        out = lappend(out, try_one(relid, table, colname, 'c', ic->check_expr, ic->check_name, ic->check_no_inherit));
     if (ic->references_clause != nullptr)
-        out = lappend(out, try_one(relid, table, colname, 'f', ic->references_clause, ic->fk_name));
+        out = lappend(out, try_one(relid, table, colname, 'f', ic->references_clause, ic->fk_name, false));
     return out;
 }
 

@@ -23,6 +23,7 @@ struct InlineConstraints {
     const char *check_name;
     const char *references_clause;
     const char *fk_name;
+    bool check_no_inherit;  // CHECK (...) NO INHERIT (stage mode)
 };
 
 struct StagedConstraint {

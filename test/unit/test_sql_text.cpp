@@ -280,6 +280,8 @@ TEST(SqlTextNotNullSteps, ValidateConstraint) {
 TEST(SqlTextStagedConstraints, CheckNotValid) {
     EXPECT_EQ(sc::sql::check_not_valid("public.orders", "orders_qty_check", "qty >= 0"),
               "ALTER TABLE public.orders ADD CONSTRAINT orders_qty_check CHECK (qty >= 0) NOT VALID");
+    EXPECT_EQ(sc::sql::check_not_valid("public.orders", "orders_qty_check", "qty >= 0", true),
+              "ALTER TABLE public.orders ADD CONSTRAINT orders_qty_check CHECK (qty >= 0) NO INHERIT NOT VALID");
 }
 
 TEST(SqlTextStagedConstraints, ForeignKeyNotValid) {
