@@ -37,6 +37,7 @@ SELECT * FROM sc_try('ALTER TABLE members ADD COLUMN p hook_positive');
 SELECT * FROM sc_try('ALTER TABLE members ADD COLUMN code text NOT NULL');
 SELECT * FROM sc_try('ALTER TABLE members ADD COLUMN c int CHECK (c > 0 AND c <> '')''::int)');
 SELECT * FROM sc_try('ALTER TABLE members ADD COLUMN u int CONSTRAINT members_u_unique UNIQUE');
+SELECT * FROM sc_try('ALTER TABLE members ADD COLUMN u3 int UNIQUE DEFERRABLE INITIALLY DEFERRED');
 SELECT * FROM sc_try('ALTER TABLE members ADD COLUMN o int DEFAULT 1 REFERENCES orgs (id) ON DELETE CASCADE');
 SELECT * FROM sc_try('ALTER TABLE members ALTER COLUMN email SET NOT NULL');
 SELECT * FROM sc_try('ALTER TABLE members ADD CONSTRAINT id_positive CHECK (id > 0)');

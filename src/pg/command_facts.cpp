@@ -131,10 +131,13 @@ char *fk_target_text(Constraint *con) {
 }
 
 // DEFERRABLE, INITIALLY DEFERRED and their opposites come as constraints of their own after the one
-// they qualify (PostgreSQL applies them in parse analysis): kept in the REFERENCES text when they follow
-// one; elsewhere false (the statement runs as sent, and PostgreSQL reports the misplaced clause).
-bool fk_attribute(const Constraint *con, bool after_fk, CCommand *c) {
-    if (!after_fk || c->references == nullptr)
+// they qualify (`qualified`; PostgreSQL applies them in parse analysis): kept in the REFERENCES text
+// when they follow one, accepted after UNIQUE and PRIMARY KEY (not staged: the guard's decision stands);
+// elsewhere false (the statement runs as sent, and PostgreSQL reports the misplaced clause).
+bool fk_attribute(const Constraint *con, ConstrType qualified, CCommand *c) {
+    if (qualified == CONSTR_UNIQUE || qualified == CONSTR_PRIMARY)
+        return true;
+    if (qualified != CONSTR_FOREIGN || c->references == nullptr)
         return false;
     if (con->contype == CONSTR_ATTR_DEFERRABLE)
         c->references = psprintf("%s DEFERRABLE", c->references);
@@ -218,14 +221,14 @@ bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, con
     Oid nsp = get_rel_namespace(s->relid);
     const char *relname = get_rel_name(s->relid);
     ListCell *lc;
-    bool after_fk = false;
+    ConstrType qualified = CONSTR_NULL;  // the constraint an attribute (DEFERRABLE, ...) qualifies
     foreach (lc, def->constraints) {
         auto *con = lfirst_node(Constraint, lc);
         bool attribute = con->contype == CONSTR_ATTR_DEFERRABLE || con->contype == CONSTR_ATTR_NOT_DEFERRABLE ||
                          con->contype == CONSTR_ATTR_DEFERRED || con->contype == CONSTR_ATTR_IMMEDIATE;
-        if (attribute && !fk_attribute(con, after_fk, c))
+        if (attribute && !fk_attribute(con, qualified, c))
             return false;
-        after_fk = attribute ? after_fk : con->contype == CONSTR_FOREIGN;
+        qualified = attribute ? qualified : con->contype;
         switch (con->contype) {
         case CONSTR_DEFAULT: {
             ParseState *pstate = make_parsestate(nullptr);
