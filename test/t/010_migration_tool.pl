@@ -129,5 +129,26 @@ is($rc, 0, 'guard: the migration with a concurrent index build runs') or diag($o
 is(sql(q{SELECT indisvalid || ' ' || pg_get_indexdef(indexrelid) FROM pg_index WHERE indexrelid = 'users_org_id_index'::regclass}),
     'true CREATE INDEX users_org_id_index ON public.users USING btree (org_id)', 'guard: the index is valid, as asked');
 
+# --- stage: a column with its own CHECK and REFERENCES (deferrable), as the tool's DSL writes them:
+# one job adds the column, fills nothing (a constant default), adds both NOT VALID and validates them;
+# the constraints end as the plain statement would have made them, without a rewrite.
+sql(q{CREATE TABLE plans (id integer PRIMARY KEY); INSERT INTO plans VALUES (1), (2);});
+migration('1700000000006_plan', q{  pgm.addColumn('users', { plan_id: { type: 'integer', notNull: true, default: 1,
+    check: 'plan_id > 0', references: 'plans', onDelete: 'CASCADE', deferrable: true, deferred: true } });});
+sql(q{ALTER DATABASE postgres SET safe_column.mode = stage});
+$fn = sql(q{SELECT pg_relation_filenode('users')});
+($rc, $output) = migrate();
+is($rc, 0, 'stage: the migration with inline CHECK and REFERENCES succeeds') or diag($output);
+my $plan_job = sql(q{SELECT job_id FROM safe_column_jobs WHERE column_name = 'plan_id'});
+ok($plan_job ne '', 'stage: the column with its constraints became a job');
+wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $plan_job", 'complete', 'stage: that job completes');
+is(sql(q{SELECT string_agg(contype::text || ' ' || pg_get_constraintdef(oid) || ' ' || convalidated, '; ' ORDER BY contype)
+           FROM pg_constraint WHERE conrelid = 'users'::regclass AND contype IN ('c', 'f')
+            AND pg_get_constraintdef(oid) LIKE '%plan_id%'}),
+   'c CHECK ((plan_id > 0)) true; f FOREIGN KEY (plan_id) REFERENCES plans(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED true',
+   'stage: CHECK and FOREIGN KEY validated, the key deferrable as the migration asked');
+is(sql(q{SELECT count(*) FROM users WHERE plan_id = 1}), sql(q{SELECT count(*) FROM users}), 'stage: every row has the default');
+is(sql(q{SELECT pg_relation_filenode('users')}), $fn, 'stage: no rewrite');
+
 $node->stop;
 done_testing();
