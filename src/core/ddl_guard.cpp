@@ -62,14 +62,14 @@ void add_validate(std::vector<PlanStep> &steps, const Statement &s, const std::s
 }
 
 void add_unique_steps(std::vector<PlanStep> &steps, const Statement &s, const std::string &name,
-                      const std::string &keys, bool primary) {
+                      const std::string &keys, bool primary, const std::string &attributes) {
     PlanStep idx = step((boost::format("CREATE UNIQUE INDEX CONCURRENTLY %1% ON %2% %3%") % name % s.table % keys).str(),
                         share_update_exclusive, "builds the index while reads and writes go on");
     idx.index_build = true;
     idx.seconds = 2.0 * static_cast<double>(s.table_bytes) / index_bytes_per_s;  // two passes
     steps.push_back(idx);
-    steps.push_back(step((boost::format("ALTER TABLE %1% ADD CONSTRAINT %2% %3% USING INDEX %2%") % s.table % name %
-                          (primary ? "PRIMARY KEY" : "UNIQUE"))
+    steps.push_back(step((boost::format("ALTER TABLE %1% ADD CONSTRAINT %2% %3% USING INDEX %2%%4%") % s.table % name %
+                          (primary ? "PRIMARY KEY" : "UNIQUE") % attributes)
                              .str(),
                          access_exclusive,
                          primary ? "brief: the index exists; the key columns must already be NOT NULL"
@@ -477,7 +477,7 @@ void add_column_way(const Statement &s, const Command &c, const Effect &e, SafeW
     if (c.primary_key && !c.not_null)
         add_not_null_steps(steps, s, c.column, c.check_name);
     if (c.unique || c.primary_key)
-        add_unique_steps(steps, s, c.unique_name, "(" + c.column + ")", c.primary_key);
+        add_unique_steps(steps, s, c.unique_name, "(" + c.column + ")", c.primary_key, c.unique_attributes);
 }
 
 }  // namespace
@@ -510,7 +510,7 @@ SafeWay safe_way(const Statement &s, const Command &c) {
         return w;
     case Kind::add_unique:
     case Kind::add_primary_key:
-        add_unique_steps(steps, s, c.constraint, c.keys, c.kind == Kind::add_primary_key);
+        add_unique_steps(steps, s, c.constraint, c.keys, c.kind == Kind::add_primary_key, c.unique_attributes);
         if (c.kind == Kind::add_primary_key)
             w.advice = s.not_null_not_valid
                            ? "If a key column is nullable, make it NOT NULL first the safe way: ADD CONSTRAINT ... "

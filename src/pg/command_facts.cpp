@@ -131,18 +131,20 @@ char *fk_target_text(Constraint *con) {
 }
 
 // DEFERRABLE, INITIALLY DEFERRED and their opposites come as constraints of their own after the one
-// they qualify (`qualified`; PostgreSQL applies them in parse analysis): kept in the REFERENCES text
-// when they follow one, accepted after UNIQUE and PRIMARY KEY (not staged: the guard's decision stands);
-// elsewhere false (the statement runs as sent, and PostgreSQL reports the misplaced clause).
-bool fk_attribute(const Constraint *con, ConstrType qualified, CCommand *c) {
-    if (qualified == CONSTR_UNIQUE || qualified == CONSTR_PRIMARY)
-        return true;
-    if (qualified != CONSTR_FOREIGN || c->references == nullptr)
+// they qualify (`qualified`; PostgreSQL applies them in parse analysis): kept in the REFERENCES text,
+// or in the UNIQUE / PRIMARY KEY's attributes for the guard's steps; after anything else false (the
+// statement runs as sent, and PostgreSQL reports the misplaced clause).
+bool constraint_attribute(const Constraint *con, ConstrType qualified, CCommand *c) {
+    const char **text = qualified == CONSTR_UNIQUE || qualified == CONSTR_PRIMARY ? &c->unique_attributes
+                        : qualified == CONSTR_FOREIGN && c->references != nullptr ? &c->references
+                                                                                   : nullptr;
+    if (text == nullptr)
         return false;
+    const char *before = *text ? *text : "";
     if (con->contype == CONSTR_ATTR_DEFERRABLE)
-        c->references = psprintf("%s DEFERRABLE", c->references);
+        *text = psprintf("%s DEFERRABLE", before);
     else if (con->contype == CONSTR_ATTR_DEFERRED)
-        c->references = psprintf("%s INITIALLY DEFERRED", c->references);
+        *text = psprintf("%s INITIALLY DEFERRED", before);
     return true;  // NOT DEFERRABLE and INITIALLY IMMEDIATE are the defaults
 }
 
@@ -226,7 +228,7 @@ bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, con
         auto *con = lfirst_node(Constraint, lc);
         bool attribute = con->contype == CONSTR_ATTR_DEFERRABLE || con->contype == CONSTR_ATTR_NOT_DEFERRABLE ||
                          con->contype == CONSTR_ATTR_DEFERRED || con->contype == CONSTR_ATTR_IMMEDIATE;
-        if (attribute && !fk_attribute(con, qualified, c))
+        if (attribute && !constraint_attribute(con, qualified, c))
             return false;
         qualified = attribute ? qualified : con->contype;
         switch (con->contype) {
@@ -549,6 +551,8 @@ void gather_add_constraint(const CStatement *s, AlterTableCmd *cmd, CCommand *c,
         c->kind = con->contype == CONSTR_UNIQUE ? sc::ddl::Kind::add_unique : sc::ddl::Kind::add_primary_key;
         c->using_index = con->indexname != nullptr;
         c->keys = name_list(con->keys);
+        c->unique_attributes = con->deferrable ? (con->initdeferred ? " DEFERRABLE INITIALLY DEFERRED" : " DEFERRABLE")
+                                               : nullptr;
         c->constraint = con->conname ? quote_identifier(con->conname)
                         : con->indexname ? quote_identifier(con->indexname)
                                          : choose_name(s->relid,

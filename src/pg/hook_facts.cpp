@@ -104,6 +104,7 @@ sc::ddl::Statement to_core(const CStatement *s) {
             k.references = std::string(c.references);
         k.check_name = str_or_empty(c.check_name);
         k.unique_name = str_or_empty(c.unique_name);
+        k.unique_attributes = str_or_empty(c.unique_attributes);
         k.fk_name = str_or_empty(c.fk_name);
         k.sequence = str_or_empty(c.sequence);
         if (c.forecast) {

@@ -33,6 +33,7 @@ struct CCommand {
     bool unique, primary_key;
     const char *references;
     const char *check_name, *unique_name, *fk_name, *sequence;
+    const char *unique_attributes;  // " DEFERRABLE" [" INITIALLY DEFERRED"] of a UNIQUE / PRIMARY KEY, or NULL
     const char *check_conname, *fk_conname;  // the names written with CONSTRAINT (raw; NULL: none)
     bool check_no_inherit;                   // CHECK (...) NO INHERIT
     bool already_not_null, implied_by_check;

@@ -315,6 +315,12 @@ TEST(DdlGuard, ConstraintsNotValidAndConcurrently) {
                                  "TABLE public.users ADD CONSTRAINT users_email_key UNIQUE USING INDEX "
                                  "users_email_key;"))
         << v.hint;
+    // DEFERRABLE goes with the constraint (an index has none)
+    uq.unique_attributes = " DEFERRABLE INITIALLY DEFERRED";
+    v = decide(with(uq), Mode::guard, 10 * MB);
+    EXPECT_TRUE(contains(v.hint, "ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_key DEFERRABLE "
+                                 "INITIALLY DEFERRED;"))
+        << v.hint;
     uq.using_index = true;
     EXPECT_EQ(decide(with(uq), Mode::guard, 10 * MB).action, Action::run_guarded);
 }
