@@ -88,5 +88,26 @@ $ok = IPC::Run::run(['pg_restore', '--exit-on-error', '-d', $node->connstr('dst_
 ok($ok, 'pg_restore succeeds in stage mode') or diag($stderr);
 is(sql($shape, 'dst_stage'), $expected, 'the same tables, constraints, indexes and rows');
 
+# pg_dumpall of the whole cluster, restored through psql into a fresh cluster that preloads safe_column
+# in guard mode (the default): the only error is the one every such restore has (the bootstrap
+# superuser exists already), and every database comes back whole.
+my $all = $node->basedir . '/all.sql';
+$node->command_ok(['pg_dumpall', '-d', $node->connstr('postgres'), '-f', $all], 'pg_dumpall of the cluster');
+my $fresh = PostgreSQL::Test::Cluster->new('fresh');
+$fresh->init;
+$fresh->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'safe_column'
+safe_column.guard_min_size = 64kB
+});
+$fresh->start;
+($ret, $out, $err) = $fresh->psql('postgres', undef, on_error_stop => 0, extra_params => ['-f', $all]);
+my @errors = grep { /ERROR/ && !/role "[^"]+" already exists/ } split /\n/, $err;
+is(scalar(@errors), 0, 'pg_dumpall restores with no error but the existing bootstrap role') or diag(join("\n", @errors));
+is($fresh->safe_psql('src', $shape), $expected, 'pg_dumpall: src has its tables, constraints, indexes and rows');
+is($fresh->safe_psql('dst_custom', $shape), $expected, 'pg_dumpall: so has a database restored before');
+is($fresh->safe_psql('src', q{SELECT extversion FROM pg_extension WHERE extname = 'safe_column'}),
+   sql(q{SELECT extversion FROM pg_extension WHERE extname = 'safe_column'}, 'src'), 'pg_dumpall: the extension at its version');
+$fresh->stop;
+
 $node->stop;
 done_testing();
