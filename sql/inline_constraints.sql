@@ -73,7 +73,10 @@ SELECT safe_add_column('ic_orders', 'score', 'int', backfill_expr => 'amount - 1
                        check_expr => 'score >= 0') AS j_score \gset
 SELECT code, starts_with(message, format('safe_column job %s failed: ', :j_score)) AS job_failed
   FROM sc_catch(format('SELECT safe_column_wait(%s, %L)', :j_score, '120s'));
-SELECT state, error FROM safe_column_jobs WHERE job_id = :j_score;
+-- The server's error names no row: the job's names one that violates the CHECK, by its ctid.
+SELECT state, error ~ '^check constraint "ic_orders_score_check" of relation "ic_orders" is violated by some row \(row \(\d+,\d+\) of ic_orders\)$' AS names_a_row,
+       (SELECT score < 0 FROM ic_orders WHERE ctid = substring(error FROM 'row (\(\d+,\d+\)) of')::tid) AS that_row_violates
+  FROM safe_column_jobs WHERE job_id = :j_score;
 SELECT count(*) AS score_constraints FROM pg_constraint WHERE conrelid = 'ic_orders'::regclass AND conname LIKE '%score%';
 UPDATE ic_orders SET score = 0 WHERE score < 0;
 SELECT safe_column_resume(:j_score);

@@ -46,6 +46,7 @@ extern "C" {
 #include "postmaster/interrupt.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -414,19 +415,34 @@ const char *what_is_gone(const Job *job) {
     return why;
 }
 
-// The row that made the batch fail, in a fresh transaction, row by row over the batch's range (its
-// error and the row), or NULL.
-char *locate_failing_row(Run *run, const StepState *st) {
+// The row that made the batch fail, row by row over the batch's range (its error and the row), or NULL.
+char *failing_row_of_batch(Run *run, const void *arg) {
+    auto *st = static_cast<const StepState *>(arg);
+    char *column = live_attname(run->job.relid, run->job.attnum);
+    return column ? find_failing_row(&run->job, quote_identifier(column), &st->batch_part, st->batch_end) : nullptr;
+}
+
+// A row that violates the staged CHECK whose VALIDATE failed (arg: the error), or NULL.
+char *row_violating_check(Run *run, const void *arg) {
+    auto *err = static_cast<const ErrorData *>(arg);
+    RoleSwitch rs;
+    as_table_owner(run->job.creator, run->job.relid, &rs);
+    char *row = check_violating_row(run->job.relid, err->constraint_name);
+    back_from_table_owner(&rs);
+    return row ? psprintf("%s (row %s of %s)", err->message, row, get_rel_name(run->job.relid)) : nullptr;
+}
+
+// find's answer, looked for in a fresh transaction and copied into the job's context; NULL when it has
+// none or fails (the job fails with its own error then).
+char *find_in_fresh_txn(Run *run, const char *what, char *(*find)(Run *, const void *), const void *arg) {
     char *volatile found = nullptr;
     MemoryContext old = CurrentMemoryContext;
     PG_TRY();
     {
-        begin_txn("safe_column: locating the row that failed");
-        char *column = live_attname(run->job.relid, run->job.attnum);
-        char *row = column ? find_failing_row(&run->job, quote_identifier(column), &st->batch_part, st->batch_end)
-                           : nullptr;
-        if (row != nullptr)
-            found = MemoryContextStrdup(run->jobcxt, row);
+        begin_txn(what);
+        char *answer = find(run, arg);
+        if (answer != nullptr)
+            found = MemoryContextStrdup(run->jobcxt, answer);
         commit_txn();
     }
     PG_CATCH();
@@ -449,7 +465,14 @@ void fail_step(Run *run, const StepState *st, const ErrorData *err, bool timed_o
                            batch_timeout_ms);
     bool gave_up = !timed_out && transient_error(err->sqlerrcode);
     if (gone == nullptr && !timed_out && st->batch_part.relid != InvalidOid && st->batch_end > st->batch_part.next_block) {
-        char *row = locate_failing_row(run, st);
+        char *row = find_in_fresh_txn(run, "safe_column: locating the row that failed", failing_row_of_batch, st);
+        if (row != nullptr)
+            message = row;
+    }
+    // VALIDATE of a staged CHECK names no row: one that violates it, found by its expression.
+    if (gone == nullptr && !timed_out && err->sqlerrcode == ERRCODE_CHECK_VIOLATION && err->constraint_name != nullptr &&
+        sc::step_kind(run->job.phase) == sc::StepKind::ddl) {
+        char *row = find_in_fresh_txn(run, "safe_column: locating a row that violates the CHECK", row_violating_check, err);
         if (row != nullptr)
             message = row;
     }

@@ -182,6 +182,30 @@ List *load_staged_constraints(int64 job_id) {
     return out;
 }
 
+char *check_violating_row(Oid relid, const char *conname) {
+    // pg_get_expr qualifies what the search_path does not show: the probe runs under the same one.
+    int nest = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
+                            0, false);
+    Oid types[2] = {OIDOID, NAMEOID};
+    Datum values[2] = {ObjectIdGetDatum(relid), DirectFunctionCall1(namein, CStringGetDatum(conname))};
+    spi_exec_args("SELECT pg_catalog.pg_get_expr(conbin, conrelid) FROM pg_catalog.pg_constraint"
+                  " WHERE conrelid = $1 AND conname = $2 AND contype = 'c'",
+                  2, types, values, SPI_OK_SELECT);
+    char *expr = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : nullptr;
+    if (expr == nullptr) {
+        AtEOXact_GUC(true, nest);
+        return nullptr;
+    }
+    spi_exec_args(psprintf("SELECT ctid FROM %s WHERE NOT (%s) LIMIT 1",
+                           quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid)),
+                           expr),
+                  0, nullptr, nullptr, SPI_OK_SELECT);
+    char *row = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : nullptr;
+    AtEOXact_GUC(true, nest);
+    return row;
+}
+
 namespace {
 
 // One kind of constraint: asked for (text: NULL when not) against what the job staged of it.

@@ -51,6 +51,11 @@ List *load_staged_constraints(int64 job_id);
 // compares backfill_expr: as written). SPI connected.
 char *staged_constraints_differ(int64 job_id, const InlineConstraints *ic);
 
+// A row of relid that violates its CHECK constraint conname, as its ctid ("(12,3)"), or NULL (no such
+// row, or no such CHECK). For the error of a failed VALIDATE, which names no row. SPI connected, as the
+// role that validated it (the expression may call the owner's functions).
+char *check_violating_row(Oid relid, const char *conname);
+
 // Whether relid has a constraint of that name, and whether it is validated. SPI connected.
 bool constraint_state(Oid relid, const char *name, bool *validated, bool *native = nullptr);
 
