@@ -613,7 +613,8 @@ int64 add_column_job(Oid relid, const char *colname, const char *type_in, char *
 
     check_publications(r.relid, r.colname);
     char *what = psprintf("add column \"%s\"", r.colname);
-    LockOutcome lock = lock_queue_safe(r.relid, AccessExclusiveLock, true, what);
+    List *referenced = inline_referenced_tables(r.relid, r.relname, r.colname, inline_cons);
+    LockOutcome lock = lock_queue_safe(r.relid, AccessExclusiveLock, true, what, referenced, ShareRowExclusiveLock);
 
     // The world may have changed while we waited: the owner, and the column itself.
     check_relation(r.relid);

@@ -83,14 +83,19 @@ void read_definition(Oid relid, StagedConstraint *sc) {
     AtEOXact_GUC(true, nest);
 }
 
+// The name as written after CONSTRAINT, else the one PostgreSQL would choose (unquoted).
+char *staged_name(Oid relid, const char *colname, char contype, const char *name) {
+    return name ? pstrdup(name)
+                : ChooseConstraintName(get_rel_name(relid), colname, contype == 'c' ? "check" : "fkey",
+                                       get_rel_namespace(relid), NIL);
+}
+
 StagedConstraint *try_one(Oid relid, const char *table, const char *colname, char contype, const char *body,
                           const char *name, bool no_inherit) {
     auto *sc = static_cast<StagedConstraint *>(palloc0(sizeof(StagedConstraint)));
     sc->contype = contype;
     sc->requested = pstrdup(body);
-    sc->name = name ? pstrdup(name)
-                    : ChooseConstraintName(get_rel_name(relid), colname, contype == 'c' ? "check" : "fkey",
-                                           get_rel_namespace(relid), NIL);
+    sc->name = staged_name(relid, colname, contype, name);
     const char *argname = contype == 'c' ? "check_expr" : "references_clause";
     char *sql = core_constraint_sql(contype, table, quote_identifier(sc->name), quote_identifier(colname), body,
                                     no_inherit);
@@ -109,6 +114,14 @@ StagedConstraint *try_one(Oid relid, const char *table, const char *colname, cha
 }
 
 }  // namespace
+
+List *inline_referenced_tables(Oid relid, const char *table, const char *colname, const InlineConstraints *ic) {
+    if (ic == nullptr || ic->references_clause == nullptr)
+        return NIL;
+    const char *name = quote_identifier(staged_name(relid, colname, 'f', ic->fk_name));
+    char *sql = core_constraint_sql('f', table, name, quote_identifier(colname), ic->references_clause, false);
+    return referenced_tables(verified_constraint_sql(sql, 'f', "references_clause"), relid);
+}
 
 List *try_staged_constraints(Oid relid, const char *table, const char *colname, const InlineConstraints *ic) {
     List *out = NIL;

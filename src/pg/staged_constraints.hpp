@@ -39,6 +39,12 @@ struct StagedConstraint {
 // table: qualified and quoted; colname: unquoted. SPI connected.
 List *try_staged_constraints(Oid relid, const char *table, const char *colname, const InlineConstraints *ic);
 
+// The tables the REFERENCES clause of ic names (other than relid; NIL when none or missing: PostgreSQL
+// reports those): the caller takes their SHARE ROW EXCLUSIVE lock in the same queue-safe attempts as its
+// ACCESS EXCLUSIVE on relid. Holding that one first, it could make a single attempt only (a long writer
+// on a referenced table would fail the call). Bad text is refused here, before any lock.
+List *inline_referenced_tables(Oid relid, const char *table, const char *colname, const InlineConstraints *ic);
+
 // Whether the extension's schema has the table of staged constraints (0.3 and later). SPI connected.
 bool staged_constraints_supported();
 // Records them for the job (as the extension's owner: within enter_owner_context). SPI connected.
