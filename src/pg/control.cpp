@@ -146,16 +146,6 @@ void job_ddl(const JobRow *job, LOCKMODE mode, const char *sql, const char *what
     AtEOXact_GUC(false, nest);
 }
 
-bool helper_constraint_exists(const JobRow *job) {
-    Oid types[2] = {OIDOID, NAMEOID};
-    Datum values[2] = {ObjectIdGetDatum(job->relid), DirectFunctionCall1(namein, CStringGetDatum(job->constraint_name))};
-    int rc = SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = $1 AND conname = $2", 2,
-                                   types, values, nullptr, false, 1);
-    if (rc != SPI_OK_SELECT)
-        elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-    return SPI_processed > 0;
-}
-
 char *core_text_drop_constraint(const char *table, const char *constraint) {
     std::string text = sc::sql::drop_constraint(table, constraint);
     return pg_call([&] { return pstrdup(text.c_str()); });
@@ -260,7 +250,8 @@ Datum cancel_impl(FunctionCallInfo fcinfo) {
     char *table = nullptr;
     if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(job.relid)))
         table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(job.relid)), get_rel_name(job.relid));
-    if (table != nullptr && job.constraint_name != nullptr && helper_constraint_exists(&job))
+    bool validated = false;
+    if (table != nullptr && job.constraint_name != nullptr && constraint_state(job.relid, job.constraint_name, &validated))
         job_ddl(&job, AccessExclusiveLock, core_text_drop_constraint(table, quote_identifier(job.constraint_name)),
                 "remove the helper constraint of a cancelled job");
     if (table != nullptr)

@@ -95,7 +95,7 @@ sql(q{ALTER SYSTEM SET checkpoint_warning = '4s'; SELECT pg_reload_conf();});
 wait_for($node, q{SELECT current_setting('checkpoint_warning')}, '4s', '1: checkpoint_warning 4s loaded');
 my ($wal0, $often0, $log0) = (wal_checkpoints(), too_frequent(), -s $node->logfile);
 my $wal_lsn0 = sql('SELECT pg_current_wal_lsn()');
-my $job = sql(q{SELECT safe_add_column('t', 'p', 'text', backfill_expr => 'repeat(v, 3)')});
+my $job = sql(q{SELECT safe_add_column('t', 'p', 'text', backfill_expr => 'repeat(v, 4)')});
 wait_for($node, "SELECT throttle_reason ~ '^paced: [0-9.]+ MB/s of WAL, checkpoints no closer than 4 s \\(max_wal_size 64 MB\\)\$'
                    FROM safe_column_progress WHERE job_id = $job AND NOT throttled",
     't', '1: while it runs, the progress view says the checkpoint pace holds it, and why');
@@ -106,7 +106,7 @@ cmp_ok(wal_checkpoints() - $wal0, '>', 0, '1: it went on through checkpoints its
 my $gap = shortest_forced_gap(checkpoint_starts($log0));
 cmp_ok($gap, '>=', 4, "1: none of them started closer than checkpoint_warning to the one before (closest: $gap s)");
 is(too_frequent() - $often0, 0, '1: the server never logged that checkpoints came too frequently');
-is(sql(q{SELECT count(*) FROM t WHERE p IS DISTINCT FROM repeat(v, 3)}), '0', '1: exact values');
+is(sql(q{SELECT count(*) FROM t WHERE p IS DISTINCT FROM repeat(v, 4)}), '0', '1: exact values');
 
 # ... and without the pace (checkpoint_min_interval = 0) the same work forces checkpoints closer than
 # checkpoint_warning (the test can fail).
