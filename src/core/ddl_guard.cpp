@@ -27,7 +27,14 @@ constexpr int access_exclusive = 8;
 
 std::string regclass_literal(const Statement &s) { return sql::literal(s.table); }
 
-std::string add_column_call(const Statement &s, const Command &c, bool with_not_null) {
+// The column's CHECK and REFERENCES that safe_add_column can stage itself: known text, no name written
+// (it takes none: a named one is left to its own steps), not with a PRIMARY KEY (its own steps).
+bool call_stages_check(const Command &c) {
+    return c.check && *c.check != "..." && !c.check_named && !c.primary_key;
+}
+bool call_stages_references(const Command &c) { return c.references && !c.fk_named && !c.primary_key; }
+
+std::string add_column_call(const Statement &s, const Command &c, bool with_not_null, bool with_constraints = false) {
     std::string text = (boost::format("SELECT safe_add_column(%1%, %2%, %3%") % regclass_literal(s) %
                         sql::literal(c.column_name) % sql::literal(c.type))
                            .str();
@@ -35,6 +42,10 @@ std::string add_column_call(const Statement &s, const Command &c, bool with_not_
         text += ", default_expr => " + sql::literal(*c.default_expr);
     if (with_not_null && c.not_null)
         text += ", not_null => true";
+    if (with_constraints && call_stages_check(c))
+        text += ", check_expr => " + sql::literal(*c.check);
+    if (with_constraints && call_stages_references(c))
+        text += ", references_clause => " + sql::literal(*c.references);
     return text + ")";
 }
 
@@ -56,6 +67,20 @@ void add_validate(std::vector<PlanStep> &steps, const Statement &s, const std::s
     PlanStep v = step(sql::validate_constraint(s.table, name), share_update_exclusive,
                       fk ? "checks every row while reads and writes go on (the referenced table gets ROW SHARE)"
                          : "checks every row while reads and writes go on");
+    v.scan = true;
+    v.seconds = static_cast<double>(s.table_bytes) / scan_bytes_per_s;
+    steps.push_back(v);
+}
+
+// What the worker does with the constraints safe_add_column staged: added NOT VALID once the column is
+// filled, then validated while reads and writes go on.
+void add_staged_validate(std::vector<PlanStep> &steps, const Statement &s, const Command &c) {
+    std::string what = call_stages_check(c) && call_stages_references(c) ? "its CHECK and FOREIGN KEY"
+                       : call_stages_check(c)                            ? "its CHECK"
+                                                                         : "its FOREIGN KEY";
+    PlanStep v = step("", share_update_exclusive,
+                      "background worker, once the column is filled: adds " + what +
+                          " NOT VALID (brief), then validates it while reads and writes go on");
     v.scan = true;
     v.seconds = static_cast<double>(s.table_bytes) / scan_bytes_per_s;
     steps.push_back(v);
@@ -442,8 +467,9 @@ void add_column_way(const Statement &s, const Command &c, const Effect &e, SafeW
     // A CHECK and a REFERENCES are staged with the column (added NOT VALID once it is filled, validated
     // by the worker); UNIQUE and PRIMARY KEY are not yet (their index build is not a job step).
     bool unstaged = c.unique || c.primary_key || (c.check && *c.check == "...");
+    bool staged_cons = call_stages_check(c) || call_stages_references(c);
     if (needs_backfill(c)) {
-        steps.push_back(step(add_column_call(s, c, true), access_exclusive,
+        steps.push_back(step(add_column_call(s, c, true, true), access_exclusive,
                              "brief, queue-safe: the column, nullable, with its default for new rows"));
         PlanStep fill = step("", 3,
                              !c.not_null ? "background worker: fills existing rows in short batches"
@@ -457,6 +483,10 @@ void add_column_way(const Statement &s, const Command &c, const Effect &e, SafeW
             fill.note += "; expected: " + c.forecast;
         steps.push_back(fill);
         w.stageable = !unstaged;
+    } else if (staged_cons) {
+        steps.push_back(step(add_column_call(s, c, true, true), access_exclusive,
+                             "brief, queue-safe: the column (catalog only), its constraints tried NOT VALID"));
+        w.stageable = !unstaged;
     } else {
         sql::AddColumnSpec spec;
         spec.table = s.table;
@@ -467,12 +497,14 @@ void add_column_way(const Statement &s, const Command &c, const Effect &e, SafeW
         steps.push_back(step(sql::add_column(spec), access_exclusive, "brief, queue-safe: catalog only"));
         w.stageable = !unstaged && (c.check || c.references);
     }
-    if (c.check) {
+    if (staged_cons)
+        add_staged_validate(steps, s, c);
+    if (c.check && !call_stages_check(c)) {
         steps.push_back(step(check_not_valid(s, c.check_name, *c.check), access_exclusive,
                              "brief: new and updated rows are checked from now on"));
         add_validate(steps, s, c.check_name, false);
     }
-    if (c.references)
+    if (c.references && !call_stages_references(c))
         add_fk_steps(steps, s, c.fk_name, "(" + c.column + ")", *c.references);
     if (c.primary_key && !c.not_null)
         add_not_null_steps(steps, s, c.column, c.check_name);
@@ -560,7 +592,7 @@ namespace {
 struct Summary {
     std::string detail, safe_sql, advice;
     bool heavy = false, rewrite = false, scan = false, index = false, all_stageable = true;
-    int strongest = 0;
+    int strongest = 0, statements = 0;
     double seconds = 0;
 };
 
@@ -581,6 +613,8 @@ Summary summarize(const Statement &s) {
             m.strongest = e.lockmode;
         m.seconds += e.seconds;
         m.detail += (m.detail.empty() ? "" : " ") + e.what;
+        for (const PlanStep &p : w.steps)
+            m.statements += p.sql.empty() ? 0 : 1;
         std::string joined = join_sql(w.steps);
         if (!joined.empty())
             m.safe_sql += (m.safe_sql.empty() ? "" : " ") + joined;
@@ -619,7 +653,8 @@ Verdict decide(const Statement &s, Mode mode, std::int64_t min_bytes) {
     std::string hint;
     if (!safe_sql.empty())
         hint = (s.cmds.size() > 1 ? "Run the other subcommands as their own ALTER TABLE, and instead of these: "
-                                  : "Run instead, each in its own transaction: ") +
+                   : m.statements == 1 ? "Run instead: "
+                                       : "Run instead, each in its own transaction: ") +
                safe_sql;
     if (!advice.empty())
         hint += (hint.empty() ? "" : " ") + advice;

@@ -58,6 +58,7 @@ struct Command {
     bool primary_key = false;             // inline PRIMARY KEY
     std::optional<std::string> references;  // inline REFERENCES: "other_table (col)" ...
     std::string check_name, unique_name, fk_name;  // quoted names for the inline constraints' safe steps
+    bool check_named = false, fk_named = false;    // written after CONSTRAINT (safe_add_column takes no name)
     std::string unique_attributes;  // inline or table UNIQUE / PRIMARY KEY: " DEFERRABLE" [" INITIALLY DEFERRED"]
     std::string sequence;  // serial, identity: a free name for the sequence, qualified and quoted
 

@@ -106,6 +106,8 @@ sc::ddl::Statement to_core(const CStatement *s) {
         k.unique_name = str_or_empty(c.unique_name);
         k.unique_attributes = str_or_empty(c.unique_attributes);
         k.fk_name = str_or_empty(c.fk_name);
+        k.check_named = c.check_conname != nullptr;
+        k.fk_named = c.fk_conname != nullptr;
         k.sequence = str_or_empty(c.sequence);
         if (c.forecast) {
             k.forecast = c.forecast;

@@ -46,7 +46,6 @@ extern "C" {
 #include "postmaster/interrupt.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -429,7 +428,7 @@ char *row_violating_check(Run *run, const void *arg) {
     as_table_owner(run->job.creator, run->job.relid, &rs);
     char *row = check_violating_row(run->job.relid, err->constraint_name);
     back_from_table_owner(&rs);
-    return row ? psprintf("%s (row %s of %s)", err->message, row, get_rel_name(run->job.relid)) : nullptr;
+    return row ? psprintf("%s (%s)", err->message, row) : nullptr;
 }
 
 // find's answer, looked for in a fresh transaction and copied into the job's context; NULL when it has

@@ -202,7 +202,7 @@ char *check_violating_row(Oid relid, const char *conname) {
                             0, false);
     Oid types[2] = {OIDOID, NAMEOID};
     Datum values[2] = {ObjectIdGetDatum(relid), DirectFunctionCall1(namein, CStringGetDatum(conname))};
-    spi_exec_args("SELECT pg_catalog.pg_get_expr(conbin, conrelid) FROM pg_catalog.pg_constraint"
+    spi_exec_args("SELECT pg_catalog.pg_get_expr(conbin, conrelid), connoinherit FROM pg_catalog.pg_constraint"
                   " WHERE conrelid = $1 AND conname = $2 AND contype = 'c'",
                   2, types, values, SPI_OK_SELECT);
     char *expr = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : nullptr;
@@ -210,10 +210,19 @@ char *check_violating_row(Oid relid, const char *conname) {
         AtEOXact_GUC(true, nest);
         return nullptr;
     }
-    spi_exec_args(psprintf("SELECT ctid FROM %s WHERE NOT (%s) LIMIT 1",
-                           quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid)),
-                           expr),
+    bool isnull;
+    bool no_inherit = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+    // The table's own rows first (a child's ctid would be ambiguous); its children only when they are
+    // checked too and the table has no such row.
+    const char *table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
+    spi_exec_args(psprintf("SELECT 'row ' || ctid || ' of ' || %s FROM ONLY %s WHERE NOT (%s) LIMIT 1",
+                           quote_literal_cstr(get_rel_name(relid)), table, expr),
                   0, nullptr, nullptr, SPI_OK_SELECT);
+    if (SPI_processed == 0 && !no_inherit)
+        spi_exec_args(psprintf("SELECT 'row ' || ctid || ' of ' || tableoid::pg_catalog.regclass FROM %s"
+                               " WHERE NOT (%s) LIMIT 1",
+                               table, expr),
+                      0, nullptr, nullptr, SPI_OK_SELECT);
     char *row = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : nullptr;
     AtEOXact_GUC(true, nest);
     return row;

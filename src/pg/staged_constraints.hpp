@@ -57,8 +57,8 @@ List *load_staged_constraints(int64 job_id);
 // compares backfill_expr: as written). SPI connected.
 char *staged_constraints_differ(int64 job_id, const InlineConstraints *ic);
 
-// A row of relid that violates its CHECK constraint conname, as its ctid ("(12,3)"), or NULL (no such
-// row, or no such CHECK). For the error of a failed VALIDATE, which names no row. SPI connected, as the
+// A row of relid that violates its CHECK constraint conname, by its ctid ("row (12,3) of orders", or of
+// a child table, qualified), or NULL (no such row, or no such CHECK). For the error of a failed VALIDATE, which names no row. SPI connected, as the
 // role that validated it (the expression may call the owner's functions).
 char *check_violating_row(Oid relid, const char *conname);
 

@@ -175,9 +175,21 @@ TEST(DdlGuard, StageModeStagesInlineCheckAndReferences) {
     unknown.check = "...";
     EXPECT_EQ(decide(with(unknown), Mode::stage, 10 * MB).action, Action::refuse);
 
-    // Guard mode still refuses them as sent (a scan under the lock), with the staged steps as advice.
+    // Guard mode still refuses them as sent (a scan under the lock), with the one safe_add_column call
+    // that stages them as advice.
     Verdict g = decide(with(chk), Mode::guard, 10 * MB);
     EXPECT_EQ(g.action, Action::refuse);
+    EXPECT_TRUE(contains(g.hint, "Run instead: SELECT safe_add_column('public.users', 'qty', 'integer', "
+                                 "default_expr => '0', not_null => true, check_expr => 'qty >= 0');"))
+        << g.hint;
+    EXPECT_FALSE(contains(g.hint, "NOT VALID")) << g.hint;
+    g = decide(with(filled), Mode::guard, 10 * MB);
+    EXPECT_TRUE(contains(g.hint, "check_expr => 'owner_id > 0', references_clause => 'accounts (id)')")) << g.hint;
+    // A name written after CONSTRAINT: safe_add_column takes none, so that one gets its own steps.
+    Command named = chk;
+    named.check_named = true;
+    g = decide(with(named), Mode::guard, 10 * MB);
+    EXPECT_FALSE(contains(g.hint, "check_expr")) << g.hint;
     EXPECT_TRUE(contains(g.hint, "ADD CONSTRAINT users_qty_check CHECK (qty >= 0) NOT VALID")) << g.hint;
 }
 
