@@ -13,14 +13,54 @@ CREATE TABLE safe_column_job_constraint (
     constraint_name name NOT NULL,
     contype         "char" NOT NULL CHECK (contype IN ('c', 'f')),  -- CHECK, FOREIGN KEY
     definition      text NOT NULL,  -- as ALTER TABLE ... ADD CONSTRAINT name takes it, ending in NOT VALID
-    ref_relid       oid,            -- FOREIGN KEY: the referenced table (its lock is taken queue-safely)
+    ref_relid       regclass,       -- FOREIGN KEY: the referenced table (its lock is taken queue-safely)
     requested       text NOT NULL,  -- check_expr or references_clause as given (a re-run compares it)
     PRIMARY KEY (job_id, constraint_name)
 );
 REVOKE ALL ON safe_column_job_constraint FROM PUBLIC;
 
--- safe_column_jobs shows them (a column appended: the view's privileges and comment stay).
-CREATE OR REPLACE VIEW safe_column_jobs AS
+-- 0.3: the job tables are dumped with the database (issue 18). pg_dump, pg_dumpall and pg_restore
+-- carry them as extension config tables; their table references are regclass, which a dump writes as
+-- the table's name and a restore reads back as the restored table's OID (relation OIDs change in a
+-- restore; pg_upgrade keeps them and accepts regclass columns). Rows whose table is gone are left out.
+-- A BEFORE INSERT trigger makes a restored row true of the restored database (its column's attnum,
+-- the table's owner as creator, a part's block positions forgotten) and pauses an unfinished job
+-- with the reason: it is never run by itself on a copy of the database.
+-- The views (and safe_column_progress_line, whose body refers to one) are made again over the new
+-- column types.
+DROP FUNCTION safe_column_progress_line(bigint);
+DROP VIEW safe_column_progress;
+DROP VIEW safe_column_jobs;
+ALTER TABLE safe_column_job_store ALTER COLUMN relid TYPE pg_catalog.regclass;
+ALTER TABLE safe_column_job_part ALTER COLUMN relid TYPE pg_catalog.regclass;
+
+CREATE FUNCTION safe_column_restored_row() RETURNS trigger
+AS 'MODULE_PATHNAME', 'safe_column_restored_row' LANGUAGE C;
+COMMENT ON FUNCTION safe_column_restored_row() IS
+'trigger: makes a job row restored from a dump true of the restored database, and pauses an unfinished job';
+CREATE TRIGGER safe_column_restored_job BEFORE INSERT ON safe_column_job_store
+    FOR EACH ROW EXECUTE FUNCTION safe_column_restored_row();
+CREATE TRIGGER safe_column_restored_part BEFORE INSERT ON safe_column_job_part
+    FOR EACH ROW EXECUTE FUNCTION safe_column_restored_row();
+-- also with session_replication_role = replica
+ALTER TABLE safe_column_job_store ENABLE ALWAYS TRIGGER safe_column_restored_job;
+ALTER TABLE safe_column_job_part ENABLE ALWAYS TRIGGER safe_column_restored_part;
+
+SELECT pg_catalog.pg_extension_config_dump('safe_column_job_store',
+    'WHERE EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relid::pg_catalog.oid)');
+SELECT pg_catalog.pg_extension_config_dump('safe_column_job_store_job_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('safe_column_job_part',
+    'WHERE EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relid::pg_catalog.oid)'
+    ' AND job_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT s.job_id FROM @extschema@.safe_column_job_store s'
+    ' WHERE EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) s.relid::pg_catalog.oid)))');
+SELECT pg_catalog.pg_extension_config_dump('safe_column_job_constraint',
+    'WHERE (ref_relid IS NULL OR EXISTS (SELECT FROM pg_catalog.pg_class c'
+    ' WHERE c.oid OPERATOR(pg_catalog.=) ref_relid::pg_catalog.oid))'
+    ' AND job_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT s.job_id FROM @extschema@.safe_column_job_store s'
+    ' WHERE EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) s.relid::pg_catalog.oid)))');
+
+-- safe_column_jobs shows the staged constraints (a column appended).
+CREATE VIEW safe_column_jobs AS
 SELECT j.job_id,
        CASE WHEN c.oid IS NOT NULL THEN c.oid::regclass::text
             ELSE pg_catalog.quote_ident(j.schema_name) || '.' || pg_catalog.quote_ident(j.table_name)
@@ -56,11 +96,75 @@ SELECT j.job_id,
        ARRAY(SELECT k.constraint_name || ' ' || k.definition FROM safe_column_job_constraint k
               WHERE k.job_id = j.job_id ORDER BY k.contype, k.constraint_name) AS staged_constraints
   FROM safe_column_job_store j
-  LEFT JOIN pg_catalog.pg_class c ON c.oid = j.relid
-  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = j.relid AND a.attnum = j.attnum AND NOT a.attisdropped
+  LEFT JOIN pg_catalog.pg_class c ON c.oid = j.relid::pg_catalog.oid
+  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = j.relid::pg_catalog.oid AND a.attnum = j.attnum AND NOT a.attisdropped
   CROSS JOIN LATERAL (SELECT pg_catalog.pg_has_role(j.created_by, 'USAGE')
                              OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE')
                              OR (c.oid IS NOT NULL AND pg_catalog.pg_has_role(c.relowner, 'USAGE')) AS visible) v;
+COMMENT ON VIEW safe_column_jobs IS 'every safe_column job, its definition, state, timings and error';
+GRANT SELECT ON safe_column_jobs TO PUBLIC;
+
+-- As in 0.2 (dropped above with the view it reads).
+CREATE VIEW safe_column_progress AS
+SELECT j.job_id,
+       j.table_name,
+       j.column_name,
+       j.state,
+       j.phase,
+       j.rows_done,
+       greatest(j.rows_total, j.rows_done) AS rows_total,
+       CASE WHEN j.state = 'complete' THEN 100.0
+            WHEN j.phase = 'backfill'
+            THEN pg_catalog.round(100.0 * p.blocks_done::numeric / greatest(p.blocks_total, 1)::numeric, 1)
+            ELSE 99.9
+       END AS percent,
+       -- The worker's smoothed rate while it works; the average since the start otherwise, and while a
+       -- throttling signal holds it (the rate of its last batches would hide the wait).
+       pg_catalog.round(coalesce(CASE WHEN NOT l.throttled THEN l.rows_per_sec::numeric END,
+                                 j.rows_done::numeric
+                                 / nullif(extract(epoch FROM pg_catalog.clock_timestamp() - j.started_at),
+                                          0::numeric)), 1) AS rows_per_sec,
+       CASE WHEN j.phase = 'backfill' AND j.state = 'backfilling' AND l.throttled AND p.blocks_done > 0
+                 AND j.started_at IS NOT NULL
+            -- Held by a throttling signal: the rate of the last batches says nothing of how long the
+            -- wait lasts; the job's average pace since it started, its waits included, does.
+            THEN pg_catalog.make_interval(secs => pg_catalog.round(((p.blocks_total - p.blocks_done)::float8
+                     * extract(epoch FROM pg_catalog.clock_timestamp() - j.started_at)::float8
+                     / p.blocks_done::float8)::numeric)::float8)
+            WHEN j.phase = 'backfill' AND j.state = 'backfilling' AND l.blocks_per_sec > 0::float8
+            THEN pg_catalog.make_interval(secs => pg_catalog.round(((p.blocks_total - p.blocks_done)::float8
+                                                                    / l.blocks_per_sec)::numeric)::float8)
+       END AS eta,
+       l.batch_rows,
+       pg_catalog.round(l.last_batch_ms::numeric, 1) AS last_batch_ms,
+       coalesce(l.throttled, false) AS throttled,
+       l.throttle_reason,
+       j.wal_bytes,
+       l.worker_pid,
+       j.error,
+       pg_catalog.round(l.sample_ms::numeric, 3) AS sample_ms
+  FROM safe_column_jobs j
+  LEFT JOIN safe_column_live() l ON l.job_id = j.job_id
+  LEFT JOIN (SELECT job_id, pg_catalog.sum(next_block)::bigint AS blocks_done,
+                    pg_catalog.sum(end_block)::bigint AS blocks_total
+               FROM safe_column_job_part GROUP BY job_id) p ON p.job_id = j.job_id;
+
+COMMENT ON VIEW safe_column_progress IS 'every job with its live progress: phase, percent, rate, ETA, throttling';
+GRANT SELECT ON safe_column_progress TO PUBLIC;
+
+-- The progress line of safe_column_wait's and safe_column_watch's NOTICEs. A body in SQL-standard form
+-- (BEGIN ATOMIC) is parsed here, once: it refers to the view by OID, whatever is given the view's name
+-- later (a role that owns this schema could rename it and make a schema of its own under the old name).
+CREATE FUNCTION safe_column_progress_line(job bigint) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+SELECT pg_catalog.format('safe_column job %s: %s, phase %s, %s%%, %s of %s rows, %s rows/s, ETA %s%s',
+                         p.job_id, p.state, p.phase, p.percent, p.rows_done, coalesce(p.rows_total::text, '?'),
+                         coalesce(p.rows_per_sec::text, '?'),
+                         coalesce(pg_catalog.round(extract(epoch FROM p.eta))::text || ' s', '?'),
+                         CASE WHEN p.throttled THEN ', waiting: ' || coalesce(p.throttle_reason, '?') ELSE '' END)
+  FROM @extschema@.safe_column_progress p WHERE p.job_id OPERATOR(pg_catalog.=) safe_column_progress_line.job;
+END;
 
 DROP FUNCTION safe_add_column(regclass, name, text, text, boolean, text);
 CREATE FUNCTION safe_add_column(tbl regclass, column_name name, column_type text,

@@ -65,7 +65,7 @@ void probe_row(void *arg) {
 
 // The resume point and the counters, in the same transaction as the rows.
 void record_batch(const Job *job, Oid relid, int64 end, int64 rows, int64 wal) {
-    char *upd_part = psprintf("UPDATE %s SET next_block = $3, done = $3 >= end_block WHERE job_id = $1 AND relid = $2",
+    char *upd_part = psprintf("UPDATE %s SET next_block = $3, done = $3 >= end_block WHERE job_id = $1 AND relid OPERATOR(pg_catalog.=) $2",
                               part_table());
     Oid pt[3] = {INT8OID, OIDOID, INT8OID};
     Datum pv[3] = {Int64GetDatum(job->id), ObjectIdGetDatum(relid), Int64GetDatum(end)};
@@ -90,7 +90,7 @@ void run_batch(Job *job, const PartCursor &part, const char *column, int blocks,
     char *table = qualified_name(part.relid);
     if (table == nullptr) {
         // The partition was dropped or detached: nothing left to fill there.
-        char *sql = psprintf("UPDATE %s SET done = true WHERE job_id = $1 AND relid = $2", part_table());
+        char *sql = psprintf("UPDATE %s SET done = true WHERE job_id = $1 AND relid OPERATOR(pg_catalog.=) $2", part_table());
         Oid types[2] = {INT8OID, OIDOID};
         Datum values[2] = {Int64GetDatum(job->id), ObjectIdGetDatum(part.relid)};
         spi_exec_args(sql, 2, types, values, SPI_OK_UPDATE);

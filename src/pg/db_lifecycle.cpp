@@ -126,7 +126,7 @@ void drop_helper_constraints() {
     char *store = quote_qualified_identifier(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
                                              "safe_column_job_store");
     char *query = psprintf("SELECT j.relid, c.conname::text FROM %s j"
-                           "  JOIN pg_catalog.pg_constraint c ON c.conrelid = j.relid AND c.conname = j.constraint_name"
+                           "  JOIN pg_catalog.pg_constraint c ON c.conrelid OPERATOR(pg_catalog.=) j.relid AND c.conname = j.constraint_name"
                            " WHERE j.state NOT IN ('complete', 'cancelled')"
                            "   AND NOT (c.contype = 'n' AND c.convalidated)",  // 18: the column's own NOT NULL
                            store);

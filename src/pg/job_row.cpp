@@ -81,6 +81,28 @@ void set_phase(Job *job, sc::JobPhase phase) {
         notify(job->id);
 }
 
+namespace {
+
+// A part's size now, in blocks (0 when the table is gone).
+BlockNumber part_blocks(Oid relid) {
+    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+        return 0;
+    Relation rel = table_open(relid, AccessShareLock);
+    BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
+    table_close(rel, NoLock);
+    return nblocks;
+}
+
+void set_part_size(const Job *job, Oid relid, BlockNumber nblocks) {
+    char *upd = psprintf("UPDATE %s SET next_block = 0, end_block = $3, done = $3 = 0 WHERE job_id = $1 AND relid OPERATOR(pg_catalog.=) $2",
+                         part_table());
+    Oid t[3] = {INT8OID, OIDOID, INT8OID};
+    Datum v[3] = {Int64GetDatum(job->id), ObjectIdGetDatum(relid), Int64GetDatum(static_cast<int64>(nblocks))};
+    spi_exec_args(upd, 3, t, v, SPI_OK_UPDATE);
+}
+
+}  // namespace
+
 void reset_parts(const Job *job, int passes) {
     char *sql = psprintf("SELECT relid FROM %s WHERE job_id = $1", part_table());
     Oid types[2] = {INT8OID, INT4OID};
@@ -92,40 +114,39 @@ void reset_parts(const Job *job, int passes) {
         bool isnull;
         parts[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
     }
-    char *upd = psprintf("UPDATE %s SET next_block = 0, end_block = $3, done = $4 WHERE job_id = $1 AND relid = $2",
-                         part_table());
-    for (int i = 0; i < n; i++) {
-        bool exists = SearchSysCacheExists1(RELOID, ObjectIdGetDatum(parts[i]));
-        BlockNumber nblocks = 0;
-        if (exists) {
-            Relation rel = table_open(parts[i], AccessShareLock);
-            nblocks = RelationGetNumberOfBlocks(rel);
-            table_close(rel, NoLock);
-        }
-        Oid t[4] = {INT8OID, OIDOID, INT8OID, BOOLOID};
-        Datum v[4] = {Int64GetDatum(job->id), ObjectIdGetDatum(parts[i]), Int64GetDatum(static_cast<int64>(nblocks)),
-                      BoolGetDatum(!exists || nblocks == 0)};
-        spi_exec_args(upd, 4, t, v, SPI_OK_UPDATE);
-    }
+    for (int i = 0; i < n; i++)
+        set_part_size(job, parts[i], part_blocks(parts[i]));
     char *job_sql = psprintf("UPDATE %s SET sweep_passes = $2, pass_rows = 0 WHERE job_id = $1", store_table());
     spi_exec_args(job_sql, 2, types, values, SPI_OK_UPDATE);
 }
 
+// The first part not done. A part restored from a dump has no size yet (end_block 0, not done:
+// restored_jobs.cpp): it is measured now, and skipped when empty.
 bool next_part(const Job *job, PartCursor *out) {
     char *sql = psprintf(
         "SELECT relid, next_block, end_block FROM %s WHERE job_id = $1 AND NOT done ORDER BY relid LIMIT 1",
         part_table());
     Oid types[1] = {INT8OID};
     Datum values[1] = {Int64GetDatum(job->id)};
-    spi_exec_args(sql, 1, types, values, SPI_OK_SELECT);
-    if (SPI_processed == 0)
-        return false;
-    bool isnull;
-    HeapTuple tup = SPI_tuptable->vals[0];
-    out->relid = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-    out->next_block = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-    out->end_block = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
-    return true;
+    for (;;) {
+        spi_exec_args(sql, 1, types, values, SPI_OK_SELECT);
+        if (SPI_processed == 0)
+            return false;
+        bool isnull;
+        HeapTuple tup = SPI_tuptable->vals[0];
+        out->relid = DatumGetObjectId(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+        out->next_block = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+        out->end_block = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+        if (out->end_block > 0)
+            return true;
+        BlockNumber nblocks = part_blocks(out->relid);
+        set_part_size(job, out->relid, nblocks);
+        if (nblocks > 0) {
+            out->next_block = 0;
+            out->end_block = static_cast<int64>(nblocks);
+            return true;
+        }
+    }
 }
 
 void set_started(int64 job_id) {

@@ -1,4 +1,5 @@
 #include "pg/jobs.hpp"
+#include "pg/restored_jobs.hpp"
 #include "pg/staged_constraints.hpp"
 #include "pg/kept_plans.hpp"
 
@@ -135,7 +136,7 @@ bool find_column_job(Oid relid, AttrNumber attnum, JobRecord *out) {
     enter_owner_context(&ctx);
     char *query = psprintf(
         "SELECT job_id, state, column_type, default_expr, backfill_expr, not_null FROM %s"
-        " WHERE relid = $1 AND attnum = $2 ORDER BY job_id DESC LIMIT 1",
+        " WHERE relid OPERATOR(pg_catalog.=) $1 AND attnum = $2 ORDER BY job_id DESC LIMIT 1",
         extension_table("safe_column_job_store"));
     Oid argtypes[2] = {OIDOID, INT2OID};
     Datum values[2] = {ObjectIdGetDatum(relid), Int16GetDatum(attnum)};
@@ -210,6 +211,7 @@ int64 insert_job(const NewJob *job) {
     enter_owner_context(&ctx);
     char *nspname = get_namespace_name(get_rel_namespace(job->relid));
     char *relname = get_rel_name(job->relid);
+    job_rows_written_here();  // not rows restored from a dump (restored_jobs.cpp)
     char *query = psprintf(
         "INSERT INTO %s (relid, schema_name, table_name, attnum, column_name, column_type, default_expr,"
         "                backfill_expr, not_null, state, created_by, search_path, lock_attempts, lock_wait_ms,"
@@ -289,7 +291,7 @@ void notify_job(int64 job_id, const char *job_store) {
         "         pg_catalog.quote_ident(coalesce(c.relname, s.table_name)),"
         "'column', s.column_name, 'state', s.state, 'phase', s.phase, 'error', s.error IS NOT NULL)::text)"
         "  FROM %s s"
-        "  LEFT JOIN pg_catalog.pg_class c ON c.oid = s.relid"
+        "  LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.relid"
         "  LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
         " WHERE s.job_id = $1",
         job_store);

@@ -5,6 +5,8 @@
 # their sessions: the hook lets such a session's ALTER TABLEs and CREATE INDEXes through (docs/hook.md). Before, the hook
 # refused the restore's ALTER TABLE ONLY ... ADD CONSTRAINT ... PRIMARY KEY on a big table, and the
 # restored table had no primary key.
+# The job rows come with the database: complete jobs as they were, a job in flight at the dump paused
+# in the restored database with the reason and a WARNING, and finished exactly once resumed there.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -48,6 +50,24 @@ like($err, qr/this ALTER TABLE would build an index on table/, 'guard refuses th
 like($err, qr/this CREATE INDEX would block writes to table "big"/, 'guard refuses a plain CREATE INDEX on a big table to an ordinary session');
 sql('DROP TABLE big', 'src');
 
+# A job in flight: events.w (NOT NULL) is being filled, and the worker sits inside a batch at id 6000
+# (the gate, SafeColumnTest::gate_sql), so the dumps below are taken mid-backfill. Its table belongs to
+# a role that is not a superuser, which created the job.
+sql(gate_sql() . q{
+CREATE ROLE app LOGIN;
+CREATE TABLE events (id int PRIMARY KEY, v int);
+INSERT INTO events SELECT g, g FROM generate_series(1, 12000) g;
+ALTER TABLE events OWNER TO app;
+INSERT INTO sc_gate VALUES ('events', 6000);
+GRANT SELECT ON sc_gate TO app;
+}, 'src');
+my $inflight = $node->safe_psql('src', q{SET ROLE app; SELECT safe_add_column('events', 'w', 'int',
+    backfill_expr => $$public.sc_gated('events', id, v * 3)$$, not_null => true)});
+worker_gated($node, 'src', $inflight, 'the job on events sits in a batch at the gate, mid-backfill');
+my $filled = sql(q{SELECT count(w) FROM events}, 'src');
+cmp_ok($filled, '>', 0, "the job on events has filled rows before the dump ($filled)");
+cmp_ok($filled, '<', 12000, 'and not all of them');
+
 # What a restored database must hold, as one line to compare.
 my $shape = q{SELECT (SELECT string_agg(conrelid::regclass || ':' || contype::text || ':' || convalidated, ',' ORDER BY conrelid::regclass::text, contype)
                         FROM pg_constraint WHERE conrelid IN ('users'::regclass, 'orders'::regclass))
@@ -61,11 +81,38 @@ my $expected = sql($shape, 'src');
 my $dump = $node->basedir . '/src.dump';
 $node->command_ok(['pg_dump', '-Fc', '-d', $node->connstr('src'), '-f', $dump], 'pg_dump -Fc of src');
 sql('CREATE DATABASE dst_custom');
+my $log_at = -s $node->logfile;
 my ($stdout, $stderr);
 my $ok = IPC::Run::run(['pg_restore', '--exit-on-error', '-d', $node->connstr('dst_custom'), $dump], '>', \$stdout, '2>', \$stderr);
 ok($ok, 'pg_restore into a fresh database succeeds in guard mode') or diag($stderr);
 unlike($stderr // '', qr/ERROR/, 'pg_restore reports no error');
 is(sql($shape, 'dst_custom'), $expected, 'the restored tables have their constraints, indexes, NOT NULL column and rows');
+
+# The job rows come with the database (the job tables are dumped with it): the complete job as it was,
+# the job in flight paused with the reason, under the table's owner, with a WARNING that says so.
+my $jobs_sql = q{SELECT string_agg(job_id || ':' || table_name || '.' || column_name || ':' || state, ',' ORDER BY job_id)
+                   FROM safe_column_jobs};
+is(sql($jobs_sql, 'dst_custom'), "$job:users.tok:complete,$inflight:events.w:paused",
+   'the restored database has both jobs: the complete one, and the one in flight paused');
+is(sql(qq{SELECT pause_reason || '|' || created_by || '|' || phase FROM safe_column_jobs WHERE job_id = $inflight}, 'dst_custom'),
+   'restored from a dump while backfilling: resume it to finish|app|backfill',
+   'the restored job says why it is paused, and runs as the table owner');
+# (pg_restore shows the server's warnings with --verbose only; the server log has it, and psql prints it.)
+my $restore_log = slurp_file($node->logfile, $log_at);
+like($restore_log, qr/WARNING:  safe_column job $inflight on column "w" of table public.events was restored unfinished, paused/,
+     'the restore logs a WARNING for the unfinished job');
+like($restore_log, qr/HINT:  Resume it with SELECT safe_column_resume\($inflight\);/, 'with the command that resumes it');
+is(sql(q{SELECT count(w) || '|' || count(*) FILTER (WHERE w IS DISTINCT FROM v * 3 AND w IS NOT NULL)
+           || '|' || (SELECT count(*) FROM safe_column_live()) FROM events}, 'dst_custom'),
+   "$filled|0|0", 'the restored rows hold the values filled before the dump, and nothing runs by itself');
+# Resumed, the job finishes the restored table: every row exactly its value, NOT NULL set.
+sql(q{DELETE FROM sc_gate}, 'dst_custom');
+is(sql(qq{SELECT safe_column_resume($inflight)}, 'dst_custom'), 'backfilling', 'the restored job resumes');
+check_job_result($node, db => 'dst_custom', job => $inflight, table => 'events', column => 'w', ref => 'v * 3',
+    rows => 12000, not_null => 1, label => 'the restored job, resumed');
+# A new job is numbered after the restored ones (the job id sequence comes with the dump).
+my $next = sql(q{SELECT safe_add_column('orders', 'note', 'text')}, 'dst_custom');
+cmp_ok($next, '>', $inflight, 'a new job in the restored database gets an id above the restored ones');
 
 sql('CREATE DATABASE dst_plain');
 my $script = $node->basedir . '/src.sql';
@@ -73,6 +120,9 @@ $node->command_ok(['pg_dump', '-Fp', '-d', $node->connstr('src'), '-f', $script]
 ($ret, $out, $err) = $node->psql('dst_plain', undef, extra_params => ['-v', 'ON_ERROR_STOP=1', '-f', $script]);
 is($ret, 0, 'a plain dump through psql (ON_ERROR_STOP) succeeds in guard mode') or diag($err);
 is(sql($shape, 'dst_plain'), $expected, 'the same tables, constraints, indexes and rows');
+like($err, qr/WARNING:  safe_column job $inflight on column "w" of table public.events was restored unfinished, paused/,
+     'a plain dump through psql: the same WARNING');
+is(sql($jobs_sql, 'dst_plain'), "$job:users.tok:complete,$inflight:events.w:paused", 'and the same jobs');
 
 # pg_restore -j: the constraints are added by several sessions at once.
 sql('CREATE DATABASE dst_jobs');
@@ -107,7 +157,14 @@ is($fresh->safe_psql('src', $shape), $expected, 'pg_dumpall: src has its tables,
 is($fresh->safe_psql('dst_custom', $shape), $expected, 'pg_dumpall: so has a database restored before');
 is($fresh->safe_psql('src', q{SELECT extversion FROM pg_extension WHERE extname = 'safe_column'}),
    sql(q{SELECT extversion FROM pg_extension WHERE extname = 'safe_column'}, 'src'), 'pg_dumpall: the extension at its version');
+is($fresh->safe_psql('src', $jobs_sql), "$job:users.tok:complete,$inflight:events.w:paused",
+   'pg_dumpall: the jobs of src, the one in flight paused');
 $fresh->stop;
+
+# The source's own job is untouched by the dumps: opened, its gate lets it finish.
+sql(q{DELETE FROM sc_gate}, 'src');
+check_job_result($node, db => 'src', job => $inflight, table => 'events', column => 'w', ref => 'v * 3',
+    rows => 12000, not_null => 1, label => 'the job in flight during the dumps');
 
 $node->stop;
 done_testing();

@@ -21,9 +21,17 @@ make_test_table($node, 'postgres', 'up', 5000);
 sql(gate_sql() . q{INSERT INTO public.sc_gate VALUES ('up', 2500);});
 my $job = sql(q{SELECT safe_add_column('up', 'w', 'int', backfill_expr => 'public.sc_gated(''up'', id, id * 9)', not_null => true)});
 worker_gated($node, 'postgres', $job, 'a job is in flight on 0.1 (held inside a batch)');
-sql(q{ALTER EXTENSION safe_column UPDATE});
-is(sql(q{SELECT extversion FROM pg_extension WHERE extname = 'safe_column'}), '0.3', 'updated to 0.3 mid-job');
+# The update changes the job tables' relid columns to regclass (0.3): its ACCESS EXCLUSIVE lock on
+# them waits for the batch in progress, which writes its job's row in its own transaction. It goes
+# through once that batch commits, and the job goes on.
+my $updater = $node->background_psql('postgres');
+$updater->query_until(qr/updating/, "\\echo updating\nALTER EXTENSION safe_column UPDATE;\n\\echo updated\n");
+wait_for($node, q{SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'ALTER EXTENSION safe_column UPDATE%' AND wait_event_type = 'Lock'},
+    '1', 'the update waits for the batch in progress');
 sql(q{DELETE FROM public.sc_gate});
+ok($updater->query_until(qr/^updated$/m, ''), 'then it goes through');
+$updater->quit;
+is(sql(q{SELECT extversion FROM pg_extension WHERE extname = 'safe_column'}), '0.3', 'updated to 0.3 mid-job');
 check_job_result($node, job => $job, table => 'up', column => 'w', ref => 'id * 9', not_null => 1, rows => 5000,
     control => 'up_ctl', label => 'the job after the update');
 my ($ret, $out, $err) = $node->psql('postgres', "CALL safe_column_watch($job)");
