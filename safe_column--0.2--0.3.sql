@@ -9,7 +9,7 @@
 -- search_path pinned to pg_catalog: every name qualified), so the worker runs nothing it has to parse
 -- under another search_path.
 CREATE TABLE safe_column_job_constraint (
-    job_id          bigint NOT NULL REFERENCES safe_column_job_store ON DELETE CASCADE,
+    job_id          bigint NOT NULL,  -- of safe_column_job_store (no foreign key: see below)
     constraint_name name NOT NULL,
     contype         "char" NOT NULL CHECK (contype IN ('c', 'f')),  -- CHECK, FOREIGN KEY
     definition      text NOT NULL,  -- as ALTER TABLE ... ADD CONSTRAINT name takes it, ending in NOT VALID
@@ -33,6 +33,10 @@ DROP VIEW safe_column_progress;
 DROP VIEW safe_column_jobs;
 ALTER TABLE safe_column_job_store ALTER COLUMN relid TYPE pg_catalog.regclass;
 ALTER TABLE safe_column_job_part ALTER COLUMN relid TYPE pg_catalog.regclass;
+-- pg_restore -j loads the job tables' data in parallel sessions, in any order: a part's foreign key to
+-- its job failed the restore when the part came first. Job rows are never deleted (the history stays),
+-- so the key guarded nothing the extension does; it goes.
+ALTER TABLE safe_column_job_part DROP CONSTRAINT safe_column_job_part_job_id_fkey;
 
 CREATE FUNCTION safe_column_restored_row() RETURNS trigger
 AS 'MODULE_PATHNAME', 'safe_column_restored_row' LANGUAGE C;

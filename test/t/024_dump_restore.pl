@@ -166,5 +166,43 @@ sql(q{DELETE FROM sc_gate}, 'src');
 check_job_result($node, db => 'src', job => $inflight, table => 'events', column => 'w', ref => 'v * 3',
     rows => 12000, not_null => 1, label => 'the job in flight during the dumps');
 
+# A job in its NOT NULL phase at the dump: the throttle query holds it before VALIDATE, its constraint
+# (the helper CHECK before 18, the NOT NULL itself from 18) added NOT VALID. Restored, the constraint
+# comes back NOT VALID and the job paused; resumed, it validates it and ends with NOT NULL enforced.
+sql(q{CREATE TABLE sc_hold (phase text PRIMARY KEY);
+      INSERT INTO sc_hold VALUES ('validate');
+      CREATE TABLE nn (id int PRIMARY KEY);
+      INSERT INTO nn SELECT generate_series(1, 4000);}, 'src');
+sql(q{ALTER SYSTEM SET safe_column.throttle_query = 'SELECT EXISTS (SELECT 1 FROM public.sc_hold h JOIN public.safe_column_job_store j ON j.phase = h.phase WHERE j.state IN (''backfilling'', ''validating''))';
+      ALTER SYSTEM SET safe_column.sample_interval = 0;
+      SELECT pg_reload_conf();});
+# (The worker that starts the job must read the new settings: the server has reloaded them, and the
+# previous job's worker has gone. The query is run before every step: sample_interval 0.)
+wait_for($node, q{SELECT current_setting('safe_column.throttle_query') LIKE '%sc_hold%'}, 't', 'the throttle query is set');
+wait_for($node, q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'safe_column worker' AND datname = 'src'},
+    '0', 'no worker is left in src');
+my $nn_job = sql(q{SELECT safe_add_column('nn', 'w', 'int', backfill_expr => 'id * 5', not_null => true)}, 'src');
+wait_for($node, "SELECT phase || ' ' || coalesce(throttle_reason, '-') FROM safe_column_progress WHERE job_id = $nn_job",
+    'validate throttle_query', 'a NOT NULL job is held before VALIDATE', 'src');
+my $nn_con = "SELECT count(*) || ' ' || coalesce(bool_and(convalidated)::text, '-') FROM pg_constraint
+               WHERE conrelid = 'nn'::regclass
+                 AND conname = (SELECT constraint_name FROM safe_column_job_store WHERE job_id = $nn_job)";
+is(sql($nn_con, 'src'), '1 false', 'its constraint exists, NOT VALID');
+my $nn_dump = $node->basedir . '/nn.dump';
+$node->command_ok(['pg_dump', '-Fc', '-d', $node->connstr('src'), '-f', $nn_dump], 'pg_dump -Fc with a job in its NOT NULL phase');
+sql('CREATE DATABASE dst_nn');
+$ok = IPC::Run::run(['pg_restore', '--exit-on-error', '-d', $node->connstr('dst_nn'), $nn_dump], '>', \$stdout, '2>', \$stderr);
+ok($ok, 'pg_restore of it succeeds') or diag($stderr);
+is(sql(qq{SELECT state || '|' || phase || '|' || pause_reason FROM safe_column_jobs WHERE job_id = $nn_job}, 'dst_nn'),
+   'paused|validate|restored from a dump while validating: resume it to finish', 'the restored job is paused in its NOT NULL phase');
+is(sql($nn_con, 'dst_nn'), '1 false', 'the restored table has the constraint, NOT VALID');
+sql(q{DELETE FROM sc_hold}, 'dst_nn');
+sql(qq{SELECT safe_column_resume($nn_job)}, 'dst_nn');
+check_job_result($node, db => 'dst_nn', job => $nn_job, table => 'nn', column => 'w', ref => 'id * 5',
+    rows => 4000, not_null => 1, label => 'the restored NOT NULL job, resumed');
+sql(q{DELETE FROM sc_hold}, 'src');
+check_job_result($node, db => 'src', job => $nn_job, table => 'nn', column => 'w', ref => 'id * 5',
+    rows => 4000, not_null => 1, label => 'the NOT NULL job in the source');
+
 $node->stop;
 done_testing();
