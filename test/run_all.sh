@@ -87,8 +87,15 @@ layer_tap() {
     upgrade_to=$(upgrade_target) ||
         { echo "could not build safe_column for PostgreSQL $((SC_PG_MAJOR + 1)) (t/030_pg_upgrade.pl)"; count tap 0 1; }
     [ -n "$upgrade_to" ] && echo "safe_column installed for $upgrade_to too: t/030_pg_upgrade.pl upgrades to it"
+    # Or, where the root has 15 with safe_column beside this version (17's): from 15 to this version.
+    local upgrade_from=
+    if [ -z "$upgrade_to" ] && [ "$SC_PG_MAJOR" != 15 ] && [ -x /usr/lib/postgresql/15/bin/postgres ] &&
+        [ -f /usr/lib/postgresql/15/lib/safe_column.so ]; then
+        upgrade_from=/usr/lib/postgresql/15/bin upgrade_to=/usr/lib/postgresql/$SC_PG_MAJOR/bin
+        echo "PostgreSQL 15 with safe_column is here too: t/030_pg_upgrade.pl upgrades from it to $SC_PG_MAJOR"
+    fi
     (cd "$work/test" && sc_as_postgres env TESTDIR="$work/test" PG_REGRESS="$pgxs_src/test/regress/pg_regress" \
-        SC_UPGRADE_TO="$upgrade_to" \
+        SC_UPGRADE_TO="$upgrade_to" SC_UPGRADE_FROM="$upgrade_from" \
         prove -I "$pgxs_src/test/perl" -I "$work/test/lib" ${SC_TAP_TESTS:-t/*.pl}) 2>&1 | tee "$log"
     tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\).*/\1/p' "$log" | tail -1)
     nfail=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' "$log" | awk -F'[ /]' '{s+=$2} END {print s+0}')
@@ -159,6 +166,9 @@ prepare_roots() {
         sc_ensure_root "$suite" &&
             sc_in_root "$suite" env SC_IN_ROOT=1 SC_PG_MAJOR="$v" bash -c \
                 'source /src/test/lib/common.sh && sc_ensure_packages' || echo "could not prepare the root for $v"
+        # 17's root has 15 too: t/030_pg_upgrade.pl upgrades from 15 (the machine's own) to 17.
+        [ "$v" = 17 ] && { sc_in_root "$suite" bash -c 'source /src/test/lib/common.sh &&
+            source /src/test/lib/pg_roots.sh && sc_ensure_old_server' || echo "could not install 15 in the $suite root"; }
     done
 }
 prep_pid=
@@ -187,6 +197,7 @@ run_in_root() {
     wait_for_roots
     sc_log "PostgreSQL $v, in a Debian $suite root"
     sc_ensure_root "$suite" || { SC_PG_MAJOR=$v count setup 0 1; return; }
+    [ "$v" = 17 ] && { sc_root_install_old "$suite" || echo "could not install safe_column for 15 in the $suite root"; }
     sc_in_root "$suite" env SC_IN_ROOT=1 SC_PG="$v" SC_PG_MAJOR="$v" SC_DEBIAN_SUITE="$suite" \
         SC_LAYERS="${SC_LAYERS:-}" SC_TAP_TESTS="${SC_TAP_TESTS:-}" bash /src/test/run_all.sh 2>&1 | tee "$log"
     local p f

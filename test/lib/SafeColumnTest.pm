@@ -27,8 +27,8 @@ sub helper_constraint_sql {
 # restart suites share: small batches, a pause as long as each batch, room for a worker per database.
 # $extra_conf: more postgresql.conf lines.
 sub backfill_node {
-    my ($name, $extra_conf) = @_;
-    my $node = PostgreSQL::Test::Cluster->new($name);
+    my ($name, $extra_conf, $install_path) = @_;
+    my $node = PostgreSQL::Test::Cluster->new($name, defined $install_path ? (install_path => $install_path) : ());
     $node->init;
     $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'safe_column'

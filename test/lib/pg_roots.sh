@@ -79,3 +79,29 @@ sc_in_root() {
     rm -rf "$src"
     return $rc
 }
+
+# PostgreSQL 15 (the machine's own version, Debian 12's package) in the trixie root beside 17: the old
+# server of t/030_pg_upgrade.pl's upgrade from 15 to 17. Run inside the root. Debian 12's suite is
+# added to the root's sources pinned low, so that only what 17's packages lack (15 and its libraries)
+# comes from it; safe_column for 15 is built on the machine and installed into the root
+# (sc_root_install_old).
+sc_ensure_old_server() {
+    dpkg-query -W -f='${Status}' postgresql-15 2>/dev/null | grep -q "install ok installed" && return 0
+    local mirror
+    mirror=$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list)
+    echo "deb ${mirror:-http://deb.debian.org/debian} bookworm main" >/etc/apt/sources.list.d/bookworm.list
+    printf 'Package: *\nPin: release n=bookworm\nPin-Priority: 100\n' >/etc/apt/preferences.d/bookworm
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null
+}
+
+# On the machine: safe_column built for 15 (in the tree, as the machine's own run builds it) installed
+# into the root of suite $1, with 15's pg_config (the TAP framework asks it for the version). Nothing
+# when the root has no 15 server or the machine no 15 build tools.
+sc_root_install_old() {
+    local root=$SC_ROOTS/$1 pgc=/usr/lib/postgresql/15/bin/pg_config
+    [ -x "$root/usr/lib/postgresql/15/bin/postgres" ] && [ -x "$pgc" ] || return 0
+    make -C "$SC_ROOT" -s -j"$(nproc)" PG_CONFIG="$pgc" >/dev/null &&
+        make -C "$SC_ROOT" -s install PG_CONFIG="$pgc" DESTDIR="$root" >/dev/null &&
+        cp "$pgc" "$root/usr/lib/postgresql/15/bin/pg_config"
+}

@@ -4,7 +4,8 @@
 # server the paused job resumes and completes exactly, and a new job runs.
 # It needs the next version's server with safe_column installed for it: SC_UPGRADE_TO is that
 # version's bin directory (test/run_all.sh sets it in the sid root, where 18 and 19 both are: 18 to
-# 19). Skipped where it is not set.
+# 19). Skipped where it is not set. SC_UPGRADE_FROM, when set, is the old server's bin directory
+# instead of this version's: in the trixie root, 15 (Debian 12's package, beside 17) to 17.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -17,8 +18,10 @@ my $new_bin = $ENV{SC_UPGRADE_TO} // '';
 plan skip_all => 'SC_UPGRADE_TO (the bin directory of the next major version, with safe_column) is not set'
   unless $new_bin ne '' && -x "$new_bin/pg_upgrade";
 my $new_root = $new_bin =~ s{/bin/?$}{}r;
-
-my $old = backfill_node('old');
+# The old server: this version's, or SC_UPGRADE_FROM's (the bin directory of an older version with
+# safe_column: 15 beside 17 in the trixie root).
+my $old_bin = $ENV{SC_UPGRADE_FROM} // '';
+my $old = backfill_node('old', undef, $old_bin ne '' ? ($old_bin =~ s{/bin/?$}{}r) : undef);
 $old->start;
 my $old_version = $old->pg_version;
 sub old_sql { return $old->safe_psql('postgres', $_[0]); }
@@ -68,7 +71,7 @@ note "pg_upgrade from $old_version to $new_version";
 # the test's.)
 command_ok([ "$new_bin/pg_upgrade", '--no-sync',
     '-d', $old->data_dir, '-D', $new->data_dir,
-    '-b', $old->config_data('--bindir'), '-B', $new_bin,
+    '-b', ($old_bin ne '' ? $old_bin : $old->config_data('--bindir')), '-B', $new_bin,
     '-s', $new->host, '-p', $old->port, '-P', $new->port ],
     "pg_upgrade from $old_version to $new_version with safe_column and its jobs");
 $new->start;
