@@ -50,7 +50,10 @@ sub on_pub {
 }
 my $same = q{SELECT md5(string_agg(id || ':' || coalesce(%s::text, '-'), ',' ORDER BY id)) FROM users};
 
-# The right order: on the subscriber first.
+# The right order: on the subscriber first. The backfill is held to the subscriber's pace by its slot:
+# safe_column.max_slot_lag is set far below the WAL the job writes.
+$pub->safe_psql('postgres', q{ALTER SYSTEM SET safe_column.max_slot_lag = '64kB'; SELECT pg_reload_conf();});
+wait_for($pub, q{SHOW safe_column.max_slot_lag}, '64kB', 'max_slot_lag is 64kB');
 $sub->safe_psql('postgres', 'ALTER TABLE users ADD COLUMN email_lc text');
 my ($ret, $out, $err) = on_pub(q{SELECT safe_add_column('users', 'email_lc', 'text', backfill_expr => 'lower(email)')});
 is($ret, 0, 'safe_add_column on the published table runs');
@@ -65,6 +68,10 @@ is($sub->safe_psql('postgres', sprintf($same, 'email_lc')), $pub->safe_psql('pos
     'the subscriber has the backfilled values');
 is($sub->safe_psql('postgres', q{SELECT count(*) FROM users WHERE email_lc IS DISTINCT FROM lower(email)}), '0',
     'every row of the subscriber');
+is($pub->safe_psql('postgres', qq{SELECT wal_bytes > 64 * 1024 AND throttle_stats ? 'slot_lag' AND (throttle_stats ->> 'slot_lag')::float8 > 0
+                                    FROM safe_column_jobs WHERE job_id = $job}), 't',
+    'the job wrote more WAL than max_slot_lag and waited for the subscriber\'s slot');
+$pub->safe_psql('postgres', q{ALTER SYSTEM RESET safe_column.max_slot_lag; SELECT pg_reload_conf();});
 
 # No warning for a publication with a column list, nor for an unpublished table.
 ($ret, $out, $err) = on_pub(q{SELECT safe_add_column('listed', 'w', 'int', backfill_expr => 'v * 2')});
