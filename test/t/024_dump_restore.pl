@@ -137,6 +137,19 @@ sql('CREATE DATABASE dst_stage');
 $ok = IPC::Run::run(['pg_restore', '--exit-on-error', '-d', $node->connstr('dst_stage'), $dump], '>', \$stdout, '2>', \$stderr);
 ok($ok, 'pg_restore succeeds in stage mode') or diag($stderr);
 is(sql($shape, 'dst_stage'), $expected, 'the same tables, constraints, indexes and rows');
+is(sql($jobs_sql, 'dst_stage'), "$job:users.tok:complete,$inflight:events.w:paused", 'and the same jobs');
+# And warn and off, the other two modes.
+for my $mode (qw(warn off)) {
+    sql(qq{ALTER SYSTEM SET safe_column.mode = $mode; SELECT pg_reload_conf();});
+    wait_for($node, q{SHOW safe_column.mode}, $mode, "$mode mode");
+    sql("CREATE DATABASE dst_$mode");
+    $ok = IPC::Run::run(['pg_restore', '--exit-on-error', '-d', $node->connstr("dst_$mode"), $dump], '>', \$stdout, '2>', \$stderr);
+    ok($ok, "pg_restore succeeds in $mode mode") or diag($stderr);
+    is(sql($shape, "dst_$mode") . ' ' . sql($jobs_sql, "dst_$mode"), "$expected $job:users.tok:complete,$inflight:events.w:paused",
+       "$mode mode: the same tables, constraints, indexes, rows and jobs");
+}
+sql(q{ALTER SYSTEM SET safe_column.mode = stage; SELECT pg_reload_conf();});
+wait_for($node, q{SHOW safe_column.mode}, 'stage', 'stage mode again');
 
 # pg_dumpall of the whole cluster, restored through psql into a fresh cluster that preloads safe_column
 # in guard mode (the default): the only error is the one every such restore has (the bootstrap
