@@ -233,6 +233,37 @@ SELECT count(seen) AS seen_filled, count(*) AS rows FROM members;
 -- IF NOT EXISTS of a staged column: skipped, no second job.
 ALTER TABLE members ADD COLUMN IF NOT EXISTS token uuid DEFAULT gen_random_uuid();
 SELECT count(*) AS token_jobs FROM safe_column_jobs WHERE column_name = 'token' AND table_name = 'members';
+-- A serial column: its sequence, the column (numbered by the worker from it, then NOT NULL), the
+-- sequence owned by the column. Without a rewrite, and the same catalog as the plain statement's (on
+-- an empty table, mode off).
+SELECT pg_relation_filenode('members') AS fn \gset
+SET client_min_messages = warning;
+ALTER TABLE members ADD COLUMN n bigserial;
+SELECT safe_column_wait(job_id, '120s') FROM safe_column_jobs WHERE column_name = 'n' AND table_name = 'members';
+SET client_min_messages = notice;
+CREATE TABLE serial_plain (id int);
+SET safe_column.mode = off;
+ALTER EVENT TRIGGER sc_forbid_rewrite DISABLE;
+ALTER TABLE serial_plain ADD COLUMN n bigserial;
+ALTER EVENT TRIGGER sc_forbid_rewrite ENABLE;
+SET safe_column.mode = stage;
+SELECT c.relname, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull,
+       replace(pg_get_expr(d.adbin, d.adrelid), c.relname, 'T') AS default_expr,
+       replace(pg_get_serial_sequence(c.relname, 'n'), c.relname, 'T') AS seq,
+       format_type(q.seqtypid, NULL) AS seq_type, q.seqmax, s.relowner = c.relowner AS seq_owner_is_table_owner
+  FROM pg_class c
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'n'
+  LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+  JOIN pg_class s ON s.oid = pg_get_serial_sequence(c.relname, 'n')::regclass
+  JOIN pg_sequence q ON q.seqrelid = s.oid
+ WHERE c.relname IN ('members', 'serial_plain') ORDER BY c.relname;
+SELECT pg_relation_filenode('members') = :fn AS no_rewrite, count(*) AS rows, count(DISTINCT n) = count(*) AS numbered,
+       max(n) <= (SELECT last_value FROM members_n_seq) AS sequence_past_the_values
+  FROM members;
+DROP TABLE serial_plain;
+-- The sequence goes with the column.
+ALTER TABLE members DROP COLUMN n;
+SELECT to_regclass('members_n_seq') IS NULL AS sequence_dropped_with_the_column;
 -- What safe_add_column cannot do all of is refused, with the reason for stage mode in the hint.
 SELECT code, hint FROM sc_try('ALTER TABLE members ADD COLUMN u2 uuid DEFAULT gen_random_uuid() UNIQUE');
 -- A partitioned table: staged over its partitions.

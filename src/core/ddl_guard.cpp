@@ -414,10 +414,13 @@ Effect assess(const Statement &s, const Command &c) {
 
 namespace {
 
-// Identity and serial: a sequence and a nextval() default, the existing rows numbered by the worker.
+// Identity and serial: a sequence of the column's type and a nextval() default, the existing rows
+// numbered by the worker, then the column's own constraints as their own steps. A serial column
+// without constraints is stageable: the steps are what PostgreSQL's serial makes (the sequence, owned
+// by the column, as its default, NOT NULL); an identity column is not (it stays a sequence default).
 void sequence_way(const Statement &s, const Command &c, SafeWay &w) {
     std::vector<PlanStep> &steps = w.steps;
-    steps.push_back(step("CREATE SEQUENCE " + c.sequence, 0, "a new, empty sequence"));
+    steps.push_back(step("CREATE SEQUENCE " + c.sequence + " AS " + c.type, 0, "a new, empty sequence"));
     Command plain = c;
     plain.type = c.type;
     plain.default_expr = "nextval(" + sql::literal(c.sequence) + "::regclass)";
@@ -432,6 +435,16 @@ void sequence_way(const Statement &s, const Command &c, SafeWay &w) {
     if (c.identity)
         w.advice = "An identity column cannot be added without a rewrite; a column with a sequence default "
                    "numbers rows the same way.";
+    if (c.check) {
+        steps.push_back(step(check_not_valid(s, c.check_name, *c.check), access_exclusive,
+                             "brief: new and updated rows are checked from now on"));
+        add_validate(steps, s, c.check_name, false);
+    }
+    if (c.references)
+        add_fk_steps(steps, s, c.fk_name, "(" + c.column + ")", *c.references);
+    if (c.unique || c.primary_key)
+        add_unique_steps(steps, s, c.unique_name, "(" + c.column + ")", c.primary_key, c.unique_attributes);
+    w.stageable = c.serial && !c.identity && !c.check && !c.references && !c.unique && !c.primary_key;
 }
 
 // ADD COLUMN the safe way: safe_add_column (with its backfill) or the plain column, then each inline

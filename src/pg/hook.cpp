@@ -13,6 +13,7 @@
 #include "core/ddl_guard.hpp"
 #include "pg/add_column.hpp"
 #include "pg/staged_constraints.hpp"
+#include "pg/staged_serial.hpp"
 #include "pg/guard.hpp"
 #include "pg/db_lifecycle.hpp"
 #include "pg/hook.hpp"
@@ -123,14 +124,16 @@ HookOutcome stage(const CStatement *s) {
         }
         char *forecast = nullptr;
         InlineConstraints ic{c.check, c.check_conname, c.references, c.fk_conname, c.check_no_inherit};
-        int64 job = add_column_job(s->relid, c.column_name, c.type,
-                                   c.default_expr_qualified ? pstrdup(c.default_expr_qualified) : nullptr, c.not_null,
-                                   nullptr, &forecast, &ic);
+        int64 job = c.serial ? stage_serial_column(s->relid, c.column_name, c.type, c.sequence, &forecast)
+                             : add_column_job(s->relid, c.column_name, c.type,
+                                              c.default_expr_qualified ? pstrdup(c.default_expr_qualified) : nullptr,
+                                              c.not_null, nullptr, &forecast, &ic);
         ereport(NOTICE,
                 (errmsg("safe_column staged ADD COLUMN %s of %s as job %lld", c.column, s->table_name,
                         static_cast<long long>(job)),
                  errdetail("New rows get the column's default from now on; existing rows read NULL until the "
-                           "background worker has filled them%s%s.%s%s%s",
+                           "background worker has filled them%s%s%s.%s%s%s",
+                           c.serial ? psprintf(" (numbered from sequence %s, owned by the column)", c.sequence) : "",
                            c.not_null ? ", and NOT NULL is enforced once every row has a value" : "",
                            c.check || c.references ? "; its CHECK and REFERENCES constraints are added NOT VALID "
                                                      "then, and validated without blocking writes"

@@ -200,7 +200,7 @@ TEST(DdlGuard, RewritingFormsWithoutAStagedEquivalent) {
     Verdict v = decide(with(ident), Mode::stage, 10 * MB);
     EXPECT_EQ(v.action, Action::refuse);
     EXPECT_TRUE(contains(v.detail, "identity column")) << v.detail;
-    EXPECT_TRUE(contains(v.hint, "CREATE SEQUENCE public.users_n_seq;")) << v.hint;
+    EXPECT_TRUE(contains(v.hint, "CREATE SEQUENCE public.users_n_seq AS bigint;")) << v.hint;
     EXPECT_TRUE(contains(v.hint, "nextval(''public.users_n_seq''::regclass)")) << v.hint;
 
     Command gen = add_column("lower_email", "text");
@@ -214,6 +214,29 @@ TEST(DdlGuard, RewritingFormsWithoutAStagedEquivalent) {
     v = decide(with(dom), Mode::guard, 10 * MB);
     EXPECT_EQ(v.action, Action::refuse);
     EXPECT_TRUE(contains(v.detail, "domain with constraints")) << v.detail;
+}
+
+// A serial column is staged: its sequence, the column with nextval() and NOT NULL as a job, OWNED BY.
+// With a UNIQUE / PRIMARY KEY (an index build) it is not, and the safe way lists the index's steps too.
+TEST(DdlGuard, SerialIsStagedWithoutConstraints) {
+    Command serial = add_column("n", "bigint");
+    serial.serial = true;
+    serial.sequence = "public.users_n_seq";
+    EXPECT_EQ(decide(with(serial), Mode::stage, 10 * MB).action, Action::stage);
+    Verdict g = decide(with(serial), Mode::guard, 10 * MB);
+    EXPECT_EQ(g.action, Action::refuse);
+    EXPECT_TRUE(contains(g.hint, "CREATE SEQUENCE public.users_n_seq AS bigint; SELECT safe_add_column('public.users', "
+                                 "'n', 'bigint', default_expr => 'nextval(''public.users_n_seq''::regclass)', "
+                                 "not_null => true); ALTER SEQUENCE public.users_n_seq OWNED BY public.users.n;"))
+        << g.hint;
+
+    Command pk = serial;
+    pk.primary_key = true;
+    pk.unique_name = "users_pkey";
+    Verdict v = decide(with(pk), Mode::stage, 10 * MB);
+    EXPECT_EQ(v.action, Action::refuse);
+    EXPECT_TRUE(contains(v.hint, "CREATE UNIQUE INDEX CONCURRENTLY users_pkey ON public.users (n)")) << v.hint;
+    EXPECT_TRUE(contains(v.hint, "ADD CONSTRAINT users_pkey PRIMARY KEY USING INDEX users_pkey")) << v.hint;
 }
 
 TEST(DdlGuard, NotNullWithoutDefault) {
