@@ -150,5 +150,23 @@ is(sql(q{SELECT string_agg(contype::text || ' ' || pg_get_constraintdef(oid) || 
 is(sql(q{SELECT count(*) FROM users WHERE plan_id = 1}), sql(q{SELECT count(*) FROM users}), 'stage: every row has the default');
 is(sql(q{SELECT pg_relation_filenode('users')}), $fn, 'stage: no rewrite');
 
+# --- stage: a serial column, as the tool writes it: its sequence, the column numbered by the worker,
+# NOT NULL, the sequence owned by the column; the column is what the plain statement would have made.
+migration('1700000000007_seq', q{  pgm.addColumn('users', { seq_no: { type: 'bigserial' } });});
+($rc, $output) = migrate();
+is($rc, 0, 'stage: the migration adding a bigserial column succeeds') or diag($output);
+my $seq_job = sql(q{SELECT job_id FROM safe_column_jobs WHERE column_name = 'seq_no'});
+ok($seq_job ne '', 'stage: the serial column became a job');
+wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $seq_job", 'complete', 'stage: that job completes');
+is(sql(q{SELECT format_type(atttypid, atttypmod) || ' ' || attnotnull || ' ' || pg_get_expr(adbin, adrelid) || ' '
+                || pg_get_serial_sequence('users', 'seq_no')
+           FROM pg_attribute JOIN pg_attrdef ON adrelid = attrelid AND adnum = attnum
+          WHERE attrelid = 'users'::regclass AND attname = 'seq_no'}),
+   q{bigint true nextval('users_seq_no_seq'::regclass) public.users_seq_no_seq},
+   'stage: bigint, NOT NULL, numbered by its own sequence, owned by the column');
+is(sql(q{SELECT count(DISTINCT seq_no) = count(*) AND max(seq_no) <= (SELECT last_value FROM users_seq_no_seq) FROM users}), 't',
+   'stage: every row has its own number, and the sequence is past them');
+is(sql(q{SELECT pg_relation_filenode('users')}), $fn, 'stage: no rewrite');
+
 $node->stop;
 done_testing();
