@@ -33,11 +33,17 @@ SELECT (sc_catch(format('SELECT safe_add_column(%s, %L, %L)', c.reltoastrelid, '
   FROM pg_class c WHERE c.oid = 'target'::regclass;
 SELECT * FROM sc_catch('SELECT safe_add_column(999999, ''c'', ''int'')');
 
--- Types: unknown, not a single type name, pseudo-types, serial.
+-- Types: unknown, not a single type name, pseudo-types.
 SELECT t, r.*
   FROM unnest(ARRAY['no_such_type', 'int; DROP TABLE target', 'int, email int', 'int DEFAULT 5',
-                    'record', 'anyelement', 'void', 'serial', 'BIGSERIAL', '']) AS t,
+                    'record', 'anyelement', 'void', '']) AS t,
        LATERAL sc_catch(format('SELECT safe_add_column(%L, %L, %L)', 'target', 'c', t)) AS r;
+-- A serial type takes its values from its own sequence: no default_expr, no backfill_expr (and nothing
+-- is left behind: no sequence, no column).
+SELECT * FROM sc_catch('SELECT safe_add_column(''target'', ''c'', ''bigserial'', default_expr => ''1'')');
+SELECT * FROM sc_catch('SELECT safe_add_column(''target'', ''c'', ''serial'', backfill_expr => ''id'')');
+SELECT to_regclass('target_c_seq') IS NULL AS no_sequence,
+       NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'target'::regclass AND attname = 'c') AS no_column;
 
 -- COLLATE: on a type without collations, an unknown collation, none named, or more after it.
 SELECT t, r.*

@@ -10,6 +10,7 @@
 #include "core/job_phase.hpp"
 #include "core/sql_text.hpp"
 #include "pg/add_column.hpp"
+#include "pg/staged_serial.hpp"
 #include "pg/forecast.hpp"
 #include "pg/guard.hpp"
 #include "pg/jobs.hpp"
@@ -196,17 +197,6 @@ void check_relation(Oid relid) {
 }
 
 void parse_type(Request *r, const char *type_in) {
-    // serial is not a type but a shorthand that creates a sequence: say so instead of "type does not exist".
-    static const char *serials[] = {"serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"};
-    for (const char *s : serials)
-        if (pg_strcasecmp(type_in, s) == 0)
-            ereport(ERROR,
-                    (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                     errmsg("safe_add_column does not create serial columns"),
-                     errdetail("\"%s\" is a shorthand for an integer column whose default, nextval(), is volatile.",
-                               type_in),
-                     errhint("Create a sequence, then add the column with column_type \"bigint\" and default_expr "
-                             "\"nextval('the_sequence')\".")));
     // A COLLATE clause, as ALTER TABLE writes it after the type: split off, and looked up on its own.
     std::size_t at = sc::ddl::keyword_at(type_in, "COLLATE");
     const char *collate = at == std::string::npos ? nullptr : type_in + at + strlen("COLLATE");
@@ -656,7 +646,17 @@ Datum safe_add_column_impl(FunctionCallInfo fcinfo) {
     ic.check_expr = PG_NARGS() > 6 ? arg_text_or_null(fcinfo, 6, "check_expr") : nullptr;
     ic.references_clause = PG_NARGS() > 7 ? arg_text_or_null(fcinfo, 7, "references_clause") : nullptr;
     char *forecast = nullptr;
-    int64 job_id = add_column_job(relid, colname, type_in, default_expr, not_null, backfill_expr, &forecast, &ic);
+    // A serial type: the sequence, the column numbered from it, OWNED BY (staged_serial.cpp), as stage mode.
+    const char *serial_type = serial_integer_type(type_in);
+    if (serial_type && (default_expr || backfill_expr))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("a %s column takes no %s", type_in, default_expr ? "default_expr" : "backfill_expr"),
+                        errdetail("Its default is nextval() of its own sequence, which numbers the existing rows too."),
+                        errhint("Leave default_expr and backfill_expr out, or give the integer type as column_type "
+                                "with a default of your own.")));
+    int64 job_id = serial_type ? stage_serial_column(relid, colname, serial_type, nullptr, &forecast, &ic)
+                               : add_column_job(relid, colname, type_in, default_expr, not_null, backfill_expr,
+                                                &forecast, &ic);
     if (forecast != nullptr)
         ereport(NOTICE, (errmsg("safe_column job %lld fills the existing rows of \"%s\" in the background",
                                 static_cast<long long>(job_id), get_rel_name(relid)),

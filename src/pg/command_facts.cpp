@@ -6,6 +6,7 @@
 
 #include "pg/add_column.hpp"
 #include "pg/command_facts.hpp"
+#include "pg/staged_serial.hpp"
 #include "pg/guard.hpp"
 #include "pg/subxact.hpp"
 
@@ -64,19 +65,6 @@ namespace sc::pg {
 // Gathering the facts.
 
 namespace {
-
-bool is_serial_name(const char *name, const char **type) {
-    static const struct {
-        const char *name, *type;
-    } serials[] = {{"smallserial", "smallint"}, {"serial2", "smallint"}, {"serial", "integer"},
-                   {"serial4", "integer"},      {"bigserial", "bigint"},  {"serial8", "bigint"}};
-    for (const auto &s : serials)
-        if (strcmp(name, s.name) == 0) {
-            *type = s.type;
-            return true;
-        }
-    return false;
-}
 
 char *name_list(List *names) {
     StringInfoData buf;
@@ -167,7 +155,8 @@ const char *written_expr(const char *query, int location) {
 // (strict: PostgreSQL's own error for an unknown type; otherwise false, and the statement runs as sent).
 bool gather_column_type(TypeName *tn, bool strict, CCommand *c, Oid *typid, int32 *typmod) {
     const char *serial_type = nullptr;
-    if (tn && list_length(tn->names) == 1 && !tn->pct_type && is_serial_name(strVal(linitial(tn->names)), &serial_type)) {
+    if (tn && list_length(tn->names) == 1 && !tn->pct_type &&
+        (serial_type = serial_integer_type(strVal(linitial(tn->names)), true)) != nullptr) {
         c->serial = true;
         c->type = serial_type;
         *typid = serial_type[0] == 's' ? INT2OID : serial_type[0] == 'i' ? INT4OID : INT8OID;

@@ -9,10 +9,14 @@
 #include "pg/add_column.hpp"
 
 extern "C" {
+#include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -40,9 +44,53 @@ void run_ddl(const char *sql) {
     SPI_finish();
 }
 
+// The sequence owned by an existing column (pg_get_serial_sequence), or NULL.
+char *owned_sequence(Oid relid, const char *column) {
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    Oid types[2] = {OIDOID, TEXTOID};
+    Datum values[2] = {ObjectIdGetDatum(relid), CStringGetTextDatum(column)};
+    int rc = SPI_execute_with_args("SELECT pg_catalog.pg_get_serial_sequence($1::pg_catalog.regclass::pg_catalog.text, "
+                                   "pg_catalog.quote_ident($2))",
+                                   2, types, values, nullptr, true, 1);
+    if (rc != SPI_OK_SELECT)
+        elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+    char *seq = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : nullptr;
+    char *out = seq ? MemoryContextStrdup(CurTransactionContext, seq) : nullptr;
+    SPI_finish();
+    return out;
+}
+
+char *default_name(Oid relid, const char *column) {
+    Oid nsp = get_rel_namespace(relid);
+    char *seq = ChooseRelationName(get_rel_name(relid), column, "seq", nsp, false);
+    return quote_qualified_identifier(get_namespace_name(nsp), seq);
+}
+
+char *nextval_of(const char *sequence) { return psprintf("nextval(%s::regclass)", quote_literal_cstr(sequence)); }
+
 }  // namespace
 
-int64 stage_serial_column(Oid relid, const char *column, const char *type, const char *sequence, char **forecast) {
+const char *serial_integer_type(const char *type_name, bool exact_case) {
+    static const struct {
+        const char *name, *type;
+    } serials[] = {{"smallserial", "smallint"}, {"serial2", "smallint"}, {"serial", "integer"},
+                   {"serial4", "integer"},      {"bigserial", "bigint"},  {"serial8", "bigint"}};
+    for (const auto &s : serials)
+        if ((exact_case ? strcmp(type_name, s.name) : pg_strcasecmp(type_name, s.name)) == 0)
+            return s.type;
+    return nullptr;
+}
+
+int64 stage_serial_column(Oid relid, const char *column, const char *type, const char *sequence, char **forecast,
+                          const InlineConstraints *inline_cons) {
+    if (get_attnum(relid, column) != InvalidAttrNumber) {
+        char *owned = owned_sequence(relid, column);
+        return add_column_job(relid, column, type, nextval_of(owned ? owned : default_name(relid, column)), true,
+                              nullptr, forecast, inline_cons);
+    }
+    if (sequence == nullptr)
+        sequence = default_name(relid, column);
     HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
     if (!HeapTupleIsValid(tup))
         elog(ERROR, "cache lookup failed for relation %u", relid);
@@ -53,8 +101,7 @@ int64 stage_serial_column(Oid relid, const char *column, const char *type, const
     run_ddl(psprintf("CREATE %sSEQUENCE %s AS %s", persistence_word(persistence), sequence, type));
     if (owner != GetUserId())
         run_ddl(psprintf("ALTER SEQUENCE %s OWNER TO %s", sequence, quote_identifier(GetUserNameFromId(owner, false))));
-    char *default_expr = psprintf("nextval(%s::regclass)", quote_literal_cstr(sequence));
-    int64 job = add_column_job(relid, column, type, default_expr, true, nullptr, forecast, nullptr);
+    int64 job = add_column_job(relid, column, type, nextval_of(sequence), true, nullptr, forecast, inline_cons);
     char *table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
     run_ddl(psprintf("ALTER SEQUENCE %s OWNED BY %s.%s", sequence, table, quote_identifier(column)));
     return job;

@@ -6,10 +6,19 @@
 
 namespace sc::pg {
 
-// Creates the sequence `sequence` (qualified and quoted) AS `type`, of the table's persistence and
-// owner; adds the column with nextval() of it as its default and NOT NULL, as a safe_add_column job
-// (the worker numbers the existing rows from the same sequence); then makes the sequence owned by the
-// column. All in the caller's transaction. Returns the job id.
-int64 stage_serial_column(Oid relid, const char *column, const char *type, const char *sequence, char **forecast);
+struct InlineConstraints;
+
+// Creates the sequence `sequence` (qualified and quoted; NULL: the name PostgreSQL's serial would
+// choose) AS `type`, of the table's persistence and owner; adds the column with nextval() of it as its
+// default and NOT NULL, as a safe_add_column job (the worker numbers the existing rows from the same
+// sequence); then makes the sequence owned by the column. All in the caller's transaction. A column
+// that exists already is the job's re-run (add_column_job's comparison, with its owned sequence).
+// Returns the job id.
+int64 stage_serial_column(Oid relid, const char *column, const char *type, const char *sequence, char **forecast,
+                          const InlineConstraints *inline_cons = nullptr);
+
+// The integer type of a serial type name (serial, bigserial, serial8, ...), or NULL. In any case, or
+// (exact_case: as the parser's raw tree has it, where only the lower-case names are serial) exactly.
+const char *serial_integer_type(const char *type_name, bool exact_case = false);
 
 }  // namespace sc::pg

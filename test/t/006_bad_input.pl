@@ -447,7 +447,6 @@ $section = 'safe_add_column column_type';
         [q{'int, ADD COLUMN z int'}, '42601'], [q{'int) ; DROP TABLE other; --'}, '42601'],
         (map { ["'$_'", '42P16'] } qw(record anyelement anyarray void trigger event_trigger cstring internal unknown
             language_handler anycompatible)),
-        (map { ["'$_'", '0A000'] } qw(serial serial4 bigserial BIGSERIAL smallserial serial2 serial8)),
         [q{'target'}, '42P16'], [q{'posint'}, '0A000'], [q{'"integer"'}, '42704'], [q{'public.nonexistent'}, '42704'],
         [q{'nosuchschema.t'}, '3F000'], [q{'setof int'}, '42601'], [q{'名前'}, '42704'], [q{'%s%d%n'}, '42601'],
         [q{'varchar(1,2)'}, '42601'], [q{'int(4)'}, '42601'], [q{'$1'}, '42601'], [q{'(int)'}, '42601'],
@@ -459,6 +458,11 @@ $section = 'safe_add_column column_type';
         case(sql => "SELECT safe_add_column('target', 'c_type', $b->[0])", expect => $b->[1]);
         case(sql => "SELECT safe_add_column('target', 'c_type', $b->[0], 'NULL', false, 'NULL')", expect => $b->[1]);
     }
+    # A serial type numbers the rows from its own sequence: a default_expr or backfill_expr is an error.
+    for my $s (qw(serial serial4 bigserial BIGSERIAL smallserial serial2 serial8)) {
+        case(sql => "SELECT safe_add_column('target', 'c_type', '$s', 'NULL', false, 'NULL')", expect => '22023');
+        case(sql => "SELECT safe_add_column('target', 'c_type', '$s', backfill_expr => 'id')", expect => '22023');
+    }
     my @good = (['numeric(5,10)', 'numeric(5,10)'], ['numeric(5,-1)', 'numeric(5,-1)'], ['pg_catalog.int4', 'integer'],
         ['timestamp(7)', 'timestamp(6) without time zone'], ['int[][]', 'integer[]'], ['int array', 'integer[]'],
         ['comp', 'comp'], ['public.comp', 'comp'], ['int4range', 'int4range'], ['interval year to month', 'interval year to month'],
@@ -468,7 +472,7 @@ $section = 'safe_add_column column_type';
         ['time(0) with time zone', 'time(0) with time zone'], ['  int  ', 'integer'], ['INT4', 'integer'],
         ['vw', 'vw'], ['pg_catalog."varchar"', 'character varying'], ['jsonb', 'jsonb'],
         ['text COLLATE "C"', 'text'], ['text /* COLLATE "C" */', 'text'], ['text -- COLLATE "C"', 'text'],
-        ['int' . ('[]' x 10000), 'integer[]']);
+        ['int' . ('[]' x 10000), 'integer[]'], ['bigserial', 'bigint'], ['Serial', 'integer'], ['serial2', 'smallint']);
     for my $g (@good) {
         case(accepted_add(sql => "SELECT safe_add_column('target', 'c_type', " . dq($g->[0]) . ')',
             column => 'c_type', type => $g->[1], what => 'type ' . (length($g->[0]) > 40 ? substr($g->[0], 0, 40) . '...' : $g->[0])));
