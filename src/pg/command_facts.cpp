@@ -193,6 +193,24 @@ bool gather_collate_clause(ColumnDef *def, bool strict, CCommand *c) {
     return true;
 }
 
+namespace {
+
+// A DEFAULT clause, cooked as ALTER TABLE cooks it: its text, qualified text and volatility (DEFAULT
+// NULL is no default).
+void gather_default(Constraint *con, const char *query, Oid typid, int32 typmod, const char *colname, CCommand *c) {
+    ParseState *pstate = make_parsestate(nullptr);
+    pstate->p_sourcetext = query;
+    Node *cooked = cookDefault(pstate, con->raw_expr, typid, typmod, colname, '\0');
+    if (cooked == nullptr || (IsA(cooked, Const) && castNode(Const, cooked)->constisnull))
+        return;
+    Node *planned = reinterpret_cast<Node *>(expression_planner(static_cast<Expr *>(copyObjectImpl(cooked))));
+    c->default_volatile = contain_volatile_functions(planned);
+    c->default_expr = deparse_expression(cooked, NIL, false, false);
+    c->default_expr_qualified = deparse_qualified(cooked, NIL);
+}
+
+}  // namespace
+
 bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, const char *query, bool strict) {
     auto *def = castNode(ColumnDef, cmd->def);
     c->kind = sc::ddl::Kind::add_column;
@@ -209,8 +227,6 @@ bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, con
     c->typid = typid;
     if (!gather_collate_clause(def, strict, c))
         return false;
-    Oid nsp = get_rel_namespace(s->relid);
-    const char *relname = get_rel_name(s->relid);
     ListCell *lc;
     ConstrType qualified = CONSTR_NULL;  // the constraint an attribute (DEFERRABLE, ...) qualifies
     foreach (lc, def->constraints) {
@@ -221,18 +237,9 @@ bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, con
             return false;
         qualified = attribute ? qualified : con->contype;
         switch (con->contype) {
-        case CONSTR_DEFAULT: {
-            ParseState *pstate = make_parsestate(nullptr);
-            pstate->p_sourcetext = query;
-            Node *cooked = cookDefault(pstate, con->raw_expr, typid, typmod, def->colname, '\0');
-            if (cooked == nullptr || (IsA(cooked, Const) && castNode(Const, cooked)->constisnull))
-                break;  // DEFAULT NULL: no default
-            Node *planned = reinterpret_cast<Node *>(expression_planner(static_cast<Expr *>(copyObjectImpl(cooked))));
-            c->default_volatile = contain_volatile_functions(planned);
-            c->default_expr = deparse_expression(cooked, NIL, false, false);
-            c->default_expr_qualified = deparse_qualified(cooked, NIL);
+        case CONSTR_DEFAULT:
+            gather_default(con, query, typid, typmod, def->colname, c);
             break;
-        }
         case CONSTR_NOTNULL:
             c->not_null = true;
             break;
@@ -271,10 +278,8 @@ bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, con
     }
     if (c->primary_key && c->check_name == nullptr)
         c->check_name = choose_name(s->relid, def->colname, "not_null");
-    if (c->serial || c->identity) {
-        char *seq = ChooseRelationName(relname, def->colname, "seq", nsp, false);
-        c->sequence = quote_qualified_identifier(get_namespace_name(nsp), seq);
-    }
+    if (c->serial || c->identity)
+        c->sequence = serial_sequence_name(s->relid, def->colname);
     return true;
 }
 

@@ -93,10 +93,6 @@ void check_control(const JobRow *job, const char *action) {
                     errhint("Ask the job's creator, or the table's owner.")));
 }
 
-bool is_running_state(const char *state) {
-    return strcmp(state, "queued") == 0 || strcmp(state, "backfilling") == 0 || strcmp(state, "validating") == 0;
-}
-
 void set_state(int64 job_id, const char *state, bool clear_error, bool finished) {
     OwnerContext ctx;
     enter_owner_context(&ctx);

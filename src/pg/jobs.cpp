@@ -204,6 +204,10 @@ const char *not_null_constraint_name(const NewJob *job, int64 job_id) {
 
 }  // namespace
 
+bool is_running_state(const char *state) {
+    return strcmp(state, "queued") == 0 || strcmp(state, "backfilling") == 0 || strcmp(state, "validating") == 0;
+}
+
 int64 insert_job(const NewJob *job) {
     Oid creator = GetUserId();
     const char *search_path = GetConfigOption("search_path", false, false);

@@ -46,6 +46,9 @@ struct JobRecord {
 // The newest job that added column attnum of relid; false when there is none.
 bool find_column_job(Oid relid, AttrNumber attnum, JobRecord *out);
 
+// A job state in which a worker runs the job or will (queued, backfilling, validating).
+bool is_running_state(const char *state);
+
 struct NewJob {
     Oid relid;
     AttrNumber attnum;

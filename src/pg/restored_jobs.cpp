@@ -10,6 +10,7 @@
 // unfinished job is paused with the reason, never run by itself on a copy of the database.
 #include "pg/restored_jobs.hpp"
 #include "pg/guard.hpp"
+#include "pg/jobs.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -59,10 +60,7 @@ char *text_at(const RowEdit &e, HeapTuple tup, const char *name) {
     return SPI_getvalue(tup, e.desc, column(e, name) + 1);
 }
 
-bool is_unfinished(const char *state) {
-    return strcmp(state, "queued") == 0 || strcmp(state, "backfilling") == 0 || strcmp(state, "validating") == 0 ||
-           strcmp(state, "paused") == 0;
-}
+bool is_unfinished(const char *state) { return is_running_state(state) || strcmp(state, "paused") == 0; }
 
 // A job row: its column found by name, its creator the table's owner, an unfinished job paused.
 void restore_job_row(RowEdit &e, HeapTuple tup) {

@@ -61,15 +61,15 @@ char *owned_sequence(Oid relid, const char *column) {
     return out;
 }
 
-char *default_name(Oid relid, const char *column) {
+char *nextval_of(const char *sequence) { return psprintf("nextval(%s::regclass)", quote_literal_cstr(sequence)); }
+
+}  // namespace
+
+char *serial_sequence_name(Oid relid, const char *column) {
     Oid nsp = get_rel_namespace(relid);
     char *seq = ChooseRelationName(get_rel_name(relid), column, "seq", nsp, false);
     return quote_qualified_identifier(get_namespace_name(nsp), seq);
 }
-
-char *nextval_of(const char *sequence) { return psprintf("nextval(%s::regclass)", quote_literal_cstr(sequence)); }
-
-}  // namespace
 
 const char *serial_integer_type(const char *type_name, bool exact_case) {
     static const struct {
@@ -86,11 +86,11 @@ int64 stage_serial_column(Oid relid, const char *column, const char *type, const
                           const InlineConstraints *inline_cons) {
     if (get_attnum(relid, column) != InvalidAttrNumber) {
         char *owned = owned_sequence(relid, column);
-        return add_column_job(relid, column, type, nextval_of(owned ? owned : default_name(relid, column)), true,
+        return add_column_job(relid, column, type, nextval_of(owned ? owned : serial_sequence_name(relid, column)), true,
                               nullptr, forecast, inline_cons);
     }
     if (sequence == nullptr)
-        sequence = default_name(relid, column);
+        sequence = serial_sequence_name(relid, column);
     HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
     if (!HeapTupleIsValid(tup))
         elog(ERROR, "cache lookup failed for relation %u", relid);

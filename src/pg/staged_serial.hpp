@@ -17,6 +17,10 @@ struct InlineConstraints;
 int64 stage_serial_column(Oid relid, const char *column, const char *type, const char *sequence, char **forecast,
                           const InlineConstraints *inline_cons = nullptr);
 
+// The sequence PostgreSQL's serial would create for a new column of the table: a free name
+// (table_column_seq), qualified and quoted.
+char *serial_sequence_name(Oid relid, const char *column);
+
 // The integer type of a serial type name (serial, bigserial, serial8, ...), or NULL. In any case, or
 // (exact_case: as the parser's raw tree has it, where only the lower-case names are serial) exactly.
 const char *serial_integer_type(const char *type_name, bool exact_case = false);
