@@ -80,6 +80,10 @@ my $con2 = "SELECT count(*) || ' ' || coalesce(bool_and(convalidated)::text, '-'
              WHERE conrelid = 'fo2'::regclass
                AND conname = (SELECT constraint_name FROM safe_column_job_store WHERE job_id = $job2)";
 is($p2->safe_psql('postgres', $con2), '1 false', 'its constraint exists, NOT VALID');
+# (safe_column_progress shows the worker's live phase; what replicates is the job's row, committed a
+# moment later: wait for that.)
+wait_for($p2, "SELECT state || ' ' || phase FROM safe_column_jobs WHERE job_id = $job2", 'validating validate',
+    'the job row records the NOT NULL phase');
 $p2->wait_for_catchup($standby2, 'replay');
 is($standby2->safe_psql('postgres', "SELECT state || ' ' || phase FROM safe_column_progress WHERE job_id = $job2"),
    'validating validate', 'the standby built from the base backup taken mid-job has the job in its NOT NULL phase');
