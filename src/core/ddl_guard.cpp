@@ -28,11 +28,16 @@ constexpr int access_exclusive = 8;
 std::string regclass_literal(const Statement &s) { return sql::literal(s.table); }
 
 // The column's CHECK and REFERENCES that safe_add_column can stage itself: known text, no name written
-// (it takes none: a named one is left to its own steps), not with a PRIMARY KEY (its own steps).
-bool call_stages_check(const Command &c) {
-    return c.check && *c.check != "..." && !c.check_named && !c.primary_key;
+// (it takes none: a named one is left to its own steps).
+bool call_stages_check(const Command &c) { return c.check && *c.check != "..." && !c.check_named; }
+bool call_stages_references(const Command &c) { return c.references && !c.fk_named; }
+// Its UNIQUE / PRIMARY KEY: a b-tree on the column alone, built concurrently by the worker (not on a
+// partitioned table, which has no concurrent build; without INCLUDE, WITH or a tablespace). Stage mode
+// takes a name written after CONSTRAINT; safe_add_column none.
+bool index_stageable(const Statement &s, const Command &c) {
+    return (c.unique || c.primary_key) && !c.index_options && !s.partitioned;
 }
-bool call_stages_references(const Command &c) { return c.references && !c.fk_named && !c.primary_key; }
+bool call_stages_index(const Statement &s, const Command &c) { return index_stageable(s, c) && !c.unique_named; }
 
 std::string add_column_call(const Statement &s, const Command &c, bool with_not_null, bool with_constraints = false) {
     std::string text = (boost::format("SELECT safe_add_column(%1%, %2%, %3%") % regclass_literal(s) %
@@ -46,6 +51,8 @@ std::string add_column_call(const Statement &s, const Command &c, bool with_not_
         text += ", check_expr => " + sql::literal(*c.check);
     if (with_constraints && call_stages_references(c))
         text += ", references_clause => " + sql::literal(*c.references);
+    if (with_constraints && call_stages_index(s, c))
+        text += c.primary_key ? ", primary_key => true" : ", unique_key => true";
     return text + ")";
 }
 
@@ -99,6 +106,19 @@ void add_unique_steps(std::vector<PlanStep> &steps, const Statement &s, const st
                          access_exclusive,
                          primary ? "brief: the index exists; the key columns must already be NOT NULL"
                                  : "brief: the index exists"));
+}
+
+// What the worker does with the UNIQUE / PRIMARY KEY safe_add_column staged: the index built
+// concurrently once the column is filled (and NOT NULL), then attached as the constraint.
+void add_staged_index(std::vector<PlanStep> &steps, const Statement &s, const Command &c) {
+    PlanStep idx = step("", share_update_exclusive,
+                        "background worker, once the column is filled" +
+                            std::string(c.primary_key ? " and NOT NULL" : "") + ": CREATE UNIQUE INDEX CONCURRENTLY " +
+                            c.unique_name + " while reads and writes go on, then ADD CONSTRAINT " + c.unique_name +
+                            (c.primary_key ? " PRIMARY KEY" : " UNIQUE") + " USING INDEX (brief)");
+    idx.index_build = true;
+    idx.seconds = 2.0 * static_cast<double>(s.table_bytes) / index_bytes_per_s;  // two passes
+    steps.push_back(idx);
 }
 
 void add_fk_steps(std::vector<PlanStep> &steps, const Statement &s, const std::string &name, const std::string &keys,
@@ -478,8 +498,10 @@ void add_column_way(const Statement &s, const Command &c, const Effect &e, SafeW
         return;
     }
     // A CHECK and a REFERENCES are staged with the column (added NOT VALID once it is filled, validated
-    // by the worker); UNIQUE and PRIMARY KEY are not yet (their index build is not a job step).
-    bool unstaged = c.unique || c.primary_key || (c.check && *c.check == "...");
+    // by the worker), and a UNIQUE or PRIMARY KEY (its index built concurrently by the worker), when
+    // safe_add_column can take them (call_stages_*).
+    bool staged_index = call_stages_index(s, c);
+    bool unstaged = ((c.unique || c.primary_key) && !index_stageable(s, c)) || (c.check && *c.check == "...");
     bool staged_cons = call_stages_check(c) || call_stages_references(c);
     if (needs_backfill(c)) {
         steps.push_back(step(add_column_call(s, c, true, true), access_exclusive,
@@ -496,9 +518,10 @@ void add_column_way(const Statement &s, const Command &c, const Effect &e, SafeW
             fill.note += "; expected: " + c.forecast;
         steps.push_back(fill);
         w.stageable = !unstaged;
-    } else if (staged_cons) {
+    } else if (staged_cons || staged_index) {
         steps.push_back(step(add_column_call(s, c, true, true), access_exclusive,
-                             "brief, queue-safe: the column (catalog only), its constraints tried NOT VALID"));
+                             staged_cons ? "brief, queue-safe: the column (catalog only), its constraints tried NOT VALID"
+                                         : "brief, queue-safe: the column (catalog only)"));
         w.stageable = !unstaged;
     } else {
         sql::AddColumnSpec spec;
@@ -508,10 +531,12 @@ void add_column_way(const Statement &s, const Command &c, const Effect &e, SafeW
         spec.default_expr = c.default_expr;
         spec.not_null = c.not_null && !c.primary_key;
         steps.push_back(step(sql::add_column(spec), access_exclusive, "brief, queue-safe: catalog only"));
-        w.stageable = !unstaged && (c.check || c.references);
+        w.stageable = !unstaged && (c.check || c.references || c.unique || c.primary_key);
     }
     if (staged_cons)
         add_staged_validate(steps, s, c);
+    if (staged_index)
+        add_staged_index(steps, s, c);
     if (c.check && !call_stages_check(c)) {
         steps.push_back(step(check_not_valid(s, c.check_name, *c.check), access_exclusive,
                              "brief: new and updated rows are checked from now on"));
@@ -519,9 +544,9 @@ void add_column_way(const Statement &s, const Command &c, const Effect &e, SafeW
     }
     if (c.references && !call_stages_references(c))
         add_fk_steps(steps, s, c.fk_name, "(" + c.column + ")", *c.references);
-    if (c.primary_key && !c.not_null)
+    if (c.primary_key && !c.not_null && !staged_index)
         add_not_null_steps(steps, s, c.column, c.check_name);
-    if (c.unique || c.primary_key)
+    if ((c.unique || c.primary_key) && !staged_index)
         add_unique_steps(steps, s, c.unique_name, "(" + c.column + ")", c.primary_key, c.unique_attributes);
 }
 

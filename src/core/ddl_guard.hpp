@@ -59,6 +59,8 @@ struct Command {
     std::optional<std::string> references;  // inline REFERENCES: "other_table (col)" ...
     std::string check_name, unique_name, fk_name;  // quoted names for the inline constraints' safe steps
     bool check_named = false, fk_named = false;    // written after CONSTRAINT (safe_add_column takes no name)
+    bool unique_named = false;
+    bool index_options = false;  // inline UNIQUE / PRIMARY KEY with INCLUDE, WITH (...) or USING INDEX TABLESPACE
     std::string unique_attributes;  // inline or table UNIQUE / PRIMARY KEY: " DEFERRABLE" [" INITIALLY DEFERRED"]
     std::string sequence;  // serial, identity: a free name for the sequence, qualified and quoted
 
@@ -94,6 +96,7 @@ struct Statement {
     // The server adds NOT NULL ... NOT VALID and validates it later (PostgreSQL 18 and later): the safe
     // way to NOT NULL is that, not a helper CHECK and SET NOT NULL.
     bool not_null_not_valid = false;
+    bool partitioned = false;  // a partitioned table (no CREATE INDEX CONCURRENTLY on it)
     std::vector<Command> cmds;
 };
 

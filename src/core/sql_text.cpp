@@ -73,6 +73,24 @@ std::string add_constraint(const std::string &table, const std::string &constrai
     return (boost::format("ALTER TABLE %1% ADD CONSTRAINT %2% %3%") % table % constraint % definition).str();
 }
 
+std::string create_unique_index_concurrently(const std::string &index, const std::string &table,
+                                             const std::string &column, bool nulls_not_distinct) {
+    return (boost::format("CREATE UNIQUE INDEX CONCURRENTLY %1% ON %2% USING btree (%3%)%4%") % index % table % column %
+            (nulls_not_distinct ? " NULLS NOT DISTINCT" : ""))
+        .str();
+}
+
+std::string index_constraint_definition(bool primary_key, const std::string &index, bool deferrable,
+                                        bool initially_deferred) {
+    return (boost::format("%1% USING INDEX %2%%3%%4%") % (primary_key ? "PRIMARY KEY" : "UNIQUE") % index %
+            (deferrable ? " DEFERRABLE" : "") % (initially_deferred ? " INITIALLY DEFERRED" : ""))
+        .str();
+}
+
+std::string drop_index_concurrently(const std::string &index) {
+    return (boost::format("DROP INDEX CONCURRENTLY IF EXISTS %1%") % index).str();
+}
+
 std::string set_not_null(const std::string &table, const std::string &column) {
     return (boost::format("ALTER TABLE %1% ALTER COLUMN %2% SET NOT NULL") % table % column).str();
 }

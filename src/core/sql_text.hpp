@@ -61,6 +61,18 @@ std::string set_not_null(const std::string &table, const std::string &column);
 std::string drop_constraint(const std::string &table, const std::string &constraint);
 std::string drop_column(const std::string &table, const std::string &column);
 
+// A column's own UNIQUE / PRIMARY KEY, staged: the index built concurrently, then attached as the
+// constraint. index: quoted, unqualified (it goes into the table's schema); table: qualified and quoted;
+// column: quoted. nulls_not_distinct: UNIQUE NULLS NOT DISTINCT (15 and later).
+std::string create_unique_index_concurrently(const std::string &index, const std::string &table,
+                                             const std::string &column, bool nulls_not_distinct);
+// "UNIQUE USING INDEX i" / "PRIMARY KEY USING INDEX i" with " DEFERRABLE" [" INITIALLY DEFERRED"]:
+// the definition ADD CONSTRAINT name takes.
+std::string index_constraint_definition(bool primary_key, const std::string &index, bool deferrable,
+                                        bool initially_deferred);
+// index: qualified and quoted.
+std::string drop_index_concurrently(const std::string &index);
+
 // A string literal in standard SQL syntax ('it''s'), safe with standard_conforming_strings on or off
 // because a backslash switches to the E'' form.
 std::string literal(const std::string &value);

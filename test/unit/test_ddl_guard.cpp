@@ -133,10 +133,29 @@ TEST(DdlGuard, StageModeStagesWhatSafeAddColumnCanDo) {
     Command unique = c;
     unique.unique = true;
     unique.unique_name = "users_token_key";
-    Verdict v = decide(with(unique), Mode::stage, 10 * MB);
+    // A UNIQUE of the column's own is staged (the worker builds its index concurrently)...
+    Verdict staged = decide(with(unique), Mode::stage, 10 * MB);
+    EXPECT_EQ(staged.action, Action::stage);
+    SafeWay way = safe_way(with(unique), unique);
+    EXPECT_TRUE(way.stageable);
+    EXPECT_TRUE(contains(way.steps.front().sql, "unique_key => true")) << way.steps.front().sql;
+    // ... but not with INCLUDE / WITH / a tablespace, nor on a partitioned table: the refusal names the
+    // steps to run by hand.
+    Command options = unique;
+    options.index_options = true;
+    Verdict v = decide(with(options), Mode::stage, 10 * MB);
     EXPECT_EQ(v.action, Action::refuse);
     EXPECT_TRUE(contains(v.hint, "CREATE UNIQUE INDEX CONCURRENTLY users_token_key ON public.users (token)")) << v.hint;
     EXPECT_TRUE(contains(v.hint, "stages ADD COLUMN statements only")) << v.hint;
+    Statement partitioned = with(unique);
+    partitioned.partitioned = true;
+    EXPECT_EQ(decide(partitioned, Mode::stage, 10 * MB).action, Action::refuse);
+    // A primary key: safe_add_column's primary_key, NOT NULL enforced before the index.
+    Command pk = c;
+    pk.primary_key = true;
+    pk.unique_name = "users_pkey";
+    EXPECT_EQ(decide(with(pk), Mode::stage, 10 * MB).action, Action::stage);
+    EXPECT_TRUE(contains(safe_way(with(pk), pk).steps.front().sql, "primary_key => true"));
 
     Statement mixed = with(c);
     Command nn;

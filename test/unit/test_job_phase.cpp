@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <vector>
@@ -22,7 +23,7 @@ using sc::SweepOutcome;
 
 const JobPhase kAllPhases[] = {JobPhase::backfill,    JobPhase::sweep,    JobPhase::add_check,
                                JobPhase::final_sweep, JobPhase::validate, JobPhase::set_not_null,
-                               JobPhase::done};
+                               JobPhase::build_index, JobPhase::attach_index, JobPhase::done};
 
 SweepOutcome outcome(long long rows_filled, bool nulls_left) {
     SweepOutcome o;
@@ -42,10 +43,10 @@ PhaseInputs inputs(bool not_null, bool new_rows_get_value, int sweep_passes, int
 
 // Every phase reached from backfill when each completes, in order (bounded, in case of a cycle).
 std::vector<JobPhase> chain(bool not_null, bool native = false, bool constraints = false,
-                            JobPhase from = JobPhase::backfill) {
+                            JobPhase from = JobPhase::backfill, bool index = false) {
     std::vector<JobPhase> out{from};
     while (out.back() != JobPhase::done && out.size() < 20)
-        out.push_back(next_phase(out.back(), not_null, native, constraints));
+        out.push_back(next_phase(out.back(), not_null, native, constraints, index));
     return out;
 }
 
@@ -71,7 +72,7 @@ TEST(JobPhaseName, RoundTripsForEveryPhase) {
         ASSERT_TRUE(phase_from_name(name, &back)) << name;
         EXPECT_EQ(back, p) << name;
     }
-    EXPECT_EQ(seen.size(), 7u);
+    EXPECT_EQ(seen.size(), 9u);
 }
 
 TEST(JobPhaseName, UnknownNamesAreRejectedAndLeaveTheOutputAlone) {
@@ -399,6 +400,65 @@ TEST(JobPhaseCheckViolation, OnlyValidateGoesBack) {
     for (JobPhase p : {JobPhase::backfill, JobPhase::sweep, JobPhase::add_check, JobPhase::final_sweep,
                        JobPhase::set_not_null, JobPhase::done})
         EXPECT_EQ(sc::phase_after_check_violation(p), p);
+}
+
+
+// ---------------------------------------------------------------------------------------------------
+// The column's own UNIQUE / PRIMARY KEY: its index is built last, once every row has its value (and,
+// for a primary key, once the column is NOT NULL), then attached as the constraint.
+
+TEST(JobPhaseIndex, NamesAndKinds) {
+    EXPECT_STREQ(phase_name(JobPhase::build_index), "build_index");
+    EXPECT_STREQ(phase_name(JobPhase::attach_index), "attach_index");
+    JobPhase p{};
+    ASSERT_TRUE(phase_from_name("build_index", &p));
+    EXPECT_EQ(p, JobPhase::build_index);
+    ASSERT_TRUE(phase_from_name("attach_index", &p));
+    EXPECT_EQ(p, JobPhase::attach_index);
+    EXPECT_EQ(sc::step_kind(JobPhase::build_index), sc::StepKind::index);
+    EXPECT_EQ(sc::step_kind(JobPhase::attach_index), sc::StepKind::ddl);
+    EXPECT_STREQ(state_for_phase(JobPhase::build_index), "validating");
+    EXPECT_STREQ(state_for_phase(JobPhase::attach_index), "validating");
+}
+
+TEST(JobPhaseIndex, UniqueOfANullableColumnAfterItsFill) {
+    const std::vector<JobPhase> expected{JobPhase::backfill, JobPhase::sweep, JobPhase::build_index,
+                                         JobPhase::attach_index, JobPhase::done};
+    EXPECT_EQ(chain(false, false, false, JobPhase::backfill, true), expected);
+}
+
+TEST(JobPhaseIndex, PrimaryKeyAfterSetNotNull) {
+    const std::vector<JobPhase> expected{JobPhase::backfill,    JobPhase::sweep,    JobPhase::add_check,
+                                         JobPhase::final_sweep, JobPhase::validate, JobPhase::set_not_null,
+                                         JobPhase::build_index, JobPhase::attach_index, JobPhase::done};
+    EXPECT_EQ(chain(true, false, false, JobPhase::backfill, true), expected);
+    // 18 and later: the validated NOT NULL ends the NOT NULL sequence, the index follows it.
+    const std::vector<JobPhase> native{JobPhase::backfill,    JobPhase::sweep,       JobPhase::add_check,
+                                       JobPhase::final_sweep, JobPhase::validate,    JobPhase::build_index,
+                                       JobPhase::attach_index, JobPhase::done};
+    EXPECT_EQ(chain(true, true, false, JobPhase::backfill, true), native);
+}
+
+TEST(JobPhaseIndex, AfterStagedConstraintsAndWithoutBackfill) {
+    const std::vector<JobPhase> with_check{JobPhase::add_check, JobPhase::validate, JobPhase::build_index,
+                                           JobPhase::attach_index, JobPhase::done};
+    EXPECT_EQ(chain(false, false, true, sc::first_phase(false, true, true), true), with_check);
+    EXPECT_EQ(sc::first_phase(false, false, true), JobPhase::build_index);
+    EXPECT_EQ(sc::first_phase(true, false, true), JobPhase::backfill);
+    // A backfill pass that ends goes on to the index when nothing else is left.
+    PhaseInputs in = inputs(false, true, 1);
+    in.staged_index = true;
+    EXPECT_EQ(sc::after_pass(JobPhase::sweep, 0, in).next, JobPhase::build_index);
+}
+
+TEST(JobPhaseIndex, EveryPhaseReachesDoneOnce) {
+    for (bool not_null : {false, true})
+        for (bool native : {false, true})
+            for (JobPhase p : kAllPhases) {
+                std::vector<JobPhase> c = chain(not_null, native, true, p, true);
+                EXPECT_EQ(c.back(), JobPhase::done) << phase_name(p);
+                EXPECT_LE(std::count(c.begin(), c.end(), JobPhase::build_index), 1) << phase_name(p);
+            }
 }
 
 }  // namespace

@@ -311,4 +311,15 @@ TEST(SqlTextDropColumn, IfExists) {
     EXPECT_EQ(drop_column("\"S\".\"T\"", "\"Order\""), "ALTER TABLE \"S\".\"T\" DROP COLUMN IF EXISTS \"Order\"");
 }
 
+TEST(SqlText, StagedUniqueIndex) {
+    EXPECT_EQ(sc::sql::create_unique_index_concurrently("t_c_key", "public.t", "c", false),
+              "CREATE UNIQUE INDEX CONCURRENTLY t_c_key ON public.t USING btree (c)");
+    EXPECT_EQ(sc::sql::create_unique_index_concurrently("\"K\"", "s.t", "\"C\"", true),
+              "CREATE UNIQUE INDEX CONCURRENTLY \"K\" ON s.t USING btree (\"C\") NULLS NOT DISTINCT");
+    EXPECT_EQ(sc::sql::index_constraint_definition(false, "t_c_key", false, false), "UNIQUE USING INDEX t_c_key");
+    EXPECT_EQ(sc::sql::index_constraint_definition(true, "t_pkey", true, true),
+              "PRIMARY KEY USING INDEX t_pkey DEFERRABLE INITIALLY DEFERRED");
+    EXPECT_EQ(sc::sql::drop_index_concurrently("s.t_c_key"), "DROP INDEX CONCURRENTLY IF EXISTS s.t_c_key");
+}
+
 }  // namespace
