@@ -12,12 +12,12 @@ PG_OBJS = src/pg/module.o src/pg/guard.o src/pg/lock.o src/pg/jobs.o src/pg/add_
 	src/pg/batch.o src/pg/forecast.o src/pg/ddl_step.o src/pg/control.o src/pg/subxact.o src/pg/signals.o \
 	src/pg/overrides.o src/pg/hook.o src/pg/hook_facts.o src/pg/command_facts.o \
 	src/pg/related_locks.o src/pg/db_lifecycle.o src/pg/plan_function.o src/pg/publications.o \
-	src/pg/index_hook.o src/pg/kept_plans.o src/pg/staged_constraints.o src/pg/restored_jobs.o \
+	src/pg/index_hook.o src/pg/kept_plans.o src/pg/staged_constraints.o src/pg/index_build.o src/pg/restored_jobs.o \
 	src/pg/staged_serial.o
 OBJS = $(CORE_OBJS) $(PG_OBJS)
 
 EXTENSION = safe_column
-DATA = safe_column--0.1.sql safe_column--0.2.sql safe_column--0.1--0.2.sql safe_column--0.2--0.3.sql
+DATA = safe_column--0.1.sql safe_column--0.2.sql safe_column--0.1--0.2.sql safe_column--0.2--0.3.sql safe_column--0.3--0.4.sql
 PGFILEDESC = "safe_column - add columns to big, busy tables without stalling the application"
 
 PG_CPPFLAGS = -I$(srcdir)/src

@@ -464,7 +464,9 @@ void sequence_way(const Statement &s, const Command &c, SafeWay &w) {
         add_fk_steps(steps, s, c.fk_name, "(" + c.column + ")", *c.references);
     if (c.unique || c.primary_key)
         add_unique_steps(steps, s, c.unique_name, "(" + c.column + ")", c.primary_key, c.unique_attributes);
-    w.stageable = c.serial && !c.identity && !c.check && !c.references && !c.unique && !c.primary_key;
+    // A serial with its own UNIQUE / PRIMARY KEY (bigserial PRIMARY KEY): the index is the job's last step.
+    w.stageable = c.serial && !c.identity && !c.check && !c.references &&
+                  (!(c.unique || c.primary_key) || index_stageable(s, c));
 }
 
 // ADD COLUMN the safe way: safe_add_column (with its backfill) or the plain column, then each inline

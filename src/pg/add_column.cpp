@@ -545,7 +545,7 @@ NewJob new_job(const Request *r, bool backfill, const LockOutcome &lock, List *s
     job.finished = !work;
     job.lock_attempts = lock.attempts;
     job.lock_wait_ms = lock.waited_ms;
-    job.phase = sc::phase_name(sc::first_phase(backfill, staged != NIL));
+    job.phase = sc::phase_name(sc::first_phase(backfill, has_staged_kind(staged, false), has_staged_kind(staged, true)));
     job.staged = staged;
     job.fill_expr = backfill ? r->fill_expr : nullptr;
     job.new_rows_get_value = r->default_cooked != nullptr;
@@ -569,7 +569,8 @@ int64 add_column_job(Oid relid, const char *colname, const char *type_in, char *
     r.relid = relid;
     r.colname = pstrdup(colname);
     r.default_expr = default_expr;
-    r.not_null = not_null;
+    // A primary key's column is NOT NULL (enforced before its index is built).
+    r.not_null = not_null || (inline_cons != nullptr && inline_cons->primary_key);
     r.backfill_expr = backfill_expr;
 
     if (r.colname[0] == '\0')
@@ -645,6 +646,18 @@ Datum safe_add_column_impl(FunctionCallInfo fcinfo) {
     InlineConstraints ic{};
     ic.check_expr = PG_NARGS() > 6 ? arg_text_or_null(fcinfo, 6, "check_expr") : nullptr;
     ic.references_clause = PG_NARGS() > 7 ? arg_text_or_null(fcinfo, 7, "references_clause") : nullptr;
+    // 0.4's: the column's own UNIQUE / PRIMARY KEY (the name PostgreSQL would choose).
+    if (PG_NARGS() > 9) {
+        require_not_null(fcinfo, 8, "unique_key");
+        require_not_null(fcinfo, 9, "primary_key");
+        ic.unique = PG_GETARG_BOOL(8);
+        ic.primary_key = PG_GETARG_BOOL(9);
+        if (ic.unique && ic.primary_key)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                            errmsg("unique_key and primary_key cannot both be true"),
+                            errdetail("A primary key is unique already."),
+                            errhint("Give primary_key => true alone.")));
+    }
     char *forecast = nullptr;
     // A serial type: the sequence, the column numbered from it, OWNED BY (staged_serial.cpp), as stage mode.
     const char *serial_type = serial_integer_type(type_in);

@@ -129,10 +129,14 @@ bool constraint_attribute(const Constraint *con, ConstrType qualified, CCommand 
     if (text == nullptr)
         return false;
     const char *before = *text ? *text : "";
-    if (con->contype == CONSTR_ATTR_DEFERRABLE)
+    bool index = text == &c->unique_attributes;
+    if (con->contype == CONSTR_ATTR_DEFERRABLE) {
         *text = psprintf("%s DEFERRABLE", before);
-    else if (con->contype == CONSTR_ATTR_DEFERRED)
+        c->deferrable = c->deferrable || index;
+    } else if (con->contype == CONSTR_ATTR_DEFERRED) {
         *text = psprintf("%s INITIALLY DEFERRED", before);
+        c->initdeferred = c->initdeferred || index;
+    }
     return true;  // NOT DEFERRABLE and INITIALLY IMMEDIATE are the defaults
 }
 
@@ -261,6 +265,9 @@ bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, con
                 c->unique = true;
             else
                 c->primary_key = true;
+            c->unique_conname = con->conname;
+            c->index_options = con->including != NIL || con->options != NIL || con->indexspace != nullptr;
+            c->nulls_not_distinct = con->nulls_not_distinct;
             c->unique_name = con->conname ? quote_identifier(con->conname)
                                           : choose_name(s->relid, con->contype == CONSTR_UNIQUE ? def->colname : nullptr,
                                                         con->contype == CONSTR_UNIQUE ? "key" : "pkey");

@@ -4,6 +4,7 @@
 #include "core/sql_text.hpp"
 #include "pg/add_column.hpp"
 #include "pg/guard.hpp"
+#include "pg/index_build.hpp"
 #include "pg/jobs.hpp"
 #include "pg/staged_constraints.hpp"
 #include "pg/lock.hpp"
@@ -169,6 +170,39 @@ void drop_staged_not_valid(const JobRow *job, const char *table) {
     }
 }
 
+// The worker running job_id (its live slot), or 0.
+int worker_of(int64 job_id, bool *building_index) {
+    LiveJob live[max_live_jobs];
+    int n = live_snapshot(live, max_live_jobs, MyDatabaseId);
+    for (int i = 0; i < n; i++)
+        if (live[i].job_id == job_id) {
+            *building_index = strcmp(live[i].phase, sc::phase_name(sc::JobPhase::build_index)) == 0;
+            return live[i].pid;
+        }
+    return 0;
+}
+
+// A cancelled job leaves no index of its own. Its worker drops it (concurrently) when it stops, and
+// one in the middle of building it is interrupted once the cancel commits (the build would otherwise
+// run to its end first). A job no worker runs has it dropped here: DROP INDEX, brief, queue-safe.
+void cancel_staged_index(const JobRow *job) {
+    bool building = false;
+    int pid = worker_of(job->id, &building);
+    if (pid != 0) {
+        if (building)
+            interrupt_worker_at_commit(pid);
+        return;
+    }
+    OwnerContext ctx;
+    enter_owner_context(&ctx);
+    StagedConstraint *ix = staged_index_of(job->id);
+    leave_owner_context(&ctx);
+    char *index = ix != nullptr ? unattached_staged_index(job->relid, ix->name) : nullptr;
+    if (index != nullptr)
+        job_ddl(job, AccessExclusiveLock, psprintf("DROP INDEX IF EXISTS %s", index),
+                "remove the index of a cancelled job");
+}
+
 // The control functions are not STRICT: a NULL job or flag is an error, never a silent no-op.
 void require_arg(FunctionCallInfo fcinfo, int n, const char *argname) {
     if (PG_ARGISNULL(n))
@@ -250,8 +284,10 @@ Datum cancel_impl(FunctionCallInfo fcinfo) {
     if (table != nullptr && job.constraint_name != nullptr && constraint_state(job.relid, job.constraint_name, &validated))
         job_ddl(&job, AccessExclusiveLock, core_text_drop_constraint(table, quote_identifier(job.constraint_name)),
                 "remove the helper constraint of a cancelled job");
-    if (table != nullptr)
+    if (table != nullptr) {
         drop_staged_not_valid(&job, table);
+        cancel_staged_index(&job);
+    }
     if (table != nullptr && drop) {
         char *column = get_attname(job.relid, job.attnum, true);
         if (column != nullptr)
@@ -343,6 +379,16 @@ Datum wait_impl(FunctionCallInfo fcinfo) {
         MemoryContextSwitchTo(old);
         if (!is_running_state(p.state))
             break;
+        // A concurrent index build waits for every transaction whose snapshot is older than its own:
+        // this one's included. Waiting here would hold the job for as long as the wait lasts.
+        if (strcmp(p.phase, sc::phase_name(sc::JobPhase::build_index)) == 0)
+            ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                            errmsg("safe_column_wait cannot wait for safe_column job " INT64_FORMAT
+                                   " while it builds its index", job_id),
+                            errdetail("CREATE INDEX CONCURRENTLY waits for every transaction with an older "
+                                      "snapshot to end, the one of this wait included."),
+                            errhint("Use CALL safe_column_watch(" INT64_FORMAT ") outside a transaction block: it "
+                                    "holds no snapshot while it waits.", job_id)));
         TimestampTz now = GetCurrentTimestamp();
         if (last_notice == 0 || TimestampDifferenceExceeds(last_notice, now, 5000)) {
             ereport(NOTICE, (errmsg("%s", p.line)));

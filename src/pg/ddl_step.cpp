@@ -75,7 +75,7 @@ void add_staged(Job *job, List *staged, const char *table, const char *what) {
     foreach (lc, staged) {
         auto *sc = static_cast<StagedConstraint *>(lfirst(lc));
         bool validated = false;
-        if (constraint_state(job->relid, sc->name, &validated))
+        if (is_index_constraint(sc) || constraint_state(job->relid, sc->name, &validated))
             continue;
         bool fk = sc->contype == 'f';
         List *also = fk && OidIsValid(sc->ref_relid) && sc->ref_relid != job->relid ? list_make1_oid(sc->ref_relid) : NIL;
@@ -106,6 +106,21 @@ void validate_staged(Job *job, List *staged, const char *table, const char *what
         run_job_ddl(job, core_ddl(Ddl::validate, table, "", quote_identifier(sc->name)));
         back_from_table_owner(&rs);
     }
+}
+
+// attach_index: the index the worker built becomes the column's UNIQUE / PRIMARY KEY (ADD CONSTRAINT ...
+// USING INDEX: ACCESS EXCLUSIVE, brief, queue-safe; the index is renamed to nothing, it bears the
+// constraint's name already). Nothing to do when the constraint is there (a crash after its commit).
+void attach_index(Job *job, const char *table, const char *what) {
+    StagedConstraint *ix = staged_index_of(job->id);
+    bool validated = false;
+    if (ix == nullptr || constraint_state(job->relid, ix->name, &validated))
+        return;
+    (void)lock_queue_safe(job->relid, AccessExclusiveLock, true, what);
+    RoleSwitch rs;
+    as_table_owner(job->creator, job->relid, &rs);
+    run_job_ddl(job, core_staged_text(table, quote_identifier(ix->name), ix->definition));
+    back_from_table_owner(&rs);
 }
 
 // The NOT NULL sequence's own step (a job without NOT NULL has no helper constraint).
@@ -163,9 +178,13 @@ DdlStepResult run_ddl_step(Job *job, const char *column) {
     char *table = qualified_name(job->relid);
     char *what = psprintf("%s of safe_column job " INT64_FORMAT, sc::phase_name(job->phase), job->id);
     DdlStepResult res{};
+    if (job->phase == sc::JobPhase::attach_index) {
+        attach_index(job, table, what);
+        return res;
+    }
     res.native_not_null = helper_step(job, column, table, what);
     List *staged = load_staged_constraints(job->id);
-    res.staged_constraints = staged != NIL;
+    res.staged_constraints = has_staged_kind(staged, false);
     if (job->phase == sc::JobPhase::add_check)
         add_staged(job, staged, table, what);
     else if (job->phase == sc::JobPhase::validate)

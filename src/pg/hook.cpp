@@ -123,8 +123,10 @@ HookOutcome stage(const CStatement *s) {
             continue;
         }
         char *forecast = nullptr;
-        InlineConstraints ic{c.check, c.check_conname, c.references, c.fk_conname, c.check_no_inherit};
-        int64 job = c.serial ? stage_serial_column(s->relid, c.column_name, c.type, c.sequence, &forecast)
+        InlineConstraints ic{c.check,       c.check_conname,  c.references,         c.fk_conname, c.check_no_inherit,
+                             c.unique,      c.primary_key,    c.unique_conname,     c.nulls_not_distinct,
+                             c.deferrable,  c.initdeferred};
+        int64 job = c.serial ? stage_serial_column(s->relid, c.column_name, c.type, c.sequence, &forecast, &ic)
                              : add_column_job(s->relid, c.column_name, c.type,
                                               c.default_expr_qualified ? pstrdup(c.default_expr_qualified) : nullptr,
                                               c.not_null, nullptr, &forecast, &ic);
@@ -132,12 +134,15 @@ HookOutcome stage(const CStatement *s) {
                 (errmsg("safe_column staged ADD COLUMN %s of %s as job %lld", c.column, s->table_name,
                         static_cast<long long>(job)),
                  errdetail("New rows get the column's default from now on; existing rows read NULL until the "
-                           "background worker has filled them%s%s%s.%s%s%s",
+                           "background worker has filled them%s%s%s%s.%s%s%s",
                            c.serial ? psprintf(" (numbered from sequence %s, owned by the column)", c.sequence) : "",
                            c.not_null ? ", and NOT NULL is enforced once every row has a value" : "",
                            c.check || c.references ? "; its CHECK and REFERENCES constraints are added NOT VALID "
                                                      "then, and validated without blocking writes"
                                                    : "",
+                           c.unique || c.primary_key ? "; then its index is built concurrently and attached as its "
+                                                       "UNIQUE or PRIMARY KEY constraint"
+                                                     : "",
                            forecast ? " Expected: " : "", forecast ? forecast : "", forecast ? "." : ""),
                  errhint("Wait for it with CALL safe_column_watch(%lld), or follow it in safe_column_progress.",
                          static_cast<long long>(job))));

@@ -78,6 +78,7 @@ sc::ddl::Statement to_core(const CStatement *s) {
     out.table_bytes = s->table_bytes;
     out.index_bytes = s->index_bytes;
     out.not_null_not_valid = compat::not_null_not_valid;
+    out.partitioned = s->partitioned;
     for (int i = 0; i < s->ncmds; i++) {
         const CCommand &c = s->cmds[i];
         sc::ddl::Command k;
@@ -108,6 +109,8 @@ sc::ddl::Statement to_core(const CStatement *s) {
         k.fk_name = str_or_empty(c.fk_name);
         k.check_named = c.check_conname != nullptr;
         k.fk_named = c.fk_conname != nullptr;
+        k.unique_named = c.unique_conname != nullptr;
+        k.index_options = c.index_options;
         k.sequence = str_or_empty(c.sequence);
         if (c.forecast) {
             k.forecast = c.forecast;
@@ -275,6 +278,7 @@ CStatement *gather_statement(AlterTableStmt *ats, bool missing_ok) {
     s->table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), relname);
     s->table_name = psprintf("\"%s\"", relname);
     s->has_rows = true;
+    s->partitioned = kind == RELKIND_PARTITIONED_TABLE;
     s->ncmds = list_length(ats->cmds);
     s->cmds = static_cast<CCommand *>(palloc0(sizeof(CCommand) * (s->ncmds > 0 ? s->ncmds : 1)));
     return s;

@@ -35,6 +35,10 @@ struct CCommand {
     const char *check_name, *unique_name, *fk_name, *sequence;
     const char *unique_attributes;  // " DEFERRABLE" [" INITIALLY DEFERRED"] of a UNIQUE / PRIMARY KEY, or NULL
     const char *check_conname, *fk_conname;  // the names written with CONSTRAINT (raw; NULL: none)
+    const char *unique_conname;              // UNIQUE / PRIMARY KEY: the name written with CONSTRAINT (raw)
+    bool index_options;       // UNIQUE / PRIMARY KEY with INCLUDE, WITH (...) or USING INDEX TABLESPACE
+    bool nulls_not_distinct;  // UNIQUE NULLS NOT DISTINCT
+    bool deferrable, initdeferred;  // of the UNIQUE / PRIMARY KEY
     bool check_no_inherit;                   // CHECK (...) NO INHERIT
     bool already_not_null, implied_by_check;
     bool as_constraint;  // set_not_null written ADD CONSTRAINT name NOT NULL column (18 and later)
@@ -56,6 +60,7 @@ struct CStatement {
     const char *table;       // qualified and quoted
     const char *table_name;  // "name", for messages
     bool has_rows;
+    bool partitioned;
     int64 table_bytes, index_bytes;
     int ncmds;
     CCommand *cmds;

@@ -26,6 +26,7 @@
 #include "pg/add_column.hpp"
 #include "pg/batch.hpp"
 #include "pg/ddl_step.hpp"
+#include "pg/index_build.hpp"
 #include "pg/staged_constraints.hpp"
 #include "pg/guard.hpp"
 #include "pg/job_live.hpp"
@@ -165,6 +166,7 @@ void end_of_pass(Run *run, StepState *st) {
     sc::PhaseInputs in;
     in.not_null = job->not_null;
     in.staged_constraints = job->has_staged;
+    in.staged_index = job->has_index;
     in.new_rows_get_value = job->new_rows_get_value;
     in.sweep_passes = job->sweep_passes;
     sc::PassEnd end = sc::after_pass(job->phase, job->pass_rows, in);
@@ -267,8 +269,41 @@ void step_ddl(Run *run, const char *column, StepState *st) {
     // has none (its job only stages constraints).
     bool helper = run->job.constraint_name != nullptr;
     if (enter_phase(&run->job, &run->live,
-                    sc::next_phase(run->job.phase, helper, res.native_not_null, res.staged_constraints)))
+                    sc::next_phase(run->job.phase, helper, res.native_not_null, res.staged_constraints,
+                                   run->job.has_index)))
         st->stop = true;
+}
+
+bool is_ended_state(const char *state) {
+    return strcmp(state, "paused") == 0 || strcmp(state, "cancelled") == 0 || strcmp(state, "failed") == 0 ||
+           strcmp(state, "complete") == 0;
+}
+
+// build_index: the index built concurrently, in transactions of its own (index_build.cpp): the step's
+// transaction is committed first and another begun after it, for the phase change. A job paused or
+// cancelled meanwhile keeps that state (a pause waits for the build; a cancel interrupts it).
+void step_index(Run *run, const char *, StepState *st) {
+    Job *job = &run->job;
+    StagedConstraint *found = staged_index_of(job->id);
+    if (found == nullptr) {
+        (void)enter_phase(job, &run->live, sc::JobPhase::attach_index);
+        return;
+    }
+    auto *ix = static_cast<StagedConstraint *>(MemoryContextAllocZero(run->jobcxt, sizeof(StagedConstraint)));
+    ix->name = MemoryContextStrdup(run->jobcxt, found->name);
+    ix->index_sql = MemoryContextStrdup(run->jobcxt, found->index_sql);
+    commit_txn();
+    build_staged_index(job, ix);
+    pfree(ix->name);
+    pfree(ix->index_sql);
+    pfree(ix);
+    begin_txn("safe_column: recording the index build");
+    Job now{};
+    if (!load_job(run->job_id, &now) || is_ended_state(now.state)) {
+        st->stop = true;
+        return;
+    }
+    (void)enter_phase(job, &run->live, sc::JobPhase::attach_index);
 }
 
 // done: record it.
@@ -283,6 +318,8 @@ PhaseStep phase_step(sc::JobPhase phase) {
         return step_fill;
     case sc::StepKind::ddl:
         return step_ddl;
+    case sc::StepKind::index:
+        return step_index;
     case sc::StepKind::finish:
         return step_finish;
     }
@@ -291,11 +328,6 @@ PhaseStep phase_step(sc::JobPhase phase) {
 
 // ---------------------------------------------------------------------------------------------
 // The step loop
-
-bool is_ended_state(const char *state) {
-    return strcmp(state, "paused") == 0 || strcmp(state, "cancelled") == 0 || strcmp(state, "failed") == 0 ||
-           strcmp(state, "complete") == 0;
-}
 
 // Load the job for this step and check that it can go on: its column's current name, or NULL when the
 // step must stop (the row is gone, or someone paused, cancelled or finished it). An ERROR when its
@@ -475,8 +507,9 @@ void fail_step(Run *run, const StepState *st, const ErrorData *err, bool timed_o
         if (row != nullptr)
             message = row;
     }
-    // A DDL step's error with its detail: VALIDATE of a foreign key names the row's missing key there.
-    if (gone == nullptr && !timed_out && err->detail != nullptr && sc::step_kind(run->job.phase) == sc::StepKind::ddl)
+    // A DDL step's error with its detail: VALIDATE of a foreign key names the row's missing key there;
+    // a unique index build's names the duplicated key there.
+    if (gone == nullptr && !timed_out && err->detail != nullptr && sc::step_kind(run->job.phase) != sc::StepKind::fill)
         message = psprintf("%s: %s", message, err->detail);
     if (gave_up)
         message = psprintf("gave up after %d retries (safe_column.max_retries): %s", run->transient_failures, message);
@@ -618,7 +651,9 @@ Run *start_run(int64 job_id, MemoryContext jobcxt) {
     if (loaded) {
         keep_job(&run->job, jobcxt);
         // Recorded at creation and never changed: read once per run, not at every pass end.
-        run->job.has_staged = load_staged_constraints(job_id) != NIL;
+        List *staged = load_staged_constraints(job_id);
+        run->job.has_staged = has_staged_kind(staged, false);
+        run->job.has_index = has_staged_kind(staged, true);
         set_started(job_id);
         if (strcmp(run->job.state, "queued") == 0) {
             set_phase(&run->job, run->job.phase);
@@ -680,6 +715,9 @@ void run_job(int64 job_id) {
         if (!go_on)
             break;
     }
+    // Failed or cancelled: no index of the job's own stays behind (a paused job keeps it for its resume).
+    if (run->job.has_index)
+        drop_unattached_staged_index(&run->job);
     live_release(run->live.slot);
     MemoryContextDelete(jobcxt);
 }

@@ -6,6 +6,7 @@
 // launcher also starts a worker for every database at server start (after a crash too): each exits at
 // once when its database has no unfinished job. One worker per database at a time: a session-level
 // advisory lock decides. The worker runs its database's jobs one at a time (job_runner.cpp).
+#include <csignal>
 #include <cstring>
 #include <exception>
 
@@ -49,6 +50,7 @@ constexpr int64 worker_lock_key = 0x5afec01a;
 
 bool wake_at_commit = false;
 int wake_nest_level = 0;
+int interrupt_pid_at_commit = 0;  // a worker whose statement is to be cancelled once this transaction commits
 
 // Whether a worker of this database is running: it holds the worker lock for as long as it looks for
 // and runs jobs, and looks once more after letting go of it, so a job committed while the lock is held
@@ -67,6 +69,13 @@ bool db_worker_running() {
 }
 
 void xact_callback(XactEvent event, void *) {
+    if (event == XACT_EVENT_COMMIT && interrupt_pid_at_commit != 0) {
+        // The job's new state is visible now: the worker, its statement cancelled, finds it at once.
+        (void)kill(interrupt_pid_at_commit, SIGINT);
+        interrupt_pid_at_commit = 0;
+    } else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
+        interrupt_pid_at_commit = 0;
+    }
     if (event == XACT_EVENT_COMMIT && wake_at_commit) {
         wake_at_commit = false;
         // A running worker finds the job by itself: no new process for every resume of a running job
@@ -180,6 +189,8 @@ void start_worker_at_commit() {
         wake_nest_level = GetCurrentTransactionNestLevel();
     wake_at_commit = true;
 }
+
+void interrupt_worker_at_commit(int pid) { interrupt_pid_at_commit = pid; }
 
 void register_xact_callbacks() {
     RegisterXactCallback(xact_callback, nullptr);

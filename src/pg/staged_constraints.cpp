@@ -15,6 +15,7 @@ extern "C" {
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "nodes/parsenodes.h"
@@ -123,13 +124,88 @@ List *inline_referenced_tables(Oid relid, const char *table, const char *colname
     return referenced_tables(verified_constraint_sql(sql, 'f', "references_clause"), relid);
 }
 
+namespace {
+
+char *core_index_sql(const char *index, const char *table, const char *column, bool nulls_not_distinct) {
+    return cpp_entry("safe_add_column", [&] {
+        std::string text = sc::sql::create_unique_index_concurrently(index, table, column, nulls_not_distinct);
+        return pg_call([&] { return pstrdup(text.c_str()); });
+    });
+}
+
+char *core_index_constraint(bool primary_key, const char *index, bool deferrable, bool initdeferred) {
+    return cpp_entry("safe_add_column", [&] {
+        std::string text = sc::sql::index_constraint_definition(primary_key, index, deferrable, initdeferred);
+        return pg_call([&] { return pstrdup(text.c_str()); });
+    });
+}
+
+// The table's primary key, if it has one.
+bool has_primary_key(Oid relid) {
+    Oid types[1] = {OIDOID};
+    Datum values[1] = {ObjectIdGetDatum(relid)};
+    spi_exec_args("SELECT 1 FROM pg_catalog.pg_constraint WHERE conrelid = $1 AND contype = 'p'", 1, types, values,
+                  SPI_OK_SELECT);
+    return SPI_processed > 0;
+}
+
+// The column's UNIQUE / PRIMARY KEY: its name (as written, else the one PostgreSQL would choose for the
+// constraint and its index), the CREATE UNIQUE INDEX CONCURRENTLY the worker runs once the column is
+// filled, and the ADD CONSTRAINT ... USING INDEX after it. PostgreSQL's own errors for a second primary
+// key and a name in use, before anything changes.
+StagedConstraint *stage_index(Oid relid, const char *table, const char *colname, const InlineConstraints *ic) {
+    const char *relname = get_rel_name(relid);
+    Oid nsp = get_rel_namespace(relid);
+    if (get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("cannot stage the %s of column \"%s\" of partitioned table \"%s\"",
+                               ic->primary_key ? "PRIMARY KEY" : "UNIQUE constraint", colname, relname),
+                        errdetail("A partitioned table's index cannot be built concurrently."),
+                        errhint("Build the index on each partition with CREATE UNIQUE INDEX CONCURRENTLY, then "
+                                "CREATE UNIQUE INDEX ON ONLY the partitioned table and ALTER INDEX ... ATTACH "
+                                "PARTITION each one.")));
+    if (ic->primary_key && has_primary_key(relid))
+        ereport(ERROR, (errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+                        errmsg("multiple primary keys for table \"%s\" are not allowed", relname)));
+    auto *sc = static_cast<StagedConstraint *>(palloc0(sizeof(StagedConstraint)));
+    sc->contype = ic->primary_key ? 'p' : 'u';
+    sc->requested = pstrdup(ic->primary_key ? "PRIMARY KEY" : "UNIQUE");
+    if (ic->index_name != nullptr) {
+        if (OidIsValid(get_relname_relid(ic->index_name, nsp)))
+            ereport(ERROR, (errcode(ERRCODE_DUPLICATE_TABLE),
+                            errmsg("relation \"%s\" already exists", ic->index_name)));
+        sc->name = pstrdup(ic->index_name);
+    } else {
+        sc->name = ChooseRelationName(relname, ic->primary_key ? nullptr : colname, ic->primary_key ? "pkey" : "key",
+                                      nsp, true);
+    }
+    const char *index = quote_identifier(sc->name);
+    sc->index_sql = core_index_sql(index, table, quote_identifier(colname), ic->nulls_not_distinct);
+    sc->definition = core_index_constraint(ic->primary_key, index, ic->deferrable, ic->initdeferred);
+    return sc;
+}
+
+}  // namespace
+
 List *try_staged_constraints(Oid relid, const char *table, const char *colname, const InlineConstraints *ic) {
     List *out = NIL;
     if (ic->check_expr != nullptr)
         out = lappend(out, try_one(relid, table, colname, 'c', ic->check_expr, ic->check_name, ic->check_no_inherit));
     if (ic->references_clause != nullptr)
         out = lappend(out, try_one(relid, table, colname, 'f', ic->references_clause, ic->fk_name, false));
+    if (ic->unique || ic->primary_key)
+        out = lappend(out, stage_index(relid, table, colname, ic));
     return out;
+}
+
+bool is_index_constraint(const StagedConstraint *sc) { return sc->contype == 'u' || sc->contype == 'p'; }
+
+bool has_staged_kind(List *staged, bool index) {
+    ListCell *lc;
+    foreach (lc, staged)
+        if (is_index_constraint(static_cast<StagedConstraint *>(lfirst(lc))) == index)
+            return true;
+    return false;
 }
 
 // Only the extension's own table: a table of that name that someone put into the extension's schema of
@@ -149,6 +225,17 @@ bool staged_constraints_supported() {
     return OidIsValid(rel) && getExtensionOfObject(RelationRelationId, rel) == ext;
 }
 
+// Whether the table of staged constraints has 0.4's index_sql. SPI connected.
+bool staged_index_supported() {
+    if (!staged_constraints_supported())
+        return false;
+    spi_exec_args(psprintf("SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = %s::pg_catalog.regclass"
+                           " AND attname = 'index_sql' AND NOT attisdropped",
+                           quote_literal_cstr(extension_table("safe_column_job_constraint"))),
+                  0, nullptr, nullptr, SPI_OK_SELECT);
+    return SPI_processed == 1;
+}
+
 void record_staged_constraints(int64 job_id, List *staged) {
     if (staged == NIL)
         return;
@@ -156,25 +243,36 @@ void record_staged_constraints(int64 job_id, List *staged) {
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("staging CHECK and REFERENCES constraints needs safe_column 0.3"),
                         errhint("Run ALTER EXTENSION safe_column UPDATE.")));
-    char *sql = psprintf("INSERT INTO %s (job_id, constraint_name, contype, definition, ref_relid, requested)"
-                         " VALUES ($1, $2, $3, $4, $5, $6)",
-                         extension_table("safe_column_job_constraint"));
+    bool with_index = has_staged_kind(staged, true);
+    if (with_index && !staged_index_supported())
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("staging UNIQUE and PRIMARY KEY constraints needs safe_column 0.4"),
+                        errhint("Run ALTER EXTENSION safe_column UPDATE.")));
+    char *sql = psprintf("INSERT INTO %s (job_id, constraint_name, contype, definition, ref_relid, requested%s)"
+                         " VALUES ($1, $2, $3, $4, $5, $6%s)",
+                         extension_table("safe_column_job_constraint"), with_index ? ", index_sql" : "",
+                         with_index ? ", $7" : "");
     ListCell *lc;
     foreach (lc, staged) {
         auto *sc = static_cast<StagedConstraint *>(lfirst(lc));
-        Oid types[6] = {INT8OID, NAMEOID, CHAROID, TEXTOID, OIDOID, TEXTOID};
-        Datum values[6] = {Int64GetDatum(job_id), DirectFunctionCall1(namein, CStringGetDatum(sc->name)),
+        Oid types[7] = {INT8OID, NAMEOID, CHAROID, TEXTOID, OIDOID, TEXTOID, TEXTOID};
+        Datum values[7] = {Int64GetDatum(job_id), DirectFunctionCall1(namein, CStringGetDatum(sc->name)),
                            CharGetDatum(sc->contype), CStringGetTextDatum(sc->definition),
-                           ObjectIdGetDatum(sc->ref_relid), CStringGetTextDatum(sc->requested)};
-        spi_exec_args(sql, 6, types, values, SPI_OK_INSERT);
+                           ObjectIdGetDatum(sc->ref_relid), CStringGetTextDatum(sc->requested),
+                           sc->index_sql ? CStringGetTextDatum(sc->index_sql) : (Datum)0};
+        char nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', sc->index_sql ? ' ' : 'n'};
+        if (SPI_execute_with_args(sql, with_index ? 7 : 6, types, values, nulls, false, 0) != SPI_OK_INSERT)
+            elog(ERROR, "SPI_execute_with_args failed: %s", sql);
     }
 }
 
 List *load_staged_constraints(int64 job_id) {
     if (!staged_constraints_supported())
         return NIL;
-    char *sql = psprintf("SELECT constraint_name, contype, definition, ref_relid, requested FROM %s"
+    bool with_index = staged_index_supported();
+    char *sql = psprintf("SELECT constraint_name, contype, definition, ref_relid, requested, %s FROM %s"
                          " WHERE job_id = $1 ORDER BY contype, constraint_name",
+                         with_index ? "index_sql" : "NULL::pg_catalog.text",
                          extension_table("safe_column_job_constraint"));
     Oid types[1] = {INT8OID};
     Datum values[1] = {Int64GetDatum(job_id)};
@@ -190,9 +288,18 @@ List *load_staged_constraints(int64 job_id) {
         sc->definition = SPI_getvalue(tup, desc, 3);
         sc->ref_relid = DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull));
         sc->requested = SPI_getvalue(tup, desc, 5);
+        sc->index_sql = SPI_getvalue(tup, desc, 6);
         out = lappend(out, sc);
     }
     return out;
+}
+
+StagedConstraint *staged_index_of(int64 job_id) {
+    ListCell *lc;
+    foreach (lc, load_staged_constraints(job_id))
+        if (is_index_constraint(static_cast<StagedConstraint *>(lfirst(lc))))
+            return static_cast<StagedConstraint *>(lfirst(lc));
+    return nullptr;
 }
 
 char *check_violating_row(Oid relid, const char *conname) {
@@ -245,16 +352,21 @@ void compare_staged(StringInfo diff, const StagedConstraint *had, const char *te
 }  // namespace
 
 char *staged_constraints_differ(int64 job_id, const InlineConstraints *ic) {
-    const StagedConstraint *check = nullptr, *fk = nullptr;
+    const StagedConstraint *check = nullptr, *fk = nullptr, *index = nullptr;
     ListCell *lc;
     foreach (lc, load_staged_constraints(job_id)) {
         auto *sc = static_cast<StagedConstraint *>(lfirst(lc));
-        (sc->contype == 'c' ? check : fk) = sc;
+        (sc->contype == 'c' ? check : sc->contype == 'f' ? fk : index) = sc;
     }
     StringInfoData diff;
     initStringInfo(&diff);
     compare_staged(&diff, check, ic ? ic->check_expr : nullptr, "check_expr");
     compare_staged(&diff, fk, ic ? ic->references_clause : nullptr, "references_clause");
+    const char *asked = ic == nullptr ? nullptr : ic->primary_key ? "PRIMARY KEY" : ic->unique ? "UNIQUE" : nullptr;
+    if (index == nullptr && asked != nullptr)
+        appendStringInfo(&diff, " It was added without %s.", asked);
+    else if (index != nullptr && (asked == nullptr || strcmp(index->requested, asked) != 0))
+        appendStringInfo(&diff, " It was added with %s.", index->requested);
     return diff.data;
 }
 

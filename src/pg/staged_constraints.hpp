@@ -24,12 +24,19 @@ struct InlineConstraints {
     const char *references_clause;
     const char *fk_name;
     bool check_no_inherit;  // CHECK (...) NO INHERIT (stage mode)
+    // UNIQUE / PRIMARY KEY of the column alone (0.4): its index is built concurrently by the worker.
+    bool unique;
+    bool primary_key;
+    const char *index_name;   // written after CONSTRAINT (NULL: the name PostgreSQL would choose)
+    bool nulls_not_distinct;  // UNIQUE NULLS NOT DISTINCT (stage mode)
+    bool deferrable, initdeferred;
 };
 
 struct StagedConstraint {
-    char *name;        // unquoted
-    char contype;      // 'c' CHECK, 'f' FOREIGN KEY
-    char *definition;  // pg_get_constraintdef's text, ending in NOT VALID
+    char *name;        // unquoted (of a UNIQUE / PRIMARY KEY: its index's too)
+    char contype;      // 'c' CHECK, 'f' FOREIGN KEY, 'u' UNIQUE, 'p' PRIMARY KEY
+    char *definition;  // pg_get_constraintdef's text, ending in NOT VALID; 'u', 'p': "UNIQUE USING INDEX i"
+    char *index_sql;   // 'u', 'p': the CREATE UNIQUE INDEX CONCURRENTLY that builds the index; else NULL
     Oid ref_relid;     // FOREIGN KEY: the referenced table; else InvalidOid
     char *requested;   // check_expr or references_clause as the caller gave it
 };
@@ -47,6 +54,12 @@ List *inline_referenced_tables(Oid relid, const char *table, const char *colname
 
 // Whether the extension's schema has the table of staged constraints (0.3 and later). SPI connected.
 bool staged_constraints_supported();
+// A UNIQUE / PRIMARY KEY (built as an index by the worker), not a CHECK / FOREIGN KEY.
+bool is_index_constraint(const StagedConstraint *sc);
+// Whether staged has one of the index kind (index) or of the other.
+bool has_staged_kind(List *staged, bool index);
+// The job's staged UNIQUE / PRIMARY KEY, or NULL. SPI connected.
+StagedConstraint *staged_index_of(int64 job_id);
 // Records them for the job (as the extension's owner: within enter_owner_context). SPI connected.
 void record_staged_constraints(int64 job_id, List *staged);
 // The job's staged constraints (NIL when none, or before 0.3). SPI connected.

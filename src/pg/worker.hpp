@@ -24,6 +24,9 @@ void register_launcher();
 // Ask for the database's worker to be started when the current transaction commits (nothing happens
 // if it rolls back). Used when a job is queued or resumed.
 void start_worker_at_commit();
+// Cancel the statement of worker pid (SIGINT) once the current transaction commits: a job cancelled
+// while its worker runs one long statement (a concurrent index build) is not left to wait for its end.
+void interrupt_worker_at_commit(int pid);
 
 // Register the transaction callbacks behind start_worker_at_commit (from _PG_init).
 void register_xact_callbacks();

@@ -138,6 +138,10 @@ char *qualified_name(Oid relid) {
 // lend them to that code. The creator could add the column only as the owner or a member of it.
 namespace {
 
+bool last_timed_out = false;
+
+}  // namespace
+
 // The owner of the table (of the partition, for a partition's batch); the fallback, for a table that
 // vanished meanwhile (the statement then fails on the missing table), is a role with no rights on it.
 Oid acting_role(Oid creator, Oid relid) {
@@ -148,10 +152,6 @@ Oid acting_role(Oid creator, Oid relid) {
     ReleaseSysCache(tup);
     return owner;
 }
-
-bool last_timed_out = false;
-
-}  // namespace
 
 void as_table_owner(Oid creator, Oid relid, RoleSwitch *rs) {
     Oid role = acting_role(creator, relid);

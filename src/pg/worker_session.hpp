@@ -35,6 +35,7 @@ struct RoleSwitch {
     int save_sec;
     int nest;
 };
+Oid acting_role(Oid creator, Oid relid);  // the table's owner: the role the job's SQL runs as
 void as_table_owner(Oid creator, Oid relid, RoleSwitch *rs);
 void back_from_table_owner(const RoleSwitch *rs);
 int run_user_sql(const char *sql, bool read_only, int nargs, Oid *types, Datum *values);
