@@ -265,7 +265,7 @@ DROP TABLE serial_plain;
 ALTER TABLE members DROP COLUMN n;
 SELECT to_regclass('members_n_seq') IS NULL AS sequence_dropped_with_the_column;
 -- What safe_add_column cannot do all of is refused, with the reason for stage mode in the hint.
-SELECT code, hint FROM sc_try('ALTER TABLE members ADD COLUMN u2 uuid DEFAULT gen_random_uuid() UNIQUE');
+SELECT code, hint FROM sc_try('ALTER TABLE members ADD COLUMN u2 uuid DEFAULT gen_random_uuid() UNIQUE WITH (fillfactor = 90)');
 -- A partitioned table: staged over its partitions.
 CREATE TABLE hook_events (id int, region text) PARTITION BY LIST (region);
 CREATE TABLE hook_events_eu PARTITION OF hook_events FOR VALUES IN ('eu');

@@ -33,11 +33,13 @@ bool call_stages_check(const Command &c) { return c.check && *c.check != "..." &
 bool call_stages_references(const Command &c) { return c.references && !c.fk_named; }
 // Its UNIQUE / PRIMARY KEY: a b-tree on the column alone, built concurrently by the worker (not on a
 // partitioned table, which has no concurrent build; without INCLUDE, WITH or a tablespace). Stage mode
-// takes a name written after CONSTRAINT; safe_add_column none.
+// takes a name written after CONSTRAINT and DEFERRABLE; safe_add_column neither.
 bool index_stageable(const Statement &s, const Command &c) {
     return (c.unique || c.primary_key) && !c.index_options && !s.partitioned;
 }
-bool call_stages_index(const Statement &s, const Command &c) { return index_stageable(s, c) && !c.unique_named; }
+bool call_stages_index(const Statement &s, const Command &c) {
+    return index_stageable(s, c) && !c.unique_named && c.unique_attributes.empty();
+}
 
 std::string add_column_call(const Statement &s, const Command &c, bool with_not_null, bool with_constraints = false) {
     std::string text = (boost::format("SELECT safe_add_column(%1%, %2%, %3%") % regclass_literal(s) %

@@ -332,6 +332,29 @@ void read_progress(int64 job_id, Progress *p) {
     AtEOXact_GUC(false, nest);
 }
 
+// The job whose worker builds its index and waits for this session's transaction to end (CREATE INDEX
+// CONCURRENTLY waits for every older snapshot), or 0. Waiting for any job then would wait for ever.
+int64 index_build_waiting_for_me() {
+    LiveJob live[max_live_jobs];
+    int n = live_snapshot(live, max_live_jobs, MyDatabaseId);
+    for (int i = 0; i < n; i++) {
+        if (strcmp(live[i].phase, sc::phase_name(sc::JobPhase::build_index)) != 0)
+            continue;
+        Oid types[1] = {INT4OID};
+        Datum values[1] = {Int32GetDatum(live[i].pid)};
+        int rc = SPI_execute_with_args("SELECT pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.=) ANY"
+                                       " (pg_catalog.pg_blocking_pids($1))",
+                                       1, types, values, nullptr, true, 1);
+        bool isnull = true;
+        bool blocked = rc == SPI_OK_SELECT && SPI_processed == 1 &&
+                       DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+        SPI_freetuptable(SPI_tuptable);
+        if (blocked && !isnull)
+            return live[i].job_id;
+    }
+    return 0;
+}
+
 Datum wait_impl(FunctionCallInfo fcinfo) {
     if (PG_ARGISNULL(0))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("job must not be null")));
@@ -376,15 +399,15 @@ Datum wait_impl(FunctionCallInfo fcinfo) {
         MemoryContextReset(pollcxt);
         MemoryContext old = MemoryContextSwitchTo(pollcxt);
         read_progress(job_id, &p);
+        int64 building = is_running_state(p.state) ? index_build_waiting_for_me() : 0;
         MemoryContextSwitchTo(old);
         if (!is_running_state(p.state))
             break;
-        // A concurrent index build waits for every transaction whose snapshot is older than its own:
-        // this one's included. Waiting here would hold the job for as long as the wait lasts.
-        if (strcmp(p.phase, sc::phase_name(sc::JobPhase::build_index)) == 0)
+        if (building != 0)
             ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                             errmsg("safe_column_wait cannot wait for safe_column job " INT64_FORMAT
-                                   " while it builds its index", job_id),
+                                   " while the index build of job " INT64_FORMAT " waits for this transaction",
+                                   job_id, building),
                             errdetail("CREATE INDEX CONCURRENTLY waits for every transaction with an older "
                                       "snapshot to end, the one of this wait included."),
                             errhint("Use CALL safe_column_watch(" INT64_FORMAT ") outside a transaction block: it "

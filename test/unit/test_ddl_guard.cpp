@@ -156,6 +156,14 @@ TEST(DdlGuard, StageModeStagesWhatSafeAddColumnCanDo) {
     pk.unique_name = "users_pkey";
     EXPECT_EQ(decide(with(pk), Mode::stage, 10 * MB).action, Action::stage);
     EXPECT_TRUE(contains(safe_way(with(pk), pk).steps.front().sql, "primary_key => true"));
+    // DEFERRABLE or a name: stage mode takes them, safe_add_column does not (the plan shows the steps).
+    Command deferred = unique;
+    deferred.unique_attributes = " DEFERRABLE INITIALLY DEFERRED";
+    EXPECT_EQ(decide(with(deferred), Mode::stage, 10 * MB).action, Action::stage);
+    SafeWay by_hand = safe_way(with(deferred), deferred);
+    EXPECT_FALSE(contains(by_hand.steps.front().sql, "unique_key")) << by_hand.steps.front().sql;
+    EXPECT_TRUE(contains(by_hand.steps.back().sql, "USING INDEX users_token_key DEFERRABLE INITIALLY DEFERRED"))
+        << by_hand.steps.back().sql;
 
     Statement mixed = with(c);
     Command nn;
@@ -235,8 +243,8 @@ TEST(DdlGuard, RewritingFormsWithoutAStagedEquivalent) {
     EXPECT_TRUE(contains(v.detail, "domain with constraints")) << v.detail;
 }
 
-// A serial column is staged: its sequence, the column with nextval() and NOT NULL as a job, OWNED BY.
-// With a UNIQUE / PRIMARY KEY (an index build) it is not, and the safe way lists the index's steps too.
+// A serial column is staged: its sequence, the column with nextval() and NOT NULL as a job, OWNED BY;
+// with its UNIQUE / PRIMARY KEY too (the job's index step). The safe way lists the index's steps.
 TEST(DdlGuard, SerialIsStagedWithoutConstraints) {
     Command serial = add_column("n", "bigint");
     serial.serial = true;
@@ -252,10 +260,16 @@ TEST(DdlGuard, SerialIsStagedWithoutConstraints) {
     Command pk = serial;
     pk.primary_key = true;
     pk.unique_name = "users_pkey";
-    Verdict v = decide(with(pk), Mode::stage, 10 * MB);
+    // bigserial PRIMARY KEY: staged too (its index is the job's last step); guard's hint lists the steps.
+    EXPECT_EQ(decide(with(pk), Mode::stage, 10 * MB).action, Action::stage);
+    Verdict v = decide(with(pk), Mode::guard, 10 * MB);
     EXPECT_EQ(v.action, Action::refuse);
     EXPECT_TRUE(contains(v.hint, "CREATE UNIQUE INDEX CONCURRENTLY users_pkey ON public.users (n)")) << v.hint;
     EXPECT_TRUE(contains(v.hint, "ADD CONSTRAINT users_pkey PRIMARY KEY USING INDEX users_pkey")) << v.hint;
+    // With INCLUDE / WITH / a tablespace it is not.
+    Command options = pk;
+    options.index_options = true;
+    EXPECT_EQ(decide(with(options), Mode::stage, 10 * MB).action, Action::refuse);
 }
 
 TEST(DdlGuard, NotNullWithoutDefault) {
