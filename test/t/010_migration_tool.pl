@@ -168,5 +168,30 @@ is(sql(q{SELECT count(DISTINCT seq_no) = count(*) AND max(seq_no) <= (SELECT las
    'stage: every row has its own number, and the sequence is past them');
 is(sql(q{SELECT pg_relation_filenode('users')}), $fn, 'stage: no rewrite');
 
+# --- stage: a column with its own UNIQUE (Django's unique=True, node-pg-migrate's unique: true), and a
+# table given its primary key the usual way (bigserial PRIMARY KEY): the worker fills the column, builds
+# the index concurrently and attaches it; the catalog is what the plain statement would have made.
+sql(q{CREATE TABLE events (kind int NOT NULL); INSERT INTO events SELECT g % 7 FROM generate_series(1, 200000) g});
+my $efn = sql(q{SELECT pg_relation_filenode('events')});
+migration('1700000000008_unique', q{  pgm.addColumn('users', { ref: { type: 'uuid', default: pgm.func('gen_random_uuid()'), unique: true } });
+  pgm.addColumn('events', { id: { type: 'bigserial', primaryKey: true } });});
+($rc, $output) = migrate();
+is($rc, 0, 'stage: the migration adding a UNIQUE column and a bigserial primary key succeeds') or diag($output);
+for my $c (['users', 'ref'], ['events', 'id']) {
+    my ($t, $col) = @$c;
+    my $j = sql(qq{SELECT job_id FROM safe_column_jobs WHERE table_name = '$t' AND column_name = '$col'});
+    ok($j ne '', "stage: $t.$col became a job");
+    wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $j", 'complete', "stage: $t.$col: that job completes");
+}
+is(sql(q{SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), ', ' ORDER BY conname) FROM pg_constraint
+          WHERE conrelid IN ('users'::regclass, 'events'::regclass) AND contype IN ('u', 'p') AND conname <> 'users_pkey'}),
+   'events_pkey PRIMARY KEY (id), users_ref_key UNIQUE (ref)',
+   'stage: the UNIQUE and the PRIMARY KEY, named and defined as the plain statements make them');
+is(sql(q{SELECT bool_and(indisvalid) || ' ' || count(*) FROM pg_index WHERE indexrelid IN ('users_ref_key'::regclass, 'events_pkey'::regclass)}),
+   'true 2', 'stage: both indexes valid');
+is(sql(q{SELECT (SELECT count(DISTINCT ref) = count(*) FROM users) AND (SELECT count(DISTINCT id) = count(*) FROM events)}), 't',
+   'stage: every value distinct');
+is(sql(q{SELECT pg_relation_filenode('users') || ' ' || pg_relation_filenode('events')}), "$fn $efn", 'stage: no rewrite');
+
 $node->stop;
 done_testing();

@@ -1,7 +1,8 @@
-# ALTER EXTENSION safe_column UPDATE from 0.1 (and 0.2) to the default version (0.3):
+# ALTER EXTENSION safe_column UPDATE from 0.1 (and 0.2, 0.3) to the default version (0.4):
 #   - a database on 0.1 with a job in flight is updated mid-job; the job completes exactly, and the
-#     new objects work (safe_column_watch, the progress line, safe_add_column's check_expr);
-#   - CREATE EXTENSION of the default version, 0.1 + UPDATE and 0.2 + UPDATE give the same objects:
+#     new objects work (safe_column_watch, the progress line, safe_add_column's check_expr and
+#     unique_key);
+#   - CREATE EXTENSION of the default version, 0.1, 0.2 and 0.3 + UPDATE give the same objects:
 #     every member of the extension (kind, identity, definition, owner, privileges, comment) compared
 #     between three databases.
 use strict;
@@ -31,7 +32,7 @@ wait_for($node, q{SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'ALTER 
 sql(q{DELETE FROM public.sc_gate});
 ok($updater->query_until(qr/^updated$/m, ''), 'then it goes through');
 $updater->quit;
-is(sql(q{SELECT extversion FROM pg_extension WHERE extname = 'safe_column'}), '0.3', 'updated to 0.3 mid-job');
+is(sql(q{SELECT extversion FROM pg_extension WHERE extname = 'safe_column'}), '0.4', 'updated to 0.4 mid-job');
 check_job_result($node, job => $job, table => 'up', column => 'w', ref => 'id * 9', not_null => 1, rows => 5000,
     control => 'up_ctl', label => 'the job after the update');
 my ($ret, $out, $err) = $node->psql('postgres', "CALL safe_column_watch($job)");
@@ -41,6 +42,10 @@ my $j3 = sql(q{SELECT safe_add_column('up', 'w3', 'int', backfill_expr => 'id', 
 sql("CALL safe_column_watch($j3)");
 is(sql(q{SELECT convalidated FROM pg_constraint WHERE conrelid = 'up'::regclass AND conname = 'up_w3_check'}), 't',
     'check_expr of 0.3 after the update: the CHECK is added and validated');
+my $j4 = sql(q{SELECT safe_add_column('up', 'w4', 'int', backfill_expr => 'id', unique_key => true)});
+sql("CALL safe_column_watch($j4)");
+is(sql(q{SELECT contype FROM pg_constraint WHERE conrelid = 'up'::regclass AND conname = 'up_w4_key'}), 'u',
+    'unique_key of 0.4 after the update: the index is built and attached');
 
 # The same objects, whichever way the default version came.
 sql('CREATE DATABASE fresh');
@@ -49,6 +54,8 @@ sql('CREATE DATABASE updated');
 sql(q{CREATE EXTENSION safe_column VERSION '0.1'; ALTER EXTENSION safe_column UPDATE;}, 'updated');
 sql('CREATE DATABASE from02');
 sql(q{CREATE EXTENSION safe_column VERSION '0.2'; ALTER EXTENSION safe_column UPDATE;}, 'from02');
+sql('CREATE DATABASE from03');
+sql(q{CREATE EXTENSION safe_column VERSION '0.3'; ALTER EXTENSION safe_column UPDATE;}, 'from03');
 my $members = q{
 SELECT string_agg(line, E'\n' ORDER BY line) FROM (
   SELECT pg_describe_object(d.classid, d.objid, 0) || ' | ' ||
@@ -76,12 +83,15 @@ SELECT string_agg(line, E'\n' ORDER BY line) FROM (
 my $fresh = sql($members, 'fresh');
 my $updated = sql($members, 'updated');
 my $from02 = sql($members, 'from02');
+my $from03 = sql($members, 'from03');
 my $n = sql(q{SELECT count(*) FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'safe_column'
               WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'}, 'fresh');
 cmp_ok($n, '>=', 15, "the extension has its members ($n)");
 is($updated, $fresh, 'CREATE EXTENSION and 0.1 + ALTER EXTENSION UPDATE give the same objects');
 is($from02, $fresh, 'CREATE EXTENSION and 0.2 + ALTER EXTENSION UPDATE give the same objects');
+is($from03, $fresh, 'CREATE EXTENSION and 0.3 + ALTER EXTENSION UPDATE give the same objects');
 like($fresh, qr/table safe_column_job_constraint/, 'the objects of 0.3 are there');
+like($fresh, qr/unique_key boolean DEFAULT false, primary_key boolean DEFAULT false/, 'the objects of 0.4 are there');
 
 $node->stop;
 done_testing();
