@@ -44,7 +44,7 @@ if git -C "$SC_ROOT" rev-parse -q --verify HEAD >/dev/null; then
     make -C "$SC_ROOT" -s dist && mv "$SC_ROOT/safe_column-$version.zip" "$work/"
     listing=$(unzip -Z1 "$work/safe_column-$version.zip" 2>/dev/null)
     missing_files=""
-    for f in META.json Makefile safe_column.control safe_column--0.1.sql safe_column--0.2.sql safe_column--0.1--0.2.sql safe_column--0.2--0.3.sql README.md src/pg/module.cpp; do
+    for f in META.json Makefile safe_column.control safe_column--0.1.sql safe_column--0.2.sql safe_column--0.1--0.2.sql safe_column--0.2--0.3.sql safe_column--0.3--0.4.sql README.md src/pg/module.cpp; do
         grep -qx "safe_column-$version/$f" <<<"$listing" || missing_files+=" $f"
     done
     [ -z "$missing_files" ] && ok "make dist: safe_column-$version.zip holds the tree under safe_column-$version/" ||
@@ -80,7 +80,7 @@ deb=$(ls "$work"/postgresql-15-safe-column_*.deb)
 check "apt-get install ./$(basename "$deb")" \
     env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$deb"
 dpkg -L postgresql-15-safe-column | while read -r f; do [ -f "$f" ] && echo "$f"; done >"$work/files"
-check "the package installed the library, the control file and the scripts (0.1, 0.2, 0.1 to 0.2, 0.2 to 0.3)" \
+check "the package installed the library, the control file and the scripts (0.1, 0.2, 0.1 to 0.2, 0.2 to 0.3, 0.3 to 0.4)" \
     bash -c "grep -qx '$pkglib/safe_column.so' '$work/files' && grep -qx '$share/extension/safe_column.control' '$work/files' && grep -qx '$share/extension/safe_column--0.1.sql' '$work/files' && grep -qx '$share/extension/safe_column--0.2.sql' '$work/files' && grep -qx '$share/extension/safe_column--0.1--0.2.sql' '$work/files' && grep -qx '$share/extension/safe_column--0.2--0.3.sql' '$work/files'"
 check "the package installed the postgres_exporter queries" \
     grep -q 'examples/postgres_exporter_queries.yaml$' "$work/files"
