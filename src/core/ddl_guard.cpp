@@ -437,9 +437,10 @@ Effect assess(const Statement &s, const Command &c) {
 namespace {
 
 // Identity and serial: a sequence of the column's type and a nextval() default, the existing rows
-// numbered by the worker, then the column's own constraints as their own steps. A serial column
-// without constraints is stageable: the steps are what PostgreSQL's serial makes (the sequence, owned
-// by the column, as its default, NOT NULL); an identity column is not (it stays a sequence default).
+// numbered by the worker, then the column's own constraints as their own steps. A serial column is
+// stageable: the steps are what PostgreSQL's serial makes (the sequence, owned by the column, as its
+// default, NOT NULL). So is an identity column without sequence options: stage mode numbers it from a
+// staging sequence, then makes it an identity column whose sequence goes on after those values.
 void sequence_way(const Statement &s, const Command &c, SafeWay &w) {
     std::vector<PlanStep> &steps = w.steps;
     steps.push_back(step("CREATE SEQUENCE " + c.sequence + " AS " + c.type, 0, "a new, empty sequence"));
@@ -455,8 +456,12 @@ void sequence_way(const Statement &s, const Command &c, SafeWay &w) {
                              .str(),
                          0, "the sequence goes with the column"));
     if (c.identity)
-        w.advice = "An identity column cannot be added without a rewrite; a column with a sequence default "
-                   "numbers rows the same way.";
+        w.advice = c.identity_options
+                       ? "An identity column with sequence options has no staged form; a column with a sequence "
+                         "default numbers rows the same way."
+                       : "Stage mode (SET safe_column.mode = stage) adds it completely: the column numbered from a "
+                         "staging sequence, then made an identity column whose own sequence goes on after the "
+                         "numbered rows.";
     if (c.check) {
         steps.push_back(step(check_not_valid(s, c.check_name, *c.check), access_exclusive,
                              "brief: new and updated rows are checked from now on"));
@@ -467,7 +472,7 @@ void sequence_way(const Statement &s, const Command &c, SafeWay &w) {
     if (c.unique || c.primary_key)
         add_unique_steps(steps, s, c.unique_name, "(" + c.column + ")", c.primary_key, c.unique_attributes);
     // A serial with its own UNIQUE / PRIMARY KEY (bigserial PRIMARY KEY): the index is the job's last step.
-    w.stageable = c.serial && !c.identity && !c.check && !c.references &&
+    w.stageable = (c.serial || (c.identity && !c.identity_options)) && !c.check && !c.references &&
                   (!(c.unique || c.primary_key) || index_stageable(s, c));
 }
 

@@ -49,6 +49,8 @@ struct Command {
     bool not_null = false;
     bool serial = false;
     bool identity = false;
+    bool identity_always = false;   // GENERATED ALWAYS (else BY DEFAULT)
+    bool identity_options = false;  // ... AS IDENTITY (sequence options)
     bool generated = false;
     bool domain_constraints = false;
     bool if_not_exists = false;

@@ -11,7 +11,8 @@ constexpr Named names[] = {
     {JobPhase::backfill, "backfill"},         {JobPhase::sweep, "sweep"},
     {JobPhase::add_check, "add_check"},       {JobPhase::final_sweep, "final_sweep"},
     {JobPhase::validate, "validate"},         {JobPhase::set_not_null, "set_not_null"},
-    {JobPhase::build_index, "build_index"},   {JobPhase::attach_index, "attach_index"},
+    {JobPhase::set_identity, "set_identity"}, {JobPhase::build_index, "build_index"},
+    {JobPhase::attach_index, "attach_index"},
     {JobPhase::done, "done"},
 };
 }  // namespace
@@ -41,6 +42,7 @@ const char *state_for_phase(JobPhase phase) noexcept {
     case JobPhase::final_sweep:
     case JobPhase::validate:
     case JobPhase::set_not_null:
+    case JobPhase::set_identity:
     case JobPhase::build_index:
     case JobPhase::attach_index:
         return "validating";
@@ -77,6 +79,7 @@ StepKind step_kind(JobPhase phase) noexcept {
     case JobPhase::add_check:
     case JobPhase::validate:
     case JobPhase::set_not_null:
+    case JobPhase::set_identity:
     case JobPhase::attach_index:
         return StepKind::ddl;
     case JobPhase::build_index:
@@ -89,7 +92,7 @@ StepKind step_kind(JobPhase phase) noexcept {
 
 PassEnd after_pass(JobPhase phase, long long pass_rows, const PhaseInputs &in) noexcept {
     if (phase == JobPhase::backfill)
-        return {next_phase(phase, in.not_null, false, in.staged_constraints, in.staged_index), false, false};
+        return {next_phase(phase, in.not_null, false, in.staged_constraints, in.staged_index, in.staged_identity), false, false};
     // A pass that filled no row found none to fill (a sweep waits for locked rows rather than skip
     // them); one that filled some is followed by another. For the final sweep, VALIDATE checks the
     // rest: a NULL left there sends it back (phase_after_check_violation).
@@ -98,7 +101,7 @@ PassEnd after_pass(JobPhase phase, long long pass_rows, const PhaseInputs &in) n
     outcome.nulls_left = pass_rows > 0;
     switch (after_sweep(phase, outcome, in)) {
     case SweepNext::next_phase:
-        return {next_phase(phase, in.not_null, false, in.staged_constraints, in.staged_index), false, false};
+        return {next_phase(phase, in.not_null, false, in.staged_constraints, in.staged_index, in.staged_identity), false, false};
     case SweepNext::another_pass:
         return {phase, true, false};
     case SweepNext::wait_and_pass:
@@ -135,6 +138,7 @@ JobPhase next_before_index(JobPhase phase, bool not_null, bool native_not_null, 
     case JobPhase::validate:
         return not_null && !native_not_null ? JobPhase::set_not_null : JobPhase::done;
     case JobPhase::set_not_null:
+    case JobPhase::set_identity:
     case JobPhase::build_index:
     case JobPhase::attach_index:
     case JobPhase::done:
@@ -146,12 +150,17 @@ JobPhase next_before_index(JobPhase phase, bool not_null, bool native_not_null, 
 }  // namespace
 
 JobPhase next_phase(JobPhase phase, bool not_null, bool native_not_null, bool staged_constraints,
-                    bool staged_index) noexcept {
+                    bool staged_index, bool staged_identity) noexcept {
     if (phase == JobPhase::build_index)
         return JobPhase::attach_index;
     if (phase == JobPhase::attach_index || phase == JobPhase::done)
         return JobPhase::done;
-    JobPhase next = next_before_index(phase, not_null, native_not_null, staged_constraints);
+    JobPhase next = phase == JobPhase::set_identity
+                        ? JobPhase::done
+                        : next_before_index(phase, not_null, native_not_null, staged_constraints);
+    // An identity needs its column NOT NULL: it follows the NOT NULL sequence.
+    if (next == JobPhase::done && staged_identity && phase != JobPhase::set_identity)
+        return JobPhase::set_identity;
     // The index comes last: a primary key's column is NOT NULL by then (ADD PRIMARY KEY USING INDEX
     // would otherwise scan for NULLs under ACCESS EXCLUSIVE), and the build reads every value filled.
     return next == JobPhase::done && staged_index ? JobPhase::build_index : next;

@@ -8,6 +8,8 @@
 //   validate      VALIDATE CONSTRAINT of each (SHARE UPDATE EXCLUSIVE: DML goes on)
 //   set_not_null  NOT NULL only: SET NOT NULL (no scan, thanks to the valid CHECK), DROP the CHECK
 // From PostgreSQL 18 the constraint of add_check is NOT NULL ... NOT VALID itself, and validate ends it.
+//   set_identity  identity only: the sequence default becomes GENERATED ... AS IDENTITY, its sequence
+//                 moved past the values filled, the staging sequence dropped (brief, queue-safe)
 //   build_index   UNIQUE / PRIMARY KEY only: CREATE UNIQUE INDEX CONCURRENTLY, once the column is filled
 //                 (and NOT NULL, for a primary key)
 //   attach_index  ADD CONSTRAINT ... UNIQUE / PRIMARY KEY USING INDEX (brief, queue-safe)
@@ -19,7 +21,18 @@
 
 namespace sc {
 
-enum class JobPhase { backfill, sweep, add_check, final_sweep, validate, set_not_null, build_index, attach_index, done };
+enum class JobPhase {
+    backfill,
+    sweep,
+    add_check,
+    final_sweep,
+    validate,
+    set_not_null,
+    set_identity,
+    build_index,
+    attach_index,
+    done
+};
 
 const char *phase_name(JobPhase phase) noexcept;
 bool phase_from_name(std::string_view name, JobPhase *out) noexcept;
@@ -36,6 +49,7 @@ struct PhaseInputs {
     bool not_null = false;
     bool staged_constraints = false;  // the column's own CHECK / FOREIGN KEY constraints, added after the fill
     bool staged_index = false;        // the column's own UNIQUE / PRIMARY KEY, built after everything else
+    bool staged_identity = false;     // an identity column: made one once it is filled and NOT NULL
     bool new_rows_get_value = true;  // new rows get a non-NULL default (else NULLs can keep arriving)
     int sweep_passes = 0;            // passes done in this phase, including the one just finished
     int max_sweep_passes = 3;        // passes before NOT NULL moves on to its CHECK anyway
@@ -55,9 +69,10 @@ SweepNext after_sweep(JobPhase phase, const SweepOutcome &outcome, const PhaseIn
 // SET NOT NULL after it: validate is the last step. staged_constraints: the job adds and validates the
 // column's CHECK / FOREIGN KEY constraints (add_check, validate) even when the column stays nullable.
 // staged_index: the job builds the column's UNIQUE / PRIMARY KEY index (build_index, attach_index) last,
-// where it would otherwise be done.
+// where it would otherwise be done; staged_identity: the job makes the column an identity column
+// (set_identity) once it is NOT NULL, before the index.
 JobPhase next_phase(JobPhase phase, bool not_null, bool native_not_null, bool staged_constraints = false,
-                    bool staged_index = false) noexcept;
+                    bool staged_index = false, bool staged_identity = false) noexcept;
 
 // The phase a new job starts in: backfill when existing rows need a value, else add_check when it has
 // constraints to stage, else build_index when it has an index to build, else done.
@@ -66,7 +81,8 @@ JobPhase first_phase(bool backfill, bool staged_constraints, bool staged_index =
 // What one step of a phase does: the worker's phase table has one function per kind.
 enum class StepKind {
     fill,    // backfill, sweep, final_sweep: one batch, or the end of a pass over every part
-    ddl,     // add_check, validate, set_not_null, attach_index: one DDL step (queue-safe lock), then the next phase
+    ddl,     // add_check, validate, set_not_null, set_identity, attach_index: one DDL step (queue-safe
+             // lock), then the next phase
     index,   // build_index: CREATE INDEX CONCURRENTLY, in transactions of its own
     finish,  // done
 };

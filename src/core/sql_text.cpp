@@ -91,6 +91,18 @@ std::string drop_index_concurrently(const std::string &index) {
     return (boost::format("DROP INDEX CONCURRENTLY IF EXISTS %1%") % index).str();
 }
 
+std::string drop_default(const std::string &table, const std::string &column) {
+    return (boost::format("ALTER TABLE %1% ALTER COLUMN %2% DROP DEFAULT") % table % column).str();
+}
+
+std::string add_identity(const std::string &table, const std::string &column, const std::string &identity) {
+    return (boost::format("ALTER TABLE %1% ALTER COLUMN %2% ADD %3%") % table % column % identity).str();
+}
+
+std::string drop_sequence(const std::string &sequence) {
+    return (boost::format("DROP SEQUENCE %1%") % sequence).str();
+}
+
 std::string set_not_null(const std::string &table, const std::string &column) {
     return (boost::format("ALTER TABLE %1% ALTER COLUMN %2% SET NOT NULL") % table % column).str();
 }

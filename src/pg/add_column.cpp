@@ -545,7 +545,7 @@ NewJob new_job(const Request *r, bool backfill, const LockOutcome &lock, List *s
     job.finished = !work;
     job.lock_attempts = lock.attempts;
     job.lock_wait_ms = lock.waited_ms;
-    job.phase = sc::phase_name(sc::first_phase(backfill, has_staged_kind(staged, false), has_staged_kind(staged, true)));
+    job.phase = sc::phase_name(sc::first_phase(backfill, has_staged_kind(staged, "cf"), has_staged_kind(staged, "up")));
     job.staged = staged;
     job.fill_expr = backfill ? r->fill_expr : nullptr;
     job.new_rows_get_value = r->default_cooked != nullptr;

@@ -249,6 +249,8 @@ bool gather_add_column(const CStatement *s, AlterTableCmd *cmd, CCommand *c, con
             break;
         case CONSTR_IDENTITY:
             c->identity = true;
+            c->identity_always = con->generated_when == ATTRIBUTE_IDENTITY_ALWAYS;
+            c->identity_options = con->options != NIL;
             break;
         case CONSTR_GENERATED:
             c->generated = compat::generated_stored(con);  // a virtual one (18+) is catalog only

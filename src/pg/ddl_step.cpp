@@ -15,6 +15,9 @@ extern "C" {
 #include "executor/spi.h"
 #include "pgstat.h"
 #include "utils/builtins.h"
+#include "catalog/pg_attribute.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/memutils.h"
 }
 
@@ -22,7 +25,7 @@ namespace sc::pg {
 
 namespace {
 
-enum class Ddl { add_check, add_not_null, validate, set_not_null, drop_constraint };
+enum class Ddl { add_check, add_not_null, validate, set_not_null, drop_constraint, drop_default, drop_sequence };
 
 std::string core_ddl_text(Ddl which, const char *table, const char *column, const char *constraint) {
     throw_injected_fault("ddl");
@@ -37,6 +40,10 @@ std::string core_ddl_text(Ddl which, const char *table, const char *column, cons
         return sc::sql::set_not_null(table, column);
     case Ddl::drop_constraint:
         return sc::sql::drop_constraint(table, constraint);
+    case Ddl::drop_default:
+        return sc::sql::drop_default(table, column);
+    case Ddl::drop_sequence:
+        return sc::sql::drop_sequence(constraint);
     }
     return {};
 }
@@ -75,7 +82,7 @@ void add_staged(Job *job, List *staged, const char *table, const char *what) {
     foreach (lc, staged) {
         auto *sc = static_cast<StagedConstraint *>(lfirst(lc));
         bool validated = false;
-        if (is_index_constraint(sc) || constraint_state(job->relid, sc->name, &validated))
+        if ((sc->contype != 'c' && sc->contype != 'f') || constraint_state(job->relid, sc->name, &validated))
             continue;
         bool fk = sc->contype == 'f';
         List *also = fk && OidIsValid(sc->ref_relid) && sc->ref_relid != job->relid ? list_make1_oid(sc->ref_relid) : NIL;
@@ -94,6 +101,8 @@ void validate_staged(Job *job, List *staged, const char *table, const char *what
     ListCell *lc;
     foreach (lc, staged) {
         auto *sc = static_cast<StagedConstraint *>(lfirst(lc));
+        if (sc->contype != 'c' && sc->contype != 'f')
+            continue;
         bool validated = false;
         if (!constraint_state(job->relid, sc->name, &validated) || validated)
             continue;
@@ -120,6 +129,58 @@ void attach_index(Job *job, const char *table, const char *what) {
     RoleSwitch rs;
     as_table_owner(job->creator, job->relid, &rs);
     run_job_ddl(job, core_staged_text(table, quote_identifier(ix->name), ix->definition));
+    back_from_table_owner(&rs);
+}
+
+bool is_identity(Oid relid, AttrNumber attnum) {
+    HeapTuple tup = SearchSysCacheAttNum(relid, attnum);
+    if (!HeapTupleIsValid(tup))
+        return false;
+    bool identity = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tup))->attidentity != '\0';
+    ReleaseSysCache(tup);
+    return identity;
+}
+
+char *core_identity_text(const char *table, const char *column, const char *identity) {
+    return cpp_entry("safe_column worker", [&] {
+        throw_injected_fault("ddl");
+        std::string text = sc::sql::add_identity(table, column, identity);
+        return pg_call([&] { return pstrdup(text.c_str()); });
+    });
+}
+
+// set_identity: the column, numbered from its staging sequence and NOT NULL, becomes the identity column
+// the plain statement makes: its default goes, GENERATED ... AS IDENTITY comes (with a sequence of its
+// own, named as PostgreSQL names it), that sequence is set to where the staging one is, and the staging
+// one is dropped. One transaction under ACCESS EXCLUSIVE (brief, queue-safe): no row gets a number from
+// either sequence in between. Nothing to do when the column is an identity already (a crash after the
+// commit).
+void set_identity(Job *job, const char *table, const char *column, const char *what) {
+    StagedConstraint *id = staged_of_kind(job->id, "i");
+    if (id == nullptr || is_identity(job->relid, job->attnum))
+        return;
+    if (!OidIsValid(id->ref_relid) || get_rel_name(id->ref_relid) == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("the staging sequence of the job was dropped"),
+                        errhint("The column's numbers cannot be carried over to an identity sequence.")));
+    char *staging = quote_qualified_identifier(get_namespace_name(get_rel_namespace(id->ref_relid)),
+                                               get_rel_name(id->ref_relid));
+    (void)lock_queue_safe(job->relid, AccessExclusiveLock, true, what);
+    RoleSwitch rs;
+    as_table_owner(job->creator, job->relid, &rs);
+    // Where the staging sequence is, read under the lock: no row takes a number from it after this.
+    spi_exec_args(psprintf("SELECT last_value, is_called FROM %s", staging), 0, nullptr, nullptr, SPI_OK_SELECT);
+    bool isnull;
+    Datum last = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+    Datum called = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+    run_job_ddl(job, core_ddl(Ddl::drop_default, table, column, ""));
+    run_job_ddl(job, core_identity_text(table, column, id->definition));
+    // Dropped before the setval: while the column owns both, pg_get_serial_sequence finds the staging one.
+    run_job_ddl(job, core_ddl(Ddl::drop_sequence, table, column, staging));
+    Oid types[4] = {TEXTOID, TEXTOID, INT8OID, BOOLOID};
+    Datum values[4] = {CStringGetTextDatum(table), CStringGetTextDatum(get_attname(job->relid, job->attnum, false)),
+                       last, called};
+    spi_exec_args("SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence($1, $2), $3, $4)", 4, types, values,
+                  SPI_OK_SELECT);
     back_from_table_owner(&rs);
 }
 
@@ -182,9 +243,13 @@ DdlStepResult run_ddl_step(Job *job, const char *column) {
         attach_index(job, table, what);
         return res;
     }
+    if (job->phase == sc::JobPhase::set_identity) {
+        set_identity(job, table, column, what);
+        return res;
+    }
     res.native_not_null = helper_step(job, column, table, what);
     List *staged = load_staged_constraints(job->id);
-    res.staged_constraints = has_staged_kind(staged, false);
+    res.staged_constraints = has_staged_kind(staged, "cf");
     if (job->phase == sc::JobPhase::add_check)
         add_staged(job, staged, table, what);
     else if (job->phase == sc::JobPhase::validate)

@@ -126,8 +126,9 @@ HookOutcome stage(const CStatement *s) {
         InlineConstraints ic{c.check,       c.check_conname,  c.references,         c.fk_conname, c.check_no_inherit,
                              c.unique,      c.primary_key,    c.unique_conname,     c.nulls_not_distinct,
                              c.deferrable,  c.initdeferred};
-        int64 job = c.serial ? stage_serial_column(s->relid, c.column_name, c.type, c.sequence, &forecast, &ic)
-                             : add_column_job(s->relid, c.column_name, c.type,
+        int64 job = c.identity ? stage_identity_column(s->relid, c.column_name, c.type, c.identity_always, &forecast, &ic)
+                    : c.serial ? stage_serial_column(s->relid, c.column_name, c.type, c.sequence, &forecast, &ic)
+                               : add_column_job(s->relid, c.column_name, c.type,
                                               c.default_expr_qualified ? pstrdup(c.default_expr_qualified) : nullptr,
                                               c.not_null, nullptr, &forecast, &ic);
         ereport(NOTICE,
@@ -135,7 +136,10 @@ HookOutcome stage(const CStatement *s) {
                         static_cast<long long>(job)),
                  errdetail("New rows get the column's default from now on; existing rows read NULL until the "
                            "background worker has filled them%s%s%s%s.%s%s%s",
-                           c.serial ? psprintf(" (numbered from sequence %s, owned by the column)", c.sequence) : "",
+                           c.identity ? " (numbered from a staging sequence; the column becomes an identity column "
+                                        "at the end, its own sequence going on after those numbers)"
+                           : c.serial ? psprintf(" (numbered from sequence %s, owned by the column)", c.sequence)
+                                      : "",
                            c.not_null ? ", and NOT NULL is enforced once every row has a value" : "",
                            c.check || c.references ? "; its CHECK and REFERENCES constraints are added NOT VALID "
                                                      "then, and validated without blocking writes"

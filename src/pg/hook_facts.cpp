@@ -93,6 +93,8 @@ sc::ddl::Statement to_core(const CStatement *s) {
         k.not_null = c.not_null;
         k.serial = c.serial;
         k.identity = c.identity;
+        k.identity_always = c.identity_always;
+        k.identity_options = c.identity_options;
         k.generated = c.generated;
         k.domain_constraints = c.domain_constraints;
         k.if_not_exists = c.if_not_exists;

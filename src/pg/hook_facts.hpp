@@ -39,6 +39,7 @@ struct CCommand {
     bool index_options;       // UNIQUE / PRIMARY KEY with INCLUDE, WITH (...) or USING INDEX TABLESPACE
     bool nulls_not_distinct;  // UNIQUE NULLS NOT DISTINCT
     bool deferrable, initdeferred;  // of the UNIQUE / PRIMARY KEY
+    bool identity_always, identity_options;  // GENERATED ALWAYS AS IDENTITY; ... AS IDENTITY (options)
     bool check_no_inherit;                   // CHECK (...) NO INHERIT
     bool already_not_null, implied_by_check;
     bool as_constraint;  // set_not_null written ADD CONSTRAINT name NOT NULL column (18 and later)

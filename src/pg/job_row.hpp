@@ -25,6 +25,7 @@ struct Job {
     char *constraint_name;
     bool has_staged;  // constraints of the column's own to add and validate (set once per run)
     bool has_index;   // a UNIQUE / PRIMARY KEY of the column's own to build and attach (set once per run)
+    bool has_identity;  // an identity column, numbered from a staging sequence (set once per run)
     sc::JobPhase phase;
     int sweep_passes;
     int64 pass_rows;

@@ -167,6 +167,7 @@ void end_of_pass(Run *run, StepState *st) {
     in.not_null = job->not_null;
     in.staged_constraints = job->has_staged;
     in.staged_index = job->has_index;
+    in.staged_identity = job->has_identity;
     in.new_rows_get_value = job->new_rows_get_value;
     in.sweep_passes = job->sweep_passes;
     sc::PassEnd end = sc::after_pass(job->phase, job->pass_rows, in);
@@ -270,7 +271,7 @@ void step_ddl(Run *run, const char *column, StepState *st) {
     bool helper = run->job.constraint_name != nullptr;
     if (enter_phase(&run->job, &run->live,
                     sc::next_phase(run->job.phase, helper, res.native_not_null, res.staged_constraints,
-                                   run->job.has_index)))
+                                   run->job.has_index, run->job.has_identity)))
         st->stop = true;
 }
 
@@ -652,8 +653,9 @@ Run *start_run(int64 job_id, MemoryContext jobcxt) {
         keep_job(&run->job, jobcxt);
         // Recorded at creation and never changed: read once per run, not at every pass end.
         List *staged = load_staged_constraints(job_id);
-        run->job.has_staged = has_staged_kind(staged, false);
-        run->job.has_index = has_staged_kind(staged, true);
+        run->job.has_staged = has_staged_kind(staged, "cf");
+        run->job.has_index = has_staged_kind(staged, "up");
+        run->job.has_identity = has_staged_kind(staged, "i");
         set_started(job_id);
         if (strcmp(run->job.state, "queued") == 0) {
             set_phase(&run->job, run->job.phase);

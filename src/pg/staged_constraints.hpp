@@ -30,14 +30,18 @@ struct InlineConstraints {
     const char *index_name;   // written after CONSTRAINT (NULL: the name PostgreSQL would choose)
     bool nulls_not_distinct;  // UNIQUE NULLS NOT DISTINCT (stage mode)
     bool deferrable, initdeferred;
+    // An identity column (0.4): numbered from identity_sequence (qualified, quoted), made an identity at the end.
+    bool identity;
+    bool identity_always;
+    const char *identity_sequence;
 };
 
 struct StagedConstraint {
     char *name;        // unquoted (of a UNIQUE / PRIMARY KEY: its index's too)
-    char contype;      // 'c' CHECK, 'f' FOREIGN KEY, 'u' UNIQUE, 'p' PRIMARY KEY
+    char contype;      // 'c' CHECK, 'f' FOREIGN KEY, 'u' UNIQUE, 'p' PRIMARY KEY, 'i' identity
     char *definition;  // pg_get_constraintdef's text, ending in NOT VALID; 'u', 'p': "UNIQUE USING INDEX i"
     char *index_sql;   // 'u', 'p': the CREATE UNIQUE INDEX CONCURRENTLY that builds the index; else NULL
-    Oid ref_relid;     // FOREIGN KEY: the referenced table; else InvalidOid
+    Oid ref_relid;     // FOREIGN KEY: the referenced table; identity: the staging sequence; else InvalidOid
     char *requested;   // check_expr or references_clause as the caller gave it
 };
 
@@ -56,10 +60,11 @@ List *inline_referenced_tables(Oid relid, const char *table, const char *colname
 bool staged_constraints_supported();
 // A UNIQUE / PRIMARY KEY (built as an index by the worker), not a CHECK / FOREIGN KEY.
 bool is_index_constraint(const StagedConstraint *sc);
-// Whether staged has one of the index kind (index) or of the other.
-bool has_staged_kind(List *staged, bool index);
-// The job's staged UNIQUE / PRIMARY KEY, or NULL. SPI connected.
-StagedConstraint *staged_index_of(int64 job_id);
+// Whether staged has one of the kinds in contypes ("cf": CHECK / FOREIGN KEY, "up": an index, "i").
+bool has_staged_kind(List *staged, const char *contypes);
+// The job's staged one of a kind in contypes, or NULL. SPI connected.
+StagedConstraint *staged_of_kind(int64 job_id, const char *contypes);
+inline StagedConstraint *staged_index_of(int64 job_id) { return staged_of_kind(job_id, "up"); }
 // Records them for the job (as the extension's owner: within enter_owner_context). SPI connected.
 void record_staged_constraints(int64 job_id, List *staged);
 // The job's staged constraints (NIL when none, or before 0.3). SPI connected.

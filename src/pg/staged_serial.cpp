@@ -7,6 +7,7 @@
 // sequence owned by the column (dropped with it), as pg_get_serial_sequence finds it.
 #include "pg/staged_serial.hpp"
 #include "pg/add_column.hpp"
+#include "pg/staged_constraints.hpp"
 
 extern "C" {
 #include "catalog/namespace.h"
@@ -82,15 +83,11 @@ const char *serial_integer_type(const char *type_name, bool exact_case) {
     return nullptr;
 }
 
-int64 stage_serial_column(Oid relid, const char *column, const char *type, const char *sequence, char **forecast,
-                          const InlineConstraints *inline_cons) {
-    if (get_attnum(relid, column) != InvalidAttrNumber) {
-        char *owned = owned_sequence(relid, column);
-        return add_column_job(relid, column, type, nextval_of(owned ? owned : serial_sequence_name(relid, column)), true,
-                              nullptr, forecast, inline_cons);
-    }
-    if (sequence == nullptr)
-        sequence = serial_sequence_name(relid, column);
+namespace {
+
+// The sequence, the column numbered from it, OWNED BY: the steps serial and identity share.
+int64 sequence_column(Oid relid, const char *column, const char *type, const char *sequence, char **forecast,
+                      const InlineConstraints *inline_cons) {
     HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
     if (!HeapTupleIsValid(tup))
         elog(ERROR, "cache lookup failed for relation %u", relid);
@@ -105,6 +102,32 @@ int64 stage_serial_column(Oid relid, const char *column, const char *type, const
     char *table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
     run_ddl(psprintf("ALTER SEQUENCE %s OWNED BY %s.%s", sequence, table, quote_identifier(column)));
     return job;
+}
+
+}  // namespace
+
+int64 stage_serial_column(Oid relid, const char *column, const char *type, const char *sequence, char **forecast,
+                          const InlineConstraints *inline_cons) {
+    if (get_attnum(relid, column) != InvalidAttrNumber) {
+        char *owned = owned_sequence(relid, column);
+        return add_column_job(relid, column, type, nextval_of(owned ? owned : serial_sequence_name(relid, column)), true,
+                              nullptr, forecast, inline_cons);
+    }
+    return sequence_column(relid, column, type, sequence ? sequence : serial_sequence_name(relid, column), forecast,
+                           inline_cons);
+}
+
+int64 stage_identity_column(Oid relid, const char *column, const char *type, bool always, char **forecast,
+                            const InlineConstraints *inline_cons) {
+    // The staging sequence's name is not the one the identity's own sequence will take (table_column_seq).
+    Oid nsp = get_rel_namespace(relid);
+    char *staging = quote_qualified_identifier(
+        get_namespace_name(nsp), ChooseRelationName(get_rel_name(relid), column, "staging_seq", nsp, false));
+    InlineConstraints ic = inline_cons ? *inline_cons : InlineConstraints{};
+    ic.identity = true;
+    ic.identity_always = always;
+    ic.identity_sequence = staging;
+    return sequence_column(relid, column, type, staging, forecast, &ic);
 }
 
 }  // namespace sc::pg

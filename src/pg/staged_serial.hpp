@@ -17,6 +17,13 @@ struct InlineConstraints;
 int64 stage_serial_column(Oid relid, const char *column, const char *type, const char *sequence, char **forecast,
                           const InlineConstraints *inline_cons = nullptr);
 
+// An identity column staged (stage mode, ADD COLUMN ... GENERATED ALWAYS / BY DEFAULT AS IDENTITY
+// without sequence options): the same steps with a staging sequence (table_column_staging_seq), and the
+// job's last DDL step (set_identity) makes the column the identity column the plain statement makes,
+// its own sequence going on after the numbered rows, the staging one dropped. Returns the job id.
+int64 stage_identity_column(Oid relid, const char *column, const char *type, bool always, char **forecast,
+                            const InlineConstraints *inline_cons = nullptr);
+
 // The sequence PostgreSQL's serial would create for a new column of the table: a free name
 // (table_column_seq), qualified and quoted.
 char *serial_sequence_name(Oid relid, const char *column);

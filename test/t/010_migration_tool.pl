@@ -193,5 +193,20 @@ is(sql(q{SELECT (SELECT count(DISTINCT ref) = count(*) FROM users) AND (SELECT c
    'stage: every value distinct');
 is(sql(q{SELECT pg_relation_filenode('users') || ' ' || pg_relation_filenode('events')}), "$fn $efn", 'stage: no rewrite');
 
+# --- stage: an identity column (node-pg-migrate's sequenceGenerated): numbered by the worker, then an
+# identity column whose own sequence goes on after the numbered rows.
+migration('1700000000009_identity', q{  pgm.addColumn('events', { seq: { type: 'integer', sequenceGenerated: { precedence: 'BY DEFAULT' } } });});
+($rc, $output) = migrate();
+is($rc, 0, 'stage: the migration adding an identity column succeeds') or diag($output);
+my $id_job = sql(q{SELECT job_id FROM safe_column_jobs WHERE table_name = 'events' AND column_name = 'seq'});
+ok($id_job ne '', 'stage: the identity column became a job');
+wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $id_job", 'complete', 'stage: that job completes');
+is(sql(q{SELECT attidentity || ' ' || attnotnull || ' ' || pg_get_serial_sequence('events', 'seq') FROM pg_attribute
+          WHERE attrelid = 'events'::regclass AND attname = 'seq'}),
+   'd true public.events_seq_seq', 'stage: an identity column BY DEFAULT, NOT NULL, its sequence named as PostgreSQL names it');
+is(sql(q{SELECT count(DISTINCT seq) = count(*) AND max(seq) = (SELECT last_value FROM events_seq_seq) FROM events}), 't',
+   'stage: every row numbered, the identity sequence at the last number');
+is(sql(q{SELECT pg_relation_filenode('events')}), $efn, 'stage: no rewrite');
+
 $node->stop;
 done_testing();

@@ -224,11 +224,19 @@ TEST(DdlGuard, RewritingFormsWithoutAStagedEquivalent) {
     Command ident = add_column("n", "bigint");
     ident.identity = true;
     ident.sequence = "public.users_n_seq";
+    // An identity column without sequence options is staged; guard refuses it and says so.
+    EXPECT_EQ(decide(with(ident), Mode::stage, 10 * MB).action, Action::stage);
+    Verdict g = decide(with(ident), Mode::guard, 10 * MB);
+    EXPECT_EQ(g.action, Action::refuse);
+    EXPECT_TRUE(contains(g.hint, "Stage mode (SET safe_column.mode = stage) adds it completely")) << g.hint;
+    // With sequence options it is not.
+    ident.identity_options = true;
     Verdict v = decide(with(ident), Mode::stage, 10 * MB);
     EXPECT_EQ(v.action, Action::refuse);
     EXPECT_TRUE(contains(v.detail, "identity column")) << v.detail;
     EXPECT_TRUE(contains(v.hint, "CREATE SEQUENCE public.users_n_seq AS bigint;")) << v.hint;
     EXPECT_TRUE(contains(v.hint, "nextval(''public.users_n_seq''::regclass)")) << v.hint;
+    EXPECT_TRUE(contains(v.hint, "with sequence options has no staged form")) << v.hint;
 
     Command gen = add_column("lower_email", "text");
     gen.generated = true;

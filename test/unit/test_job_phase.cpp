@@ -23,7 +23,8 @@ using sc::SweepOutcome;
 
 const JobPhase kAllPhases[] = {JobPhase::backfill,    JobPhase::sweep,    JobPhase::add_check,
                                JobPhase::final_sweep, JobPhase::validate, JobPhase::set_not_null,
-                               JobPhase::build_index, JobPhase::attach_index, JobPhase::done};
+                               JobPhase::set_identity, JobPhase::build_index, JobPhase::attach_index,
+                               JobPhase::done};
 
 SweepOutcome outcome(long long rows_filled, bool nulls_left) {
     SweepOutcome o;
@@ -72,7 +73,7 @@ TEST(JobPhaseName, RoundTripsForEveryPhase) {
         ASSERT_TRUE(phase_from_name(name, &back)) << name;
         EXPECT_EQ(back, p) << name;
     }
-    EXPECT_EQ(seen.size(), 9u);
+    EXPECT_EQ(seen.size(), 10u);
 }
 
 TEST(JobPhaseName, UnknownNamesAreRejectedAndLeaveTheOutputAlone) {
@@ -459,6 +460,34 @@ TEST(JobPhaseIndex, EveryPhaseReachesDoneOnce) {
                 EXPECT_EQ(c.back(), JobPhase::done) << phase_name(p);
                 EXPECT_LE(std::count(c.begin(), c.end(), JobPhase::build_index), 1) << phase_name(p);
             }
+}
+
+// An identity column: filled from a staging sequence, NOT NULL, then made an identity (set_identity),
+// before its index when it has a primary key.
+TEST(JobPhaseIdentity, AfterNotNullBeforeTheIndex) {
+    auto chain_of = [](bool native, bool index) {
+        std::vector<JobPhase> out{JobPhase::backfill};
+        while (out.back() != JobPhase::done && out.size() < 20)
+            out.push_back(next_phase(out.back(), true, native, false, index, true));
+        return out;
+    };
+    const std::vector<JobPhase> plain{JobPhase::backfill,    JobPhase::sweep,    JobPhase::add_check,
+                                      JobPhase::final_sweep, JobPhase::validate, JobPhase::set_not_null,
+                                      JobPhase::set_identity, JobPhase::done};
+    EXPECT_EQ(chain_of(false, false), plain);
+    const std::vector<JobPhase> native_pk{JobPhase::backfill,     JobPhase::sweep,       JobPhase::add_check,
+                                          JobPhase::final_sweep,  JobPhase::validate,    JobPhase::set_identity,
+                                          JobPhase::build_index,  JobPhase::attach_index, JobPhase::done};
+    EXPECT_EQ(chain_of(true, true), native_pk);
+    EXPECT_EQ(sc::step_kind(JobPhase::set_identity), sc::StepKind::ddl);
+    EXPECT_STREQ(phase_name(JobPhase::set_identity), "set_identity");
+    for (JobPhase p : kAllPhases) {
+        JobPhase q = p;
+        int n = 0;
+        while (q != JobPhase::done && n++ < 20)
+            q = next_phase(q, true, false, true, true, true);
+        EXPECT_EQ(q, JobPhase::done) << phase_name(p);
+    }
 }
 
 }  // namespace

@@ -322,4 +322,11 @@ TEST(SqlText, StagedUniqueIndex) {
     EXPECT_EQ(sc::sql::drop_index_concurrently("s.t_c_key"), "DROP INDEX CONCURRENTLY IF EXISTS s.t_c_key");
 }
 
+TEST(SqlText, StagedIdentity) {
+    EXPECT_EQ(sc::sql::drop_default("public.t", "id"), "ALTER TABLE public.t ALTER COLUMN id DROP DEFAULT");
+    EXPECT_EQ(sc::sql::add_identity("public.t", "id", "GENERATED ALWAYS AS IDENTITY"),
+              "ALTER TABLE public.t ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY");
+    EXPECT_EQ(sc::sql::drop_sequence("public.t_id_staging_seq"), "DROP SEQUENCE public.t_id_staging_seq");
+}
+
 }  // namespace
