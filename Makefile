@@ -12,7 +12,7 @@ PG_OBJS = src/pg/module.o src/pg/guard.o src/pg/lock.o src/pg/jobs.o src/pg/add_
 	src/pg/batch.o src/pg/forecast.o src/pg/ddl_step.o src/pg/control.o src/pg/subxact.o src/pg/signals.o \
 	src/pg/overrides.o src/pg/hook.o src/pg/hook_facts.o src/pg/command_facts.o \
 	src/pg/related_locks.o src/pg/db_lifecycle.o src/pg/plan_function.o src/pg/publications.o \
-	src/pg/index_hook.o src/pg/kept_plans.o src/pg/staged_constraints.o src/pg/index_build.o src/pg/restored_jobs.o \
+	src/pg/index_hook.o src/pg/kept_plans.o src/pg/staged_constraints.o src/pg/index_build.o src/pg/staged_index.o src/pg/restored_jobs.o \
 	src/pg/staged_serial.o
 OBJS = $(CORE_OBJS) $(PG_OBJS)
 
@@ -28,7 +28,7 @@ SHLIB_LINK = -lstdc++
 
 # pg_regress and pg_isolation_regress each start a throw-away instance with the library preloaded,
 # so `make installcheck` needs no running server (it must run as a non-root user: initdb refuses root).
-REGRESS = setup guard add_column add_column_errors lock_budget backfill hook index_guard collate inline_constraints serial unique identity
+REGRESS = setup guard add_column add_column_errors lock_budget backfill hook index_guard collate inline_constraints serial unique identity staged_index
 REGRESS_OPTS = --encoding=UTF8 --no-locale --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/regress.conf
 ISOLATION = lock_queue
 ISOLATION_OPTS = --encoding=UTF8 --no-locale --inputdir=$(srcdir)/test/isolation --temp-instance=tmp_check_iso \

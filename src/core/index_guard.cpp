@@ -182,6 +182,10 @@ Effect assess_index(const IndexStatement &s) {
     return e;
 }
 
+bool index_stageable(const IndexStatement &s) {
+    return is_create_index(s) && !s.concurrent && !s.partitioned && !s.only_parent && !s.index.empty();
+}
+
 Verdict decide_index(const IndexStatement &s, Mode mode, std::int64_t min_bytes) {
     Verdict v;
     if (mode == Mode::off || s.concurrent)
@@ -217,12 +221,18 @@ Verdict decide_index(const IndexStatement &s, Mode mode, std::int64_t min_bytes)
         v.below_min_size = true;
         return v;
     }
+    if (mode == Mode::stage && index_stageable(s)) {
+        v.action = Action::stage;
+        return v;
+    }
     v.action = Action::refuse;
     v.message = "this " + statement_name(s) + " would " + what;
     v.detail = detail;
     if (mode == Mode::stage)
-        hint += " safe_column.mode = stage stages ADD COLUMN statements only; index statements are guarded as in "
-                "guard mode.";
+        hint += create ? " safe_column.mode = stage stages a CREATE INDEX that names its index, on a table that is "
+                         "not partitioned (a partitioned table's index cannot be built concurrently)."
+                       : " safe_column.mode = stage stages ADD COLUMN and CREATE INDEX statements; DROP INDEX and "
+                         "REINDEX are guarded as in guard mode.";
     hint += " To run it as sent anyway, SET safe_column.mode = off for this transaction (SET LOCAL).";
     v.hint = capitalized(hint);
     return v;

@@ -40,7 +40,12 @@ int index_lockmode(const IndexStatement &s);
 // What the statement does to the table as sent (the same Effect as an ALTER TABLE subcommand's).
 Effect assess_index(const IndexStatement &s);
 
-// min_bytes: safe_column.guard_min_size. run_guarded: take the lock queue-safely, then run as sent.
+// Stage mode turns it into a job whose worker builds the index CONCURRENTLY: a CREATE INDEX that names
+// its index, on a table that is not partitioned.
+bool index_stageable(const IndexStatement &s);
+
+// min_bytes: safe_column.guard_min_size. run_guarded: take the lock queue-safely, then run as sent;
+// stage (stage mode, index_stageable, a large table): a job builds it.
 Verdict decide_index(const IndexStatement &s, Mode mode, std::int64_t min_bytes);
 
 // safe_column_plan(): the statement as sent, then the safe way.

@@ -121,7 +121,7 @@ void validate_staged(Job *job, List *staged, const char *table, const char *what
 // USING INDEX: ACCESS EXCLUSIVE, brief, queue-safe; the index is renamed to nothing, it bears the
 // constraint's name already). Nothing to do when the constraint is there (a crash after its commit).
 void attach_index(Job *job, const char *table, const char *what) {
-    StagedConstraint *ix = staged_index_of(job->id);
+    StagedConstraint *ix = staged_of_kind(job->id, "up");  // (a CREATE INDEX's has nothing to attach)
     bool validated = false;
     if (ix == nullptr || constraint_state(job->relid, ix->name, &validated))
         return;

@@ -180,11 +180,12 @@ const char *statement_text(PlannedStmt *pstmt, const char *query) {
 
 // CREATE INDEX, DROP INDEX, REINDEX: see index_hook.cpp. Not the index statements PostgreSQL runs
 // for another statement (CREATE TABLE's constraints: context PROCESS_UTILITY_SUBCOMMAND).
-void guard_index(PlannedStmt *pstmt, const char *query, ProcessUtilityContext context) {
+HookOutcome guard_index(PlannedStmt *pstmt, const char *query, ProcessUtilityContext context) {
     auto mode = static_cast<sc::ddl::Mode>(ddl_mode);
     if (hook_stands_aside(mode) || context == PROCESS_UTILITY_SUBCOMMAND || !extension_in_database())
-        return;
-    guard_index_statement(pstmt->utilityStmt, statement_text(pstmt, query), mode);
+        return HookOutcome::pass;
+    return guard_index_statement(pstmt->utilityStmt, statement_text(pstmt, query), mode) ? HookOutcome::done
+                                                                                          : HookOutcome::pass;
 }
 
 HookOutcome decide_and_act(PlannedStmt *pstmt, const char *query) {
@@ -285,7 +286,10 @@ void process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyT
             if (outcome == HookOutcome::done)
                 return;
         } else if (is_index_statement(stmt)) {
-            cpp_entry("safe_column utility hook", [&] { guard_index(pstmt, queryString, context); });
+            HookOutcome outcome =
+                cpp_entry("safe_column utility hook", [&] { return guard_index(pstmt, queryString, context); });
+            if (outcome == HookOutcome::done)
+                return;
         } else if ((IsA(stmt, CreateStmt) || IsA(stmt, CreateForeignTableStmt)) &&
                    reinterpret_cast<CreateStmt *>(stmt)->inhRelations != NIL) {
             cpp_entry("safe_column utility hook", [&] { guard_create_table(reinterpret_cast<CreateStmt *>(stmt)); });
@@ -310,7 +314,7 @@ void hook_init() {
         "a strong lock. guard: take every ALTER TABLE's lock queue-safely, and refuse those that would rewrite, scan "
         "or build an index on a table of safe_column.guard_min_size or more; the same for CREATE INDEX, REINDEX and "
         "DROP INDEX without CONCURRENTLY. stage: as guard, but run ADD COLUMN statements that safe_add_column can do "
-        "as a staged job.",
+        "as a staged job, and a named CREATE INDEX as a job that builds it CONCURRENTLY.",
         &ddl_mode, static_cast<int>(sc::ddl::Mode::guard), mode_options, PGC_USERSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable(
         "safe_column.guard_min_size", "Table size from which safe_column.mode refuses or stages heavy ALTER TABLEs.",

@@ -17,7 +17,11 @@ extern "C" {
 #include "tcop/dest.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -59,10 +63,15 @@ char *core_drop_index_sql(const char *qualified, MemoryContext cxt) {
     });
 }
 
-// One statement, as a client's top-level statement runs (see index_build.hpp), as role. No transaction
-// open before or after.
-void run_top_level(const char *sql, Oid role) {
+void set_search_path(const char *value) {
+    (void)set_config_option("search_path", value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
+}
+
+// One statement, as a client's top-level statement runs (see index_build.hpp), as role, under
+// search_path (NULL: the worker's own). No transaction open before or after.
+void run_top_level(const char *sql, Oid role, const char *search_path = nullptr) {
     MemoryContext caller = CurrentMemoryContext;
+    char *saved_path = search_path ? pstrdup(GetConfigOption("search_path", false, false)) : nullptr;
     MemoryContext cxt = AllocSetContextCreate(caller, "safe_column top-level statement", ALLOCSET_SMALL_SIZES);
     Oid save_user;
     int save_sec;
@@ -73,6 +82,8 @@ void run_top_level(const char *sql, Oid role) {
     pgstat_report_activity(STATE_RUNNING, sql);
     PG_TRY();
     {
+        if (search_path != nullptr)
+            set_search_path(search_path);
         RawStmt *raw = linitial_node(RawStmt, pg_parse_query(sql));
         PlannedStmt *ps = makeNode(PlannedStmt);
         ps->commandType = CMD_UTILITY;
@@ -88,14 +99,19 @@ void run_top_level(const char *sql, Oid role) {
         SetUserIdAndSecContext(save_user, save_sec);
         if (ActiveSnapshotSet())
             PopActiveSnapshot();
+        if (saved_path != nullptr)
+            set_search_path(saved_path);
         CommitTransactionCommand();
     }
     PG_CATCH();
     {
-        // The statement's own transactions began as role: an abort would put that one back.
+        // The statement's own transactions began as role: an abort would put that one back. A search
+        // path set in a transaction the statement committed would stay.
         SetUserIdAndSecContext(save_user, save_sec);
         in_safe_column_ddl = false;
         (void)MemoryContextSwitchTo(caller);
+        if (saved_path != nullptr)
+            set_search_path(saved_path);
         PG_RE_THROW();
     }
     PG_END_TRY();
@@ -112,7 +128,7 @@ char *unattached_staged_index(Oid relid, const char *name) {
     return state == IndexState::invalid || state == IndexState::valid ? qualified : nullptr;
 }
 
-void build_staged_index(const Job *job, const StagedConstraint *ix) {
+void build_staged_index(const Job *job, const StagedConstraint *ix, const char *search_path) {
     MemoryContext caller = CurrentMemoryContext;
     char *qualified = nullptr;
     SetCurrentStatementStartTimestamp();
@@ -125,7 +141,22 @@ void build_staged_index(const Job *job, const StagedConstraint *ix) {
     if (drop != nullptr)
         run_top_level(drop, role);
     if (state != IndexState::valid && state != IndexState::attached)
-        run_top_level(ix->index_sql, role);
+        run_top_level(ix->index_sql, role, search_path);
+}
+
+char *index_job_search_path(const Job *job, MemoryContext cxt) {
+    Oid owner = acting_role(job->creator, job->relid);
+    if (!has_privs_of_role(job->creator, owner))
+        ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                        errmsg("the role that created the job no longer has the rights of the table's owner"),
+                        errdetail("The index is built as the table's owner."),
+                        errhint("Have the table's owner send the CREATE INDEX again.")));
+    Oid types[1] = {INT8OID};
+    Datum values[1] = {Int64GetDatum(job->id)};
+    spi_exec_args(psprintf("SELECT search_path FROM %s WHERE job_id = $1", store_table()), 1, types, values,
+                  SPI_OK_SELECT);
+    char *path = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : nullptr;
+    return MemoryContextStrdup(cxt, path ? path : "pg_catalog");
 }
 
 void drop_unattached_staged_index(const Job *job) {

@@ -12,6 +12,10 @@
 
 #include "pg/job_row.hpp"
 
+extern "C" {
+#include "utils/palloc.h"
+}
+
 namespace sc::pg {
 
 struct StagedConstraint;
@@ -19,7 +23,14 @@ struct StagedConstraint;
 // build_index, with no transaction open: a leftover of an earlier attempt that is not valid (a crash
 // or a cancel mid-build) is dropped concurrently first; the index is built unless a valid one of that
 // name on the table exists already (built before a crash that lost the phase change).
-void build_staged_index(const Job *job, const StagedConstraint *ix);
+// search_path: a staged CREATE INDEX runs its statement under its creator's (NULL: the worker's own).
+void build_staged_index(const Job *job, const StagedConstraint *ix, const char *search_path = nullptr);
+
+// A staged CREATE INDEX (a job without a column): the search_path it was sent under, in cxt. Its
+// creator must still have the rights of the table's owner, as whom the statement runs (an ERROR
+// otherwise: another owner's index expressions are not run for the one who wrote them). In a
+// transaction, SPI connected.
+char *index_job_search_path(const Job *job, MemoryContext cxt);
 
 // A job that ended failed or cancelled leaves no index of its own behind: its staged index, built or
 // half-built and not attached as a constraint, is dropped concurrently. No transaction open; a failure

@@ -15,6 +15,7 @@
 #include "pg/jobs.hpp"
 #include "pg/lock.hpp"
 #include "pg/related_locks.hpp"
+#include "pg/staged_index.hpp"
 
 extern "C" {
 #include "access/relation.h"
@@ -239,27 +240,30 @@ int core_plan_index(const CIndexStatement *s, CPlanStep **out) {
     return to_c_steps(sc::ddl::plan_index(to_core(s)), out);
 }
 
-void guard_index_statement(Node *stmt, const char *sql, sc::ddl::Mode mode) {
+bool guard_index_statement(Node *stmt, const char *sql, sc::ddl::Mode mode) {
     CIndexStatement *s = gather_index_statement(stmt, sql, true);
     if (s == nullptr || s->concurrent || !worth_guarding(s))
-        return;
+        return false;
     measure_index_statement(s);
     CVerdict v = core_decide_index(s, mode);
     switch (v.action) {
     case sc::ddl::Action::run:
-    case sc::ddl::Action::stage:  // (the core stages no index statement)
-        return;
+        return false;
+    case sc::ddl::Action::stage:
+        stage_create_index(s, castNode(IndexStmt, stmt));
+        return true;
     case sc::ddl::Action::run_guarded:
         lock_for(s, mode);
-        return;
+        return false;
     case sc::ddl::Action::warn:
         ereport(WARNING, (errmsg_internal("%s", v.message), errdetail_internal("%s", v.detail),
                           v.hint[0] ? errhint("%s", v.hint) : 0));
-        return;
+        return false;
     case sc::ddl::Action::refuse:
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE), errmsg_internal("%s", v.message),
                         errdetail_internal("%s", v.detail), errhint("%s", v.hint)));
     }
+    return false;
 }
 
 }  // namespace sc::pg

@@ -37,6 +37,8 @@ CVerdict core_decide_index(const CIndexStatement *s, sc::ddl::Mode mode);
 int core_plan_index(const CIndexStatement *s, CPlanStep **out);
 
 // The hook: run as sent, warn, take the locks queue-safely, or refuse (with an ERROR).
-void guard_index_statement(Node *stmt, const char *sql, sc::ddl::Mode mode);
+// True when stage mode turned the statement into a job (a CREATE INDEX built CONCURRENTLY by the
+// worker): PostgreSQL must not run it.
+bool guard_index_statement(Node *stmt, const char *sql, sc::ddl::Mode mode);
 
 }  // namespace sc::pg

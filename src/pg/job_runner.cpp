@@ -293,11 +293,15 @@ void step_index(Run *run, const char *, StepState *st) {
     auto *ix = static_cast<StagedConstraint *>(MemoryContextAllocZero(run->jobcxt, sizeof(StagedConstraint)));
     ix->name = MemoryContextStrdup(run->jobcxt, found->name);
     ix->index_sql = MemoryContextStrdup(run->jobcxt, found->index_sql);
+    // A staged CREATE INDEX runs as sent (with CONCURRENTLY), under the search_path it was sent under.
+    char *search_path = job->attnum == InvalidAttrNumber ? index_job_search_path(job, run->jobcxt) : nullptr;
     commit_txn();
-    build_staged_index(job, ix);
+    build_staged_index(job, ix, search_path);
     pfree(ix->name);
     pfree(ix->index_sql);
     pfree(ix);
+    if (search_path != nullptr)
+        pfree(search_path);
     begin_txn("safe_column: recording the index build");
     Job now{};
     if (!load_job(run->job_id, &now) || is_ended_state(now.state)) {
@@ -343,7 +347,8 @@ const char *load_and_check(Run *run, StepState *st) {
         return nullptr;
     if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(now.relid)))
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("the table of the job was dropped")));
-    char *column = live_attname(now.relid, now.attnum);
+    // A staged CREATE INDEX has no column (its steps take none).
+    char *column = now.attnum == InvalidAttrNumber ? pstrdup("") : live_attname(now.relid, now.attnum);
     if (column == nullptr)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN), errmsg("the column of the job was dropped")));
     if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(now.creator)))
@@ -441,8 +446,9 @@ void retry_step(Run *run, const StepState *st, const ErrorData *err) {
 const char *what_is_gone(const Job *job) {
     begin_txn("safe_column: checking the job's table");
     const char *why = !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(job->relid)) ? "the table of the job was dropped"
-                      : live_attname(job->relid, job->attnum) == nullptr           ? "the column of the job was dropped"
-                                                                                   : nullptr;
+                      : job->attnum != InvalidAttrNumber && live_attname(job->relid, job->attnum) == nullptr
+                          ? "the column of the job was dropped"
+                          : nullptr;
     commit_txn();
     return why;
 }
@@ -654,7 +660,7 @@ Run *start_run(int64 job_id, MemoryContext jobcxt) {
         // Recorded at creation and never changed: read once per run, not at every pass end.
         List *staged = load_staged_constraints(job_id);
         run->job.has_staged = has_staged_kind(staged, "cf");
-        run->job.has_index = has_staged_kind(staged, "up");
+        run->job.has_index = has_staged_kind(staged, "upx");
         run->job.has_identity = has_staged_kind(staged, "i");
         set_started(job_id);
         if (strcmp(run->job.state, "queued") == 0) {

@@ -219,12 +219,13 @@ int64 insert_job(const NewJob *job) {
     char *query = psprintf(
         "INSERT INTO %s (relid, schema_name, table_name, attnum, column_name, column_type, default_expr,"
         "                backfill_expr, not_null, state, created_by, search_path, lock_attempts, lock_wait_ms,"
-        "                started_at, finished_at, phase, fill_expr, new_rows_get_value)"
+        "                started_at, finished_at, phase, fill_expr, new_rows_get_value%s)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
         "         CASE WHEN $15 THEN pg_catalog.clock_timestamp() END,"
-        "         CASE WHEN $15 THEN pg_catalog.clock_timestamp() END, $16, $17, $18)"
+        "         CASE WHEN $15 THEN pg_catalog.clock_timestamp() END, $16, $17, $18%s)"
         " RETURNING job_id",
-        extension_table("safe_column_job_store"));
+        extension_table("safe_column_job_store"), job->kind ? ", kind" : "",
+        job->kind ? psprintf(", %s", quote_literal_cstr(job->kind)) : "");
     Oid argtypes[18] = {OIDOID,  NAMEOID, NAMEOID, INT2OID, NAMEOID,   TEXTOID, TEXTOID, TEXTOID, BOOLOID,
                         TEXTOID, OIDOID,  TEXTOID, INT4OID, FLOAT8OID, BOOLOID, TEXTOID, TEXTOID, BOOLOID};
     Datum values[18];
@@ -234,8 +235,15 @@ int64 insert_job(const NewJob *job) {
     values[1] = DirectFunctionCall1(namein, CStringGetDatum(nspname));
     values[2] = DirectFunctionCall1(namein, CStringGetDatum(relname));
     values[3] = Int16GetDatum(job->attnum);
-    values[4] = DirectFunctionCall1(namein, CStringGetDatum(job->column_name));
-    values[5] = CStringGetTextDatum(job->column_type);
+    nulls[3] = job->attnum == InvalidAttrNumber ? 'n' : ' ';
+    if (job->column_name)
+        values[4] = DirectFunctionCall1(namein, CStringGetDatum(job->column_name));
+    else
+        nulls[4] = 'n';
+    if (job->column_type)
+        values[5] = CStringGetTextDatum(job->column_type);
+    else
+        nulls[5] = 'n';
     if (job->default_expr)
         values[6] = CStringGetTextDatum(job->default_expr);
     else

@@ -51,9 +51,10 @@ bool is_running_state(const char *state);
 
 struct NewJob {
     Oid relid;
-    AttrNumber attnum;
+    AttrNumber attnum;        // InvalidAttrNumber (with column_name and column_type NULL): an index job
     const char *column_name;
     const char *column_type;
+    const char *kind;         // NULL: the table's default ('add_column'); 'create_index' (0.4)
     const char *default_expr;
     const char *backfill_expr;
     bool not_null;

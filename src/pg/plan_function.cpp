@@ -139,14 +139,15 @@ void plan_step_row(const CPlanStep &p, Datum *values, bool *nulls) {
 
 // The last row: what safe_column.mode does with the statement right now (with mode off, the verdict
 // was taken for guard: both are said).
-void verdict_row(const CVerdict &v, sc::ddl::Mode mode, Datum *values, bool *nulls) {
+void verdict_row(const CVerdict &v, sc::ddl::Mode mode, bool index_statement, Datum *values, bool *nulls) {
     const char *what;
     switch (v.action) {
     case sc::ddl::Action::refuse:
         what = psprintf("refused: %s", v.message);
         break;
     case sc::ddl::Action::stage:
-        what = "staged: safe_add_column for each ADD COLUMN";
+        what = index_statement ? "staged: a job whose worker builds the index with CREATE INDEX CONCURRENTLY"
+                               : "staged: safe_add_column for each ADD COLUMN";
         break;
     case sc::ddl::Action::warn:
         what = psprintf("run as sent, after a WARNING: %s", v.message);
@@ -201,7 +202,7 @@ void put_row(ReturnSetInfo *rsinfo, int row, int64 table_bytes, Datum *values, b
 
 // The rows: each step, the publication row when there is one, the verdict.
 void put_plan(FunctionCallInfo fcinfo, const CPlanStep *steps, int n, const char *pub_note, const CVerdict &v,
-              int64 table_bytes) {
+              int64 table_bytes, bool index_statement = false) {
     auto mode = static_cast<sc::ddl::Mode>(ddl_mode);
     InitMaterializedSRF(fcinfo, 0);
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
@@ -219,7 +220,7 @@ void put_plan(FunctionCallInfo fcinfo, const CPlanStep *steps, int n, const char
         put_row(rsinfo, ++row, table_bytes, values, nulls);
         memset(nulls, 0, sizeof nulls);
     }
-    verdict_row(v, mode, values, nulls);
+    verdict_row(v, mode, index_statement, values, nulls);
     put_row(rsinfo, ++row, table_bytes, values, nulls);
 }
 
@@ -241,7 +242,7 @@ Datum plan_impl(FunctionCallInfo fcinfo) {
         error_context_stack = cb.previous;
         measure_index_statement(s);
         int n = core_plan_index(s, &steps);
-        put_plan(fcinfo, steps, n, nullptr, core_decide_index(s, verdict_mode), s->table_bytes);
+        put_plan(fcinfo, steps, n, nullptr, core_decide_index(s, verdict_mode), s->table_bytes, true);
         return static_cast<Datum>(0);
     }
     CStatement *s = plan_facts(castNode(AlterTableStmt, stmt), ddl);

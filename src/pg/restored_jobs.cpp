@@ -74,11 +74,23 @@ void restore_job_row(RowEdit &e, HeapTuple tup) {
         return;  // an OID the dump did not write as a name: left as it is (the job's table is gone)
     set(e, "created_by", ObjectIdGetDatum(reinterpret_cast<Form_pg_class>(GETSTRUCT(rel))->relowner));
     ReleaseSysCache(rel);
-    AttrNumber attnum = get_attnum(relid, colname);
-    set(e, "attnum", Int16GetDatum(attnum));
+    // A staged CREATE INDEX (0.4) has no column.
+    AttrNumber attnum = colname ? get_attnum(relid, colname) : InvalidAttrNumber;
+    if (colname != nullptr)
+        set(e, "attnum", Int16GetDatum(attnum));
     if (!is_unfinished(state))
         return;
     char *table = DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(relid)));
+    if (colname == nullptr) {
+        set(e, "state", CStringGetTextDatum("paused"));
+        set(e, "pause_reason",
+            CStringGetTextDatum(psprintf("restored from a dump while %s: resume it to build the index", state)));
+        ereport(WARNING, (errmsg("safe_column job %lld building an index on table %s was restored unfinished, paused",
+                                 static_cast<long long>(job_id), table),
+                          errhint("Resume it with SELECT safe_column_resume(%lld); or cancel it with safe_column_cancel.",
+                                  static_cast<long long>(job_id))));
+        return;
+    }
     if (attnum == InvalidAttrNumber) {
         set(e, "state", CStringGetTextDatum("failed"));
         set(e, "error", CStringGetTextDatum(psprintf("restored from a dump while %s, but table %s has no column \"%s\""

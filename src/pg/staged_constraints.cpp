@@ -211,7 +211,9 @@ List *try_staged_constraints(Oid relid, const char *table, const char *colname, 
     return out;
 }
 
-bool is_index_constraint(const StagedConstraint *sc) { return sc->contype == 'u' || sc->contype == 'p'; }
+bool is_index_constraint(const StagedConstraint *sc) {
+    return sc->contype == 'u' || sc->contype == 'p' || sc->contype == 'x';
+}
 
 bool has_staged_kind(List *staged, const char *contypes) {
     ListCell *lc;
@@ -256,7 +258,7 @@ void record_staged_constraints(int64 job_id, List *staged) {
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("staging CHECK and REFERENCES constraints needs safe_column 0.3"),
                         errhint("Run ALTER EXTENSION safe_column UPDATE.")));
-    bool with_index = has_staged_kind(staged, "upi");
+    bool with_index = has_staged_kind(staged, "upix");
     if (with_index && !staged_index_supported())
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("staging UNIQUE, PRIMARY KEY and identity columns needs safe_column 0.4"),

@@ -38,7 +38,8 @@ struct InlineConstraints {
 
 struct StagedConstraint {
     char *name;        // unquoted (of a UNIQUE / PRIMARY KEY: its index's too)
-    char contype;      // 'c' CHECK, 'f' FOREIGN KEY, 'u' UNIQUE, 'p' PRIMARY KEY, 'i' identity
+    char contype;      // 'c' CHECK, 'f' FOREIGN KEY, 'u' UNIQUE, 'p' PRIMARY KEY, 'i' identity,
+                       // 'x' the index of a staged CREATE INDEX (definition: the statement as sent)
     char *definition;  // pg_get_constraintdef's text, ending in NOT VALID; 'u', 'p': "UNIQUE USING INDEX i"
     char *index_sql;   // 'u', 'p': the CREATE UNIQUE INDEX CONCURRENTLY that builds the index; else NULL
     Oid ref_relid;     // FOREIGN KEY: the referenced table; identity: the staging sequence; else InvalidOid
@@ -56,15 +57,18 @@ List *try_staged_constraints(Oid relid, const char *table, const char *colname, 
 // on a referenced table would fail the call). Bad text is refused here, before any lock.
 List *inline_referenced_tables(Oid relid, const char *table, const char *colname, const InlineConstraints *ic);
 
-// Whether the extension's schema has the table of staged constraints (0.3 and later). SPI connected.
+// Whether the extension's schema has the table of staged constraints (0.3 and later), and its
+// index_sql (0.4 and later). SPI connected.
 bool staged_constraints_supported();
+bool staged_index_supported();
 // A UNIQUE / PRIMARY KEY (built as an index by the worker), not a CHECK / FOREIGN KEY.
 bool is_index_constraint(const StagedConstraint *sc);
 // Whether staged has one of the kinds in contypes ("cf": CHECK / FOREIGN KEY, "up": an index, "i").
 bool has_staged_kind(List *staged, const char *contypes);
 // The job's staged one of a kind in contypes, or NULL. SPI connected.
 StagedConstraint *staged_of_kind(int64 job_id, const char *contypes);
-inline StagedConstraint *staged_index_of(int64 job_id) { return staged_of_kind(job_id, "up"); }
+// The index the job builds: a column's UNIQUE / PRIMARY KEY, or a staged CREATE INDEX ('x').
+inline StagedConstraint *staged_index_of(int64 job_id) { return staged_of_kind(job_id, "upx"); }
 // Records them for the job (as the extension's owner: within enter_owner_context). SPI connected.
 void record_staged_constraints(int64 job_id, List *staged);
 // The job's staged constraints (NIL when none, or before 0.3). SPI connected.

@@ -201,12 +201,25 @@ is($rc, 0, 'stage: the migration adding an identity column succeeds') or diag($o
 my $id_job = sql(q{SELECT job_id FROM safe_column_jobs WHERE table_name = 'events' AND column_name = 'seq'});
 ok($id_job ne '', 'stage: the identity column became a job');
 wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $id_job", 'complete', 'stage: that job completes');
-is(sql(q{SELECT attidentity || ' ' || attnotnull || ' ' || pg_get_serial_sequence('events', 'seq') FROM pg_attribute
+is(sql(q{SELECT attidentity::text || ' ' || attnotnull || ' ' || pg_get_serial_sequence('events', 'seq') FROM pg_attribute
           WHERE attrelid = 'events'::regclass AND attname = 'seq'}),
    'd true public.events_seq_seq', 'stage: an identity column BY DEFAULT, NOT NULL, its sequence named as PostgreSQL names it');
 is(sql(q{SELECT count(DISTINCT seq) = count(*) AND max(seq) = (SELECT last_value FROM events_seq_seq) FROM events}), 't',
    'stage: every row numbered, the identity sequence at the last number');
 is(sql(q{SELECT pg_relation_filenode('events')}), $efn, 'stage: no rewrite');
+
+# --- stage: a column and its index in one migration (one transaction, as the tool sends it: CREATE INDEX
+# without CONCURRENTLY, which a transaction block cannot run anyway): the column is staged, the index
+# is built CONCURRENTLY by the worker after commit, valid and as the plain statement defines it.
+migration('1700000000010_index', q{  pgm.addColumn('events', { kind2: { type: 'integer', default: 3 } });
+  pgm.createIndex('events', 'kind2', { name: 'events_kind2_idx' });});
+($rc, $output) = migrate();
+is($rc, 0, 'stage: the migration adding a column and its index succeeds') or diag($output);
+my $ix_job = sql(q{SELECT job_id FROM safe_column_jobs WHERE table_name = 'events' AND kind = 'create_index'});
+ok($ix_job ne '', 'stage: the CREATE INDEX became a job');
+wait_for($node, "SELECT state FROM safe_column_jobs WHERE job_id = $ix_job", 'complete', 'stage: that job completes');
+is(sql(q{SELECT indisvalid || ' ' || pg_get_indexdef(indexrelid) FROM pg_index WHERE indexrelid = 'events_kind2_idx'::regclass}),
+   'true CREATE INDEX events_kind2_idx ON public.events USING btree (kind2)', 'stage: the index is valid, as the plain statement defines it');
 
 $node->stop;
 done_testing();

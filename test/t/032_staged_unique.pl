@@ -12,6 +12,9 @@
 #      application has fixed its data, a resume completes it.
 #   E. safe_column_wait from a session whose snapshot the build waits for: an error that says so and
 #      points to safe_column_watch (instead of a wait that never ends).
+#   F. CREATE INDEX in stage mode (issue 21), the same way: the application's writes go on during the
+#      build; SIGKILL of the postmaster during it; restart: built again, valid, as the plain statement
+#      defines it. G. Cancelled during its build: no index left behind.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -161,6 +164,39 @@ $waiter->quit;
 like($waiter->{stderr}, qr/safe_column_wait cannot wait for safe_column job $job_e while the index build of job $job_e waits for this transaction/,
     'E: the wait ended with an error that says why');
 like($waiter->{stderr}, qr/HINT:  Use CALL safe_column_watch\($job_e\) outside a transaction block/, 'E: and what to use');
+
+# ---------------------------------------------------------------------------------------------
+# F. A staged CREATE INDEX: writes go on during the build; a crash during it.
+make_test_table($node, 'postgres', 'f', $rows);
+$holder = snapshot_holder();
+($ret, $out, $err) = $node->psql('postgres', q{SET safe_column.mode = stage; CREATE INDEX f_v_pad ON f (v) INCLUDE (pad) WHERE v > 10});
+is($ret, 0, 'F: CREATE INDEX returns at once in stage mode') or diag($err);
+like($err, qr/safe_column staged CREATE INDEX f_v_pad on "f" as job \d+/, 'F: the NOTICE names the job');
+my $job_f = sql(q{SELECT max(job_id) FROM safe_column_jobs WHERE table_name = 'f'});
+is(sql("SELECT kind || ' ' || coalesce(column_name, '-') FROM safe_column_jobs WHERE job_id = $job_f"), 'create_index -',
+    'F: a job of kind create_index, without a column');
+build_waits($job_f, 'F: the build waits for the old snapshot');
+is(sql(q{SELECT indisvalid FROM pg_index WHERE indexrelid = 'f_v_pad'::regclass}), 'f', 'F: the index is there, not valid yet');
+is(sql(q{SET lock_timeout = '100ms'; UPDATE f SET v = v WHERE id <= 10; INSERT INTO f VALUES (0, 0, 'x'); DELETE FROM f WHERE id = 0;
+         SELECT 'written'}), 'written', 'F: the application writes to the table during the build');
+crash_restart($node);
+$holder->quit;
+wait_for($node, "SELECT state || ' ' || phase || ' ' || coalesce(error, '-') FROM safe_column_jobs WHERE job_id = $job_f",
+    'complete done -', 'F: after the restart the job completes');
+is(sql(q{SELECT indisvalid || ' ' || pg_get_indexdef(indexrelid) FROM pg_index WHERE indexrelid = 'f_v_pad'::regclass}),
+    'true CREATE INDEX f_v_pad ON public.f USING btree (v) INCLUDE (pad) WHERE (v > 10)',
+    'F: built again, valid, as the plain statement defines it');
+is(sql(q{SELECT count(*) FROM pg_class WHERE relname LIKE 'f_v_pad%'}), '1', 'F: one index of that name, no leftover');
+
+# ---------------------------------------------------------------------------------------------
+# G. A staged CREATE INDEX cancelled during its build.
+$holder = snapshot_holder();
+($ret, $out, $err) = $node->psql('postgres', q{SET safe_column.mode = stage; CREATE UNIQUE INDEX f_id_v ON f (id, v)});
+my $job_g = sql(q{SELECT max(job_id) FROM safe_column_jobs WHERE table_name = 'f'});
+build_waits($job_g, 'G: the build waits for the old snapshot');
+is(sql("SELECT safe_column_cancel($job_g)"), 'cancelled', 'G: cancelled');
+wait_for($node, q{SELECT count(*) FROM pg_class WHERE relname = 'f_id_v'}, '0', 'G: no index is left behind');
+$holder->quit;
 
 $node->stop;
 done_testing();

@@ -83,10 +83,27 @@ TEST(IndexGuard, WarnModeWarnsAndRuns) {
     EXPECT_EQ(v.message, "this CREATE INDEX will block writes to table \"users\" while it builds the index");
 }
 
-TEST(IndexGuard, StageModeGuardsIndexesAndSaysSo) {
-    Verdict v = decide_index(create("CREATE INDEX i ON users (email)"), Mode::stage, min_bytes);
+TEST(IndexGuard, StageModeStagesANamedCreateIndex) {
+    EXPECT_EQ(decide_index(create("CREATE INDEX i ON users (email)"), Mode::stage, min_bytes).action, Action::stage);
+    // Below guard_min_size: as sent, its lock taken queue-safely.
+    EXPECT_EQ(decide_index(create("CREATE INDEX i ON users (email)", MB), Mode::stage, min_bytes).action,
+              Action::run_guarded);
+    // Without a name (the server would choose it), or on a partitioned table: refused, and says why.
+    IndexStatement unnamed = create("CREATE INDEX ON users (email)");
+    unnamed.index.clear();
+    Verdict v = decide_index(unnamed, Mode::stage, min_bytes);
     EXPECT_EQ(v.action, Action::refuse);
-    EXPECT_NE(v.hint.find("stages ADD COLUMN statements only"), std::string::npos) << v.hint;
+    EXPECT_NE(v.hint.find("stages a CREATE INDEX that names its index"), std::string::npos) << v.hint;
+    IndexStatement parted = create("CREATE INDEX i ON users (email)");
+    parted.partitioned = true;
+    EXPECT_EQ(decide_index(parted, Mode::stage, min_bytes).action, Action::refuse);
+    // REINDEX is guarded in stage mode as in guard mode.
+    IndexStatement re = create("REINDEX TABLE users");
+    re.verb = IndexVerb::reindex;
+    re.whole_table = true;
+    v = decide_index(re, Mode::stage, min_bytes);
+    EXPECT_EQ(v.action, Action::refuse);
+    EXPECT_NE(v.hint.find("DROP INDEX and REINDEX are guarded as in guard mode"), std::string::npos) << v.hint;
 }
 
 TEST(IndexGuard, PartitionedTableGetsTheOnOnlyRecipe) {
