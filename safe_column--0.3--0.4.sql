@@ -37,13 +37,13 @@ CREATE FUNCTION safe_add_column(tbl regclass, column_name name, column_type text
                                 default_expr text DEFAULT NULL, not_null boolean DEFAULT false,
                                 backfill_expr text DEFAULT NULL, check_expr text DEFAULT NULL,
                                 references_clause text DEFAULT NULL, unique_key boolean DEFAULT false,
-                                primary_key boolean DEFAULT false)
+                                primary_key boolean DEFAULT false, identity text DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'safe_add_column'
 LANGUAGE C CALLED ON NULL INPUT VOLATILE;
 
-COMMENT ON FUNCTION safe_add_column(regclass, name, text, text, boolean, text, text, text, boolean, boolean) IS
-'add a column without a table rewrite and without queueing the application behind the lock, with its CHECK, REFERENCES, UNIQUE and PRIMARY KEY constraints validated or built in the background; returns the job id';
+COMMENT ON FUNCTION safe_add_column(regclass, name, text, text, boolean, text, text, text, boolean, boolean, text) IS
+'add a column without a table rewrite and without queueing the application behind the lock, with its CHECK, REFERENCES, UNIQUE and PRIMARY KEY constraints validated or built in the background, or an identity column; returns the job id';
 
 -- As in 0.3, with the job's kind appended.
 CREATE OR REPLACE VIEW safe_column_jobs AS
