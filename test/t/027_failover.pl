@@ -34,7 +34,9 @@ my $standby_log_start = -s $standby->logfile;
 my $job = $primary->safe_psql('postgres',
     q{SELECT safe_add_column('fo', 'w', 'int', backfill_expr => 'id * 11 + 5', not_null => true)});
 wait_for($primary, "SELECT rows_done > 1000 FROM safe_column_jobs WHERE job_id = $job", 't', 'the job backfills on the primary');
-$primary->wait_for_catchup($standby, 'replay');
+# (The insert position: commits made with synchronous_commit = off may not be written out yet, and the
+# default target, the write position, can lie before them.)
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 my $on_standby = $standby->safe_psql('postgres',
     "SELECT state || ' ' || (rows_done > 0) || ' ' || (worker_pid IS NULL) FROM safe_column_progress WHERE job_id = $job");
 is($on_standby, 'backfilling true true', 'safe_column_progress reads on the standby (the replayed job row, no live worker)');
@@ -84,7 +86,7 @@ is($p2->safe_psql('postgres', $con2), '1 false', 'its constraint exists, NOT VAL
 # moment later: wait for that.)
 wait_for($p2, "SELECT state || ' ' || phase FROM safe_column_jobs WHERE job_id = $job2", 'validating validate',
     'the job row records the NOT NULL phase');
-$p2->wait_for_catchup($standby2, 'replay');
+$p2->wait_for_catchup($standby2, 'replay', $p2->lsn('insert'));
 is($standby2->safe_psql('postgres', "SELECT state || ' ' || phase FROM safe_column_progress WHERE job_id = $job2"),
    'validating validate', 'the standby built from the base backup taken mid-job has the job in its NOT NULL phase');
 
