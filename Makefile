@@ -30,7 +30,7 @@ SHLIB_LINK = -lstdc++
 # so `make installcheck` needs no running server (it must run as a non-root user: initdb refuses root).
 REGRESS = setup guard add_column add_column_errors lock_budget backfill hook index_guard collate inline_constraints serial unique identity staged_index
 REGRESS_OPTS = --encoding=UTF8 --no-locale --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/regress.conf
-ISOLATION = lock_queue
+ISOLATION = lock_queue staged_index
 ISOLATION_OPTS = --encoding=UTF8 --no-locale --inputdir=$(srcdir)/test/isolation --temp-instance=tmp_check_iso \
 	--temp-config=$(srcdir)/test/regress.conf
 
