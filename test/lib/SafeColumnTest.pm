@@ -7,7 +7,7 @@ use PostgreSQL::Test::Cluster;
 use Test::More;
 use Time::HiRes qw(usleep time);
 
-our @EXPORT = qw(backfill_node psql_as crash_restart kill_postmaster restart_after_kill process_exited wait_for check_job_result make_test_table gate_sql worker_gated native_not_null helper_constraint_sql);
+our @EXPORT = qw(backfill_node psql_as crash_restart kill_postmaster restart_after_kill process_exited wait_for check_job_result make_test_table gate_sql worker_gated native_not_null helper_constraint_sql phase_hold_sql stage_add_column);
 
 # PostgreSQL 18 and later: a NOT NULL job's constraint is the server's own NOT NULL (contype 'n', named
 # table_column_not_null), added NOT VALID and validated; no helper CHECK, no set_not_null step, and a
@@ -215,6 +215,25 @@ sub check_job_result {
                      + (SELECT count(*) FROM safe_column_live() WHERE job_id = $job)"),
         '0', "$label: no helper constraint and no live slot left");
     return $all;
+}
+
+# A hold on jobs by phase: while public.sc_hold has a row naming a phase, every running job in that
+# phase is held before its next step (safe_column.throttle_query; throttle_reason 'throttle_query').
+sub phase_hold_sql {
+    return q{CREATE TABLE public.sc_hold (phase text PRIMARY KEY);
+      ALTER SYSTEM SET safe_column.throttle_query = 'SELECT EXISTS (SELECT 1 FROM public.sc_hold h JOIN public.safe_column_job_store j ON j.phase = h.phase WHERE j.state IN (''backfilling'', ''validating''))';
+      SELECT pg_reload_conf();};
+}
+
+# Send one ALTER TABLE ... ADD COLUMN in stage mode: it must run, and its NOTICE name the job. Returns the
+# job id (the newest job of the column).
+sub stage_add_column {
+    my ($node, $table, $column, $ddl) = @_;
+    my ($ret, $out, $err) = $node->psql('postgres', "SET safe_column.mode = stage; $ddl");
+    is($ret, 0, "$table.$column: staged") or diag($err);
+    like($err, qr/safe_column staged ADD COLUMN $column of "?$table"? as job \d+/, "$table.$column: the NOTICE names the job");
+    return $node->safe_psql('postgres',
+        "SELECT max(job_id) FROM safe_column_jobs WHERE table_name = '$table' AND column_name = '$column'");
 }
 
 1;

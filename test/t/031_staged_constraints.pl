@@ -24,18 +24,10 @@ $node->start;
 sub sql { my ($q, $db) = @_; return $node->safe_psql($db // 'postgres', $q); }
 
 sql('CREATE EXTENSION safe_column;' . gate_sql());
-sql(q{CREATE TABLE sc_hold (phase text PRIMARY KEY)});
-sql(q{ALTER SYSTEM SET safe_column.throttle_query = 'SELECT EXISTS (SELECT 1 FROM public.sc_hold h JOIN public.safe_column_job_store j ON j.phase = h.phase WHERE j.state IN (''backfilling'', ''validating''))';
-      SELECT pg_reload_conf();});
+sql(phase_hold_sql());
 
 # Stage one ADD COLUMN; returns the job id (from the NOTICE's table, the newest job of the column).
-sub stage {
-    my ($table, $column, $ddl) = @_;
-    my ($ret, $out, $err) = $node->psql('postgres', "SET safe_column.mode = stage; $ddl");
-    is($ret, 0, "$table.$column: staged") or diag($err);
-    like($err, qr/safe_column staged ADD COLUMN $column of "?$table"? as job \d+/, "$table.$column: the NOTICE names the job");
-    return sql("SELECT max(job_id) FROM safe_column_jobs WHERE table_name = '$table' AND column_name = '$column'");
-}
+sub stage { return stage_add_column($node, @_); }
 
 sub constraint_of {
     my ($table, $name) = @_;
