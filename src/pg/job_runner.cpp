@@ -296,7 +296,11 @@ void step_index(Run *run, const char *, StepState *st) {
     // A staged CREATE INDEX runs as sent (with CONCURRENTLY), under the search_path it was sent under.
     char *search_path = job->attnum == InvalidAttrNumber ? index_job_search_path(job, run->jobcxt) : nullptr;
     commit_txn();
+    // (After a commit the current context is TopMemoryContext: the build's few strings go to the
+    // step's context, reset before the next step.)
+    MemoryContext oldcxt = MemoryContextSwitchTo(GetMemoryChunkContext(st));
     build_staged_index(job, ix, search_path);
+    MemoryContextSwitchTo(oldcxt);
     pfree(ix->name);
     pfree(ix->index_sql);
     pfree(ix);
