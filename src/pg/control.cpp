@@ -355,21 +355,21 @@ int64 index_build_waiting_for_me() {
     return 0;
 }
 
+// safe_column_wait's timeout. ('infinity' is an interval from 17: its fields at their maximum, a wait
+// without deadline; '-infinity' is negative.)
+double timeout_microseconds(const Interval *iv) {
+    double secs = static_cast<double>(iv->time) / USECS_PER_SEC +
+                  (static_cast<double>(iv->day) + iv->month * 30.0) * SECS_PER_DAY;
+    if (secs < 0)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("timeout must not be negative")));
+    return secs * USECS_PER_SEC;
+}
+
 Datum wait_impl(FunctionCallInfo fcinfo) {
     if (PG_ARGISNULL(0))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("job must not be null")));
     int64 job_id = PG_GETARG_INT64(0);
-    double timeout_us = -1;  // none
-    if (!PG_ARGISNULL(1)) {
-        Interval *iv = PG_GETARG_INTERVAL_P(1);
-        // ('infinity' is an interval from 17: its fields at their maximum, a wait without deadline;
-        // '-infinity' is negative.)
-        double secs = static_cast<double>(iv->time) / USECS_PER_SEC +
-                      (static_cast<double>(iv->day) + iv->month * 30.0) * SECS_PER_DAY;
-        if (secs < 0)
-            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("timeout must not be negative")));
-        timeout_us = secs * USECS_PER_SEC;
-    }
+    double timeout_us = PG_ARGISNULL(1) ? -1 : timeout_microseconds(PG_GETARG_INTERVAL_P(1));  // -1: none
     if (IsolationUsesXactSnapshot())
         ereport(ERROR, (errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
                         errmsg("safe_column_wait cannot run in a REPEATABLE READ or SERIALIZABLE transaction"),

@@ -208,6 +208,22 @@ bool is_running_state(const char *state) {
     return strcmp(state, "queued") == 0 || strcmp(state, "backfilling") == 0 || strcmp(state, "validating") == 0;
 }
 
+namespace {
+
+// attnum, column_name, column_type (values and nulls from there): NULL for a job without a column.
+void column_values(const NewJob *job, Datum *values, char *nulls) {
+    values[0] = Int16GetDatum(job->attnum);
+    nulls[0] = job->attnum == InvalidAttrNumber ? 'n' : ' ';
+    if (job->column_name)
+        values[1] = DirectFunctionCall1(namein, CStringGetDatum(job->column_name));
+    nulls[1] = job->column_name ? ' ' : 'n';
+    if (job->column_type)
+        values[2] = CStringGetTextDatum(job->column_type);
+    nulls[2] = job->column_type ? ' ' : 'n';
+}
+
+}  // namespace
+
 int64 insert_job(const NewJob *job) {
     Oid creator = GetUserId();
     const char *search_path = GetConfigOption("search_path", false, false);
@@ -234,16 +250,7 @@ int64 insert_job(const NewJob *job) {
     values[0] = ObjectIdGetDatum(job->relid);
     values[1] = DirectFunctionCall1(namein, CStringGetDatum(nspname));
     values[2] = DirectFunctionCall1(namein, CStringGetDatum(relname));
-    values[3] = Int16GetDatum(job->attnum);
-    nulls[3] = job->attnum == InvalidAttrNumber ? 'n' : ' ';
-    if (job->column_name)
-        values[4] = DirectFunctionCall1(namein, CStringGetDatum(job->column_name));
-    else
-        nulls[4] = 'n';
-    if (job->column_type)
-        values[5] = CStringGetTextDatum(job->column_type);
-    else
-        nulls[5] = 'n';
+    column_values(job, values + 3, nulls + 3);
     if (job->default_expr)
         values[6] = CStringGetTextDatum(job->default_expr);
     else

@@ -56,14 +56,8 @@ q() { "${PSQL[@]}" -At -c "$1"; }
 "${PSQL[@]}" -d postgres -c 'CREATE DATABASE bench' || die "createdb failed"
 
 log "building users_template with $ROWS rows"
-"${PSQL[@]}" <<SQL || die "building users_template failed"
-CREATE EXTENSION safe_column;
-CREATE TABLE users_template AS
-SELECT g::bigint AS id, 'user' || g || '@example.com' AS email,
-       now() - g * interval '1 minute' AS created_at, repeat(md5(g::text), 3) AS padding
-  FROM generate_series(1, $ROWS) g;
-VACUUM ANALYZE users_template;
-SQL
+q 'CREATE EXTENSION safe_column' >/dev/null
+bench_users_template "$ROWS"
 cat >"$TMP/fg.sql" <<'EOF'
 \set id random(1, :rows)
 SELECT email, created_at FROM users WHERE id = :id;

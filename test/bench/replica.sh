@@ -160,13 +160,7 @@ done
 
 # ---------------------------------------------------------------------------------------------
 log "building users_template with $ROWS rows"
-"${PSQL[@]}" <<SQL || die "building users_template failed"
-CREATE TABLE users_template AS
-SELECT g::bigint AS id, 'user' || g || '@example.com' AS email,
-       now() - g * interval '1 minute' AS created_at, repeat(md5(g::text), 3) AS padding
-  FROM generate_series(1, $ROWS) g;
-VACUUM ANALYZE users_template;
-SQL
+bench_users_template "$ROWS"
 
 prepare_users() {  # bench_prepare_users, then wait for the standby to replay it
     bench_prepare_users

@@ -35,6 +35,18 @@ safe_column.mode = off
 EOF
 }
 
+# users_template (ROWS rows of the users schema: id, email, created_at, padding), vacuumed and analyzed,
+# built once per run; the variants copy it (bench_prepare_users). Uses the script's PSQL and die.
+bench_users_template() {
+    "${PSQL[@]}" <<SQL || die "building users_template failed"
+CREATE TABLE users_template AS
+SELECT g::bigint AS id, 'user' || g || '@example.com' AS email,
+       now() - g * interval '1 minute' AS created_at, repeat(md5(g::text), 3) AS padding
+  FROM generate_series(1, $1) g;
+VACUUM ANALYZE users_template;
+SQL
+}
+
 # A fresh users (id bigint primary key, email, created_at, padding) copied from users_template,
 # vacuumed, analyzed and checkpointed: identical before each variant. Uses the script's PSQL and die.
 bench_prepare_users() {
