@@ -90,20 +90,23 @@ VacuumPlan plan_vacuum(const VacuumInputs &in, const WalPerBlock &per_filled_blo
     if (in.filled <= 0)
         return plan;
     bool limited = in.wal_left >= 0.0 && std::isfinite(in.wal_left) && in.wal_budget > 0.0 && std::isfinite(in.wal_budget);
-    double first = std::isfinite(in.batch_wal_per_block) ? std::max(2.0 * in.page_bytes, in.batch_wal_per_block)
-                                                           : 2.0 * in.page_bytes;
-    // A VACUUM measured in the checkpoint cycle of the batches before it found their pages already
-    // imaged and wrote little; the next one, after a checkpoint, images them again: never below first.
-    double per_block = std::max(per_filled_block.bytes, first);
+    double first = 2.0 * in.page_bytes;
+    if (in.after_checkpoint && std::isfinite(in.batch_wal_per_block))
+        first = std::max(first, in.batch_wal_per_block);
+    double per_block = per_filled_block.bytes >= 0.0 ? per_filled_block.bytes : first;
     long long every = std::max(1LL, in.every);
-    if (limited) {
+    if (limited && per_block > 0.0) {
         double fit = std::floor(0.5 * in.wal_budget / per_block);
         long long within = fit < static_cast<double>(every) ? static_cast<long long>(fit) : every;
         every = std::max(std::min(in.min_blocks, every), within);
     }
-    plan.due = in.filled >= every;
     plan.expected_wal = per_block * static_cast<double>(in.filled);
-    plan.fits = !limited || plan.expected_wal <= in.wal_left || in.wal_left >= 0.9 * in.wal_budget;
+    bool paced = in.wal_room >= 0.0 && std::isfinite(in.wal_room);
+    // Under the pace, due before it outgrows half the room (so that it fits when it comes due).
+    bool room_full = paced && in.filled >= std::min(in.min_blocks, every) && plan.expected_wal >= kVacuumRoomDue * in.wal_room;
+    plan.due = in.filled >= every || room_full;
+    bool within_room = paced && plan.expected_wal <= 0.5 * in.wal_room;
+    plan.fits = !limited || plan.expected_wal <= in.wal_left || within_room || in.wal_left >= 0.9 * in.wal_budget;
     return plan;
 }
 

@@ -72,19 +72,26 @@ int blocks_within_wal(int blocks, double wal_left_bytes, const WalPerBlock &per_
 // writes WAL too: with data checksums (the default from PostgreSQL 18) a full-page image of every page
 // it sets a hint bit or a visibility bit on, which can be far more than the batches wrote. It is one
 // statement, so it is paced by choosing when: due after `every` filled blocks, or sooner when that much
-// would not fit in half the checkpoint budget (at least min_blocks apart), and run only when its
-// expected WAL fits in what is left (or right after a checkpoint, when everything is left). Its WAL per
-// filled block is expected to be the larger of what VACUUMs measured (a decaying maximum) and two pages
-// or what the batches wrote per block: a VACUUM in the same checkpoint cycle as the batches before it
-// finds their pages already imaged and writes little, the next one after a checkpoint writes a
-// full-page image of each again (on PostgreSQL 18 with data checksums, 40 kB per filled block measured
-// where the one before wrote 2 kB).
+// would not fit in half the checkpoint budget (at least min_blocks apart) or, under the pace, once it
+// would take kVacuumRoomDue of the room before a forced checkpoint, and run when its expected WAL
+// fits in what the pace allows now, or in half of what is left before the server would force a
+// checkpoint (the batches after it then wait on the pace line until it has caught up: a pause of a
+// fraction of a second, not a stop until the next checkpoint), or right after a checkpoint.
+// Its WAL per filled block depends on whether a checkpoint began since the blocks were filled: a VACUUM
+// in the same checkpoint cycle as the batches before it finds their pages already imaged and writes
+// little (PostgreSQL 15: under 1 kB per filled block; 18 with checksums: 2 kB), the next one after a
+// checkpoint images them again (18 with checksums: 42 kB). So the two are measured apart (a decaying
+// maximum each, `per_filled_block` is the one of this case); before a VACUUM of this case was measured,
+// two pages per block, or after a checkpoint what the batches wrote per block if more.
+inline constexpr double kVacuumRoomDue = 0.4;
 struct VacuumInputs {
     long long filled = 0;       // blocks filled since the last VACUUM
     long long every = 1024;     // the pass interval without a WAL limit (a tenth of the part)
     long long min_blocks = 64;  // never more often (each VACUUM also scans the indexes)
-    double wal_left = -1.0;     // bytes left below the checkpoint limit (negative: no limit)
+    double wal_left = -1.0;     // bytes the limit allows at once now (negative: no limit)
     double wal_budget = 0.0;    // the whole of it in this checkpoint cycle
+    double wal_room = -1.0;     // bytes before the server forces a checkpoint (negative: not a pace)
+    bool after_checkpoint = false;  // a checkpoint began since the blocks were filled
     double page_bytes = 8192.0; // the estimate before any VACUUM was measured: two pages per block,
     double batch_wal_per_block = -1.0;  // or what the batches wrote per block if more (they touched the same pages)
 };

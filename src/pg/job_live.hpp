@@ -20,7 +20,9 @@ struct Live {
     Oid vacuum_relid;       // the part the blocks below were filled in
     int64 vacuum_blocks;    // blocks filled there since its last VACUUM
     int64 vacuum_every;     // VACUUM it after this many (sooner under a small checkpoint budget)
-    sc::WalPerBlock vacuum_wal_per_block;  // what the last VACUUM wrote per filled block
+    uint64 vacuum_redo;  // the checkpoint redo point (an XLogRecPtr) when the blocks began to be filled
+    sc::WalPerBlock vacuum_wal_per_block;  // what a VACUUM in that same checkpoint cycle wrote per filled block
+    sc::WalPerBlock vacuum_wal_after_checkpoint;  // ... and one after a checkpoint began (pages imaged again)
     bool vacuum_waiting;    // a VACUUM is due but waits for a checkpoint: no batch meanwhile
     bool skip_locked_next;  // the last batch timed out on a lock: retry its range with SKIP LOCKED
     sc::ThrottleController throttle;

@@ -230,7 +230,10 @@ void account_batch(Run *run, const BatchResult &res, StepState *st) {
         live.vacuum_blocks = 0;
         live.vacuum_every = res.part_blocks / 10 > 1024 ? res.part_blocks / 10 : 1024;
     }
-    live.vacuum_blocks += res.blocks;
+    if (live.vacuum_blocks == 0)
+        live.vacuum_redo = GetRedoRecPtr();
+    // Blocks where rows were filled: a sweep's batch over many blocks that fills a few rows counts those.
+    live.vacuum_blocks += std::min<int64>(res.blocks, res.rows);
     live.values.batch_blocks = res.blocks;
     live.values.batch_rows = res.rows;
     live.values.last_batch_ms = res.ms;
@@ -569,7 +572,8 @@ void vacuum_if_due(Run *run, StepState *st) {
     if (!st->throttle_on || live.vacuum_relid == InvalidOid)
         return;
     // A VACUUM pass writes its WAL in one go (with data checksums, a full-page image of every page it
-    // sets a hint bit on): it runs when that fits what is left below the share, or under the pace line.
+    // sets a hint bit on): it runs when that fits what is left below the share, or under the pace line,
+    // or in half the room before a forced checkpoint (sc::plan_vacuum).
     bool by_share = st->checkpoint_share > 0;
     CheckpointBudget budget = by_share ? checkpoint_wal_budget(st->checkpoint_share) : checkpoint_pace_budget();
     sc::VacuumInputs in;
@@ -577,9 +581,12 @@ void vacuum_if_due(Run *run, StepState *st) {
     in.every = live.vacuum_every;
     in.wal_left = budget.left;
     in.wal_budget = budget.whole;
+    in.wal_room = by_share ? -1 : budget.room;
+    in.after_checkpoint = GetRedoRecPtr() != live.vacuum_redo;
     in.page_bytes = BLCKSZ;
     in.batch_wal_per_block = run->wal_per_block.bytes;
-    sc::VacuumPlan plan = sc::plan_vacuum(in, live.vacuum_wal_per_block);
+    sc::WalPerBlock &measured = in.after_checkpoint ? live.vacuum_wal_after_checkpoint : live.vacuum_wal_per_block;
+    sc::VacuumPlan plan = sc::plan_vacuum(in, measured);
     if (!plan.due)
         return;
     if (!plan.fits) {
@@ -601,7 +608,7 @@ void vacuum_if_due(Run *run, StepState *st) {
     double wal = static_cast<double>(pgWalUsage.wal_bytes - wal0);
     elog(DEBUG1, "safe_column: job %lld: a VACUUM after %lld filled blocks took %.1f ms and wrote %.0f bytes of WAL",
          static_cast<long long>(run->job_id), static_cast<long long>(live.vacuum_blocks), ms_since(v0), wal);
-    live.vacuum_wal_per_block.observe(wal, static_cast<int>(std::min<int64>(live.vacuum_blocks, INT_MAX)));
+    measured.observe(wal, static_cast<int>(std::min<int64>(live.vacuum_blocks, INT_MAX)));
     live.vacuum_blocks = 0;
     // The VACUUM's WAL counts towards safe_column.max_wal_rate too.
     st->pause_ms += sc::pause_for_wal_rate_ms(wal, ms_since(v0), st->wal_rate_cap);

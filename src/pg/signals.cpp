@@ -250,7 +250,8 @@ CheckpointBudget checkpoint_pace_budget() {
         return {-1, 0};
     double whole = pace.rate * pace.interval_s;
     double left = sc::checkpoint_pace_allowance(pace.cycle, pace.interval_s);
-    return {std::isfinite(left) ? std::min(left, whole) : whole, whole};
+    double room = std::max(0.0, pace.cycle.distance - pace.cycle.since_redo);
+    return {std::isfinite(left) ? std::min(left, whole) : whole, whole, room};
 }
 
 namespace {

@@ -31,6 +31,7 @@ extern int sample_interval_ms;       // safe_column.sample_interval
 struct CheckpointBudget {
     double left;
     double whole;
+    double room = -1;  // checkpoint_pace_budget(): WAL left before the server forces a checkpoint
 };
 CheckpointBudget checkpoint_wal_budget();
 // The same under a given share (a job's own safe_column.checkpoint_wal_share, after its step).
@@ -48,7 +49,7 @@ CheckpointPace checkpoint_pace();
 
 // Under the checkpoint pace, the budget of what writes its WAL in one go (a VACUUM pass): whole, the
 // nominal distance that forces a checkpoint; left, what the pace line allows at once now (whole once the
-// interval has passed). {-1, 0} without a pace.
+// interval has passed); room, what is left before the server forces a checkpoint. {-1, 0} without a pace.
 CheckpointBudget checkpoint_pace_budget();
 
 // Fill readings (at most sc::signal_count) for a job on table relid. The checkpoint signals are read
