@@ -85,25 +85,30 @@ int blocks_within_wal(int blocks, double wal_left_bytes, const WalPerBlock &per_
     return fit >= blocks ? blocks : std::max(1, static_cast<int>(fit));
 }
 
-VacuumPlan plan_vacuum(const VacuumInputs &in, const WalPerBlock &per_filled_block) noexcept {
+VacuumPlan plan_vacuum(const VacuumInputs &in, const WalPerBlock &same_cycle, const WalPerBlock &after_checkpoint) noexcept {
     VacuumPlan plan;
     if (in.filled <= 0)
         return plan;
     bool limited = in.wal_left >= 0.0 && std::isfinite(in.wal_left) && in.wal_budget > 0.0 && std::isfinite(in.wal_budget);
-    double first = 2.0 * in.page_bytes;
-    if (in.after_checkpoint && std::isfinite(in.batch_wal_per_block))
-        first = std::max(first, in.batch_wal_per_block);
-    double per_block = per_filled_block.bytes >= 0.0 ? per_filled_block.bytes : first;
+    double two_pages = 2.0 * in.page_bytes;
+    double guess_after = two_pages;
+    if (std::isfinite(in.batch_wal_per_block))
+        guess_after = std::clamp(in.batch_wal_per_block, two_pages, kVacuumGuessPages * in.page_bytes);
+    double est_same = same_cycle.bytes >= 0.0 ? same_cycle.bytes : two_pages;
+    double est_after = after_checkpoint.bytes >= 0.0 ? after_checkpoint.bytes : guess_after;
+    // When it comes due: at the worse of the two (a checkpoint can begin before it runs).
+    double worst = std::max(est_same, est_after);
     long long every = std::max(1LL, in.every);
-    if (limited && per_block > 0.0) {
-        double fit = std::floor(0.5 * in.wal_budget / per_block);
+    if (limited && worst > 0.0) {
+        double fit = std::floor(0.5 * in.wal_budget / worst);
         long long within = fit < static_cast<double>(every) ? static_cast<long long>(fit) : every;
         every = std::max(std::min(in.min_blocks, every), within);
     }
-    plan.expected_wal = per_block * static_cast<double>(in.filled);
+    double filled = static_cast<double>(in.filled);
+    plan.expected_wal = (in.after_checkpoint ? est_after : est_same) * filled;
     bool paced = in.wal_room >= 0.0 && std::isfinite(in.wal_room);
-    // Under the pace, due before it outgrows half the room (so that it fits when it comes due).
-    bool room_full = paced && in.filled >= std::min(in.min_blocks, every) && plan.expected_wal >= kVacuumRoomDue * in.wal_room;
+    // Under the pace, due before it could outgrow half the room (so that it fits when it comes due).
+    bool room_full = paced && in.filled >= std::min(in.min_blocks, every) && worst * filled >= kVacuumRoomDue * in.wal_room;
     plan.due = in.filled >= every || room_full;
     bool within_room = paced && plan.expected_wal <= 0.5 * in.wal_room;
     plan.fits = !limited || plan.expected_wal <= in.wal_left || within_room || in.wal_left >= 0.9 * in.wal_budget;

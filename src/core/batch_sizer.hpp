@@ -80,9 +80,13 @@ int blocks_within_wal(int blocks, double wal_left_bytes, const WalPerBlock &per_
 // Its WAL per filled block depends on whether a checkpoint began since the blocks were filled: a VACUUM
 // in the same checkpoint cycle as the batches before it finds their pages already imaged and writes
 // little (PostgreSQL 15: under 1 kB per filled block; 18 with checksums: 2 kB), the next one after a
-// checkpoint images them again (18 with checksums: 42 kB). So the two are measured apart (a decaying
-// maximum each, `per_filled_block` is the one of this case); before a VACUUM of this case was measured,
-// two pages per block, or after a checkpoint what the batches wrote per block if more.
+// checkpoint images them again (15: 1.5 kB; 18 with checksums: 42 kB). So the two are measured apart (a
+// decaying maximum each). Before a VACUUM of a case was measured: two pages per block; after a
+// checkpoint, what the batches wrote per block if more, up to kVacuumGuessPages pages (right after a
+// checkpoint a batch images every page its new row versions went to: up to 390 kB per block on 15,
+// where the VACUUM then wrote 1.5 kB). When it comes due is judged at the worse of the two estimates,
+// since a checkpoint can begin before it runs; whether it fits, at the estimate of its case.
+inline constexpr double kVacuumGuessPages = 6.0;
 inline constexpr double kVacuumRoomDue = 0.4;
 struct VacuumInputs {
     long long filled = 0;       // blocks filled since the last VACUUM
@@ -100,7 +104,7 @@ struct VacuumPlan {
     bool fits = true;
     double expected_wal = 0.0;
 };
-VacuumPlan plan_vacuum(const VacuumInputs &in, const WalPerBlock &per_filled_block) noexcept;
+VacuumPlan plan_vacuum(const VacuumInputs &in, const WalPerBlock &same_cycle, const WalPerBlock &after_checkpoint) noexcept;
 
 // The worker sleeps in whole milliseconds (WaitLatch), but the pauses it owes can be fractions of one
 // (sleep ratio 0.5 after a 1 ms batch). PauseDebt adds up what is owed and says how many whole

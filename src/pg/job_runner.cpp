@@ -585,8 +585,7 @@ void vacuum_if_due(Run *run, StepState *st) {
     in.after_checkpoint = GetRedoRecPtr() != live.vacuum_redo;
     in.page_bytes = BLCKSZ;
     in.batch_wal_per_block = run->wal_per_block.bytes;
-    sc::WalPerBlock &measured = in.after_checkpoint ? live.vacuum_wal_after_checkpoint : live.vacuum_wal_per_block;
-    sc::VacuumPlan plan = sc::plan_vacuum(in, measured);
+    sc::VacuumPlan plan = sc::plan_vacuum(in, live.vacuum_wal_per_block, live.vacuum_wal_after_checkpoint);
     if (!plan.due)
         return;
     if (!plan.fits) {
@@ -608,6 +607,7 @@ void vacuum_if_due(Run *run, StepState *st) {
     double wal = static_cast<double>(pgWalUsage.wal_bytes - wal0);
     elog(DEBUG1, "safe_column: job %lld: a VACUUM after %lld filled blocks took %.1f ms and wrote %.0f bytes of WAL",
          static_cast<long long>(run->job_id), static_cast<long long>(live.vacuum_blocks), ms_since(v0), wal);
+    sc::WalPerBlock &measured = in.after_checkpoint ? live.vacuum_wal_after_checkpoint : live.vacuum_wal_per_block;
     measured.observe(wal, static_cast<int>(std::min<int64>(live.vacuum_blocks, INT_MAX)));
     live.vacuum_blocks = 0;
     // The VACUUM's WAL counts towards safe_column.max_wal_rate too.

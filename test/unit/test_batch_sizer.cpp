@@ -673,11 +673,11 @@ sc::VacuumInputs vacuum_inputs(long long filled, double left, double budget) {
 // Without a WAL limit: every `every` filled blocks, always fitting.
 TEST(PlanVacuum, WithoutALimitEveryTenth) {
     sc::WalPerBlock none;
-    EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(1999, -1.0, 0.0), none).due);
-    sc::VacuumPlan p = sc::plan_vacuum(vacuum_inputs(2000, -1.0, 0.0), none);
+    EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(1999, -1.0, 0.0), none, none).due);
+    sc::VacuumPlan p = sc::plan_vacuum(vacuum_inputs(2000, -1.0, 0.0), none, none);
     EXPECT_TRUE(p.due);
     EXPECT_TRUE(p.fits);
-    EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(0, -1.0, 0.0), none).due);
+    EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(0, -1.0, 0.0), none, none).due);
 }
 
 // A small budget makes it due sooner: what half the budget holds at the measured WAL per block, but
@@ -686,14 +686,30 @@ TEST(PlanVacuum, SmallBudgetMakesItDueSooner) {
     sc::WalPerBlock w;
     w.observe(40e3 * 100, 100);  // 40 kB per filled block (full-page images with checksums)
     // half of 8 MB holds 100 blocks
-    EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(99, 8e6, 8e6), w).due);
-    EXPECT_TRUE(sc::plan_vacuum(vacuum_inputs(100, 8e6, 8e6), w).due);
+    EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(99, 8e6, 8e6), w, w).due);
+    EXPECT_TRUE(sc::plan_vacuum(vacuum_inputs(100, 8e6, 8e6), w, w).due);
     // half of 1 MB would hold 12: min_blocks (64) instead
-    EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(63, 1e6, 1e6), w).due);
-    EXPECT_TRUE(sc::plan_vacuum(vacuum_inputs(64, 1e6, 1e6), w).due);
+    EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(63, 1e6, 1e6), w, w).due);
+    EXPECT_TRUE(sc::plan_vacuum(vacuum_inputs(64, 1e6, 1e6), w, w).due);
     // a large budget: the tenth
-    EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(1999, 1e12, 1e12), w).due);
-    EXPECT_TRUE(sc::plan_vacuum(vacuum_inputs(2000, 1e12, 1e12), w).due);
+    EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(1999, 1e12, 1e12), w, w).due);
+    EXPECT_TRUE(sc::plan_vacuum(vacuum_inputs(2000, 1e12, 1e12), w, w).due);
+}
+
+// When it comes due is judged at the worse of the two estimates: a cheap VACUUM in the same cycle
+// (0.7 kB per block on 15) does not let the filled blocks grow to what a VACUUM after a checkpoint
+// could not carry (PostgreSQL 18 with checksums: 42 kB per block).
+TEST(PlanVacuum, DueAtTheWorseOfTheTwoEstimates) {
+    sc::WalPerBlock cheap;
+    cheap.observe(0.7e3 * 1000, 1000);
+    sc::WalPerBlock dear;
+    dear.observe(42e3 * 1000, 1000);
+    // half of 8 MB at 42 kB holds 95 blocks, at 0.7 kB 5714
+    EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(94, 8e6, 8e6), cheap, dear).due);
+    sc::VacuumPlan p = sc::plan_vacuum(vacuum_inputs(95, 8e6, 8e6), cheap, dear);
+    EXPECT_TRUE(p.due);
+    EXPECT_DOUBLE_EQ(p.expected_wal, 95 * 0.7e3);  // the same cycle: its own estimate
+    EXPECT_TRUE(p.fits);
 }
 
 // It runs when its expected WAL fits in what is left, or when nearly all is left (right after a
@@ -701,30 +717,39 @@ TEST(PlanVacuum, SmallBudgetMakesItDueSooner) {
 TEST(PlanVacuum, RunsWhenItFitsOrRightAfterACheckpoint) {
     sc::WalPerBlock w;
     w.observe(40e3 * 100, 100);
-    sc::VacuumPlan p = sc::plan_vacuum(vacuum_inputs(100, 3e6, 8e6), w);
+    sc::VacuumPlan p = sc::plan_vacuum(vacuum_inputs(100, 3e6, 8e6), w, w);
     EXPECT_TRUE(p.due);
     EXPECT_DOUBLE_EQ(p.expected_wal, 4e6);
     EXPECT_FALSE(p.fits);
-    EXPECT_TRUE(sc::plan_vacuum(vacuum_inputs(100, 4e6, 8e6), w).fits);
+    EXPECT_TRUE(sc::plan_vacuum(vacuum_inputs(100, 4e6, 8e6), w, w).fits);
     // 64 blocks due under a 1 MB budget never fit: they run right after a checkpoint
-    EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(64, 0.8e6, 1e6), w).fits);
-    EXPECT_TRUE(sc::plan_vacuum(vacuum_inputs(64, 0.95e6, 1e6), w).fits);
-    // before any measurement: two pages per block; after a checkpoint, what the batches wrote per
-    // block if more (their pages are imaged again)
+    EXPECT_FALSE(sc::plan_vacuum(vacuum_inputs(64, 0.8e6, 1e6), w, w).fits);
+    EXPECT_TRUE(sc::plan_vacuum(vacuum_inputs(64, 0.95e6, 1e6), w, w).fits);
+}
+
+// Before a VACUUM of its case was measured: two pages per block; after a checkpoint what the batches
+// wrote per block if more (their pages are imaged again), up to kVacuumGuessPages pages. Once measured,
+// the case's own figure, larger or smaller.
+TEST(PlanVacuum, EstimatesBeforeAndAfterAMeasurement) {
     sc::WalPerBlock none;
-    EXPECT_DOUBLE_EQ(sc::plan_vacuum(vacuum_inputs(2000, 1e12, 1e12), none).expected_wal, 2000 * 2 * 8192.0);
+    EXPECT_DOUBLE_EQ(sc::plan_vacuum(vacuum_inputs(2000, 1e12, 1e12), none, none).expected_wal, 2000 * 2 * 8192.0);
     sc::VacuumInputs in = vacuum_inputs(2000, 1e12, 1e12);
-    in.batch_wal_per_block = 88e3;  // full-page images of the heap and index pages a batch touched
-    EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, none).expected_wal, 2000 * 2 * 8192.0);
+    in.batch_wal_per_block = 30e3;  // full-page images of the heap and index pages a batch touched
+    EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, none, none).expected_wal, 2000 * 2 * 8192.0);
     in.after_checkpoint = true;
-    EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, none).expected_wal, 2000 * 88e3);
+    EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, none, none).expected_wal, 2000 * 30e3);
+    in.batch_wal_per_block = 390e3;  // right after a checkpoint on 15: capped
+    EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, none, none).expected_wal, 2000 * sc::kVacuumGuessPages * 8192.0);
     in.batch_wal_per_block = 1e3;
-    EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, none).expected_wal, 2000 * 2 * 8192.0);
-    // once a VACUUM of the case was measured, its own figure, larger or smaller
-    EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, w).expected_wal, 2000 * 40e3);
+    EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, none, none).expected_wal, 2000 * 2 * 8192.0);
+    sc::WalPerBlock dear;
+    dear.observe(40e3 * 100, 100);
     sc::WalPerBlock cheap;
     cheap.observe(1.5e6, 2000);
-    EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, cheap).expected_wal, 1.5e6);
+    EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, none, dear).expected_wal, 2000 * 40e3);
+    EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, dear, cheap).expected_wal, 1.5e6);
+    in.after_checkpoint = false;
+    EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, dear, cheap).expected_wal, 2000 * 40e3);
 }
 
 // Under the checkpoint pace a VACUUM that does not fit what the line allows now still runs when it
@@ -736,49 +761,52 @@ TEST(PlanVacuum, UnderThePaceRunsWithinHalfTheRoom) {
     w.observe(1.5e3 * 4000, 4000);  // PostgreSQL 15, after a checkpoint: 1.5 kB per filled block
     sc::VacuumInputs in = vacuum_inputs(4000, 1e6, 540e6);
     in.every = 4000;
-    sc::VacuumPlan p = sc::plan_vacuum(in, w);
+    sc::VacuumPlan p = sc::plan_vacuum(in, w, w);
     EXPECT_TRUE(p.due);
     EXPECT_DOUBLE_EQ(p.expected_wal, 6e6);
     EXPECT_FALSE(p.fits);  // 6 MB > the 1 MB the line allows, no room given (share mode)
     in.wal_room = 12e6;
-    EXPECT_TRUE(sc::plan_vacuum(in, w).fits);
+    EXPECT_TRUE(sc::plan_vacuum(in, w, w).fits);
     in.wal_room = 11.9e6;
-    EXPECT_FALSE(sc::plan_vacuum(in, w).fits);
+    EXPECT_FALSE(sc::plan_vacuum(in, w, w).fits);
     for (double bad : {kNaN, kInf, -1.0}) {
         in.wal_room = bad;
-        EXPECT_FALSE(sc::plan_vacuum(in, w).fits) << bad;
+        EXPECT_FALSE(sc::plan_vacuum(in, w, w).fits) << bad;
     }
 }
 
-// Under the pace it comes due before its expected WAL outgrows the room (kVacuumRoomDue of it), not
-// later than min_blocks: an estimate far above the truth (the batches' WAL per block right after a
-// checkpoint, 390 kB on PostgreSQL 15 where the VACUUM wrote 1.5 kB) makes it run early and small, and
-// its measurement replaces the estimate, instead of a wait until the next checkpoint.
+// Under the pace it comes due before its expected WAL could outgrow the room (kVacuumRoomDue of it, at
+// the worse estimate), not more often than min_blocks, so that it fits when due: no wait for the next
+// checkpoint (issue 16: a pass estimated at 283 MB as a checkpoint began held (5) for 20 s).
 TEST(PlanVacuum, UnderThePaceDueBeforeItOutgrowsTheRoom) {
+    sc::WalPerBlock cheap;
+    cheap.observe(0.7e3 * 1000, 1000);
     sc::WalPerBlock none;
-    sc::VacuumInputs in = vacuum_inputs(300, 0.0, 540e6);
+    sc::VacuumInputs in = vacuum_inputs(2929, 0.0, 540e6);
     in.every = 4000;
-    in.after_checkpoint = true;
-    in.batch_wal_per_block = 390e3;
+    in.batch_wal_per_block = 82e3;  // capped at 6 pages: 49152 bytes
     in.wal_room = 360e6;
-    // 0.4 x 360 MB holds 369 blocks at 390 kB
-    EXPECT_FALSE(sc::plan_vacuum(in, none).due);
-    in.filled = 370;
-    sc::VacuumPlan p = sc::plan_vacuum(in, none);
+    // 0.4 x 360 MB holds 2929.7 blocks at 49152 bytes
+    EXPECT_FALSE(sc::plan_vacuum(in, cheap, none).due);
+    in.filled = 2930;
+    EXPECT_TRUE(sc::plan_vacuum(in, cheap, none).due);
+    // a checkpoint begins: the same blocks now fit half the room at the estimate after a checkpoint
+    in.after_checkpoint = true;
+    sc::VacuumPlan p = sc::plan_vacuum(in, cheap, none);
     EXPECT_TRUE(p.due);
     EXPECT_TRUE(p.fits);
     // not more often than min_blocks
     in.wal_room = 1e6;
     in.filled = 63;
-    EXPECT_FALSE(sc::plan_vacuum(in, none).due);
+    EXPECT_FALSE(sc::plan_vacuum(in, cheap, none).due);
     in.filled = 64;
-    EXPECT_TRUE(sc::plan_vacuum(in, none).due);
+    EXPECT_TRUE(sc::plan_vacuum(in, cheap, none).due);
     // without a pace (no room): only `every`
     in.wal_room = -1.0;
     in.wal_left = 1e12;
     in.wal_budget = 1e12;
     in.filled = 3999;
-    EXPECT_FALSE(sc::plan_vacuum(in, none).due);
+    EXPECT_FALSE(sc::plan_vacuum(in, cheap, none).due);
 }
 
 // A cheap VACUUM in the same checkpoint cycle as its batches (their pages already imaged) says
@@ -790,19 +818,20 @@ TEST(PlanVacuum, ACheapMeasurementIsOfItsCaseOnly) {
     cheap.observe(2.1e6, 1024);
     sc::WalPerBlock none;
     sc::VacuumInputs in = vacuum_inputs(1039, 10e6, 16e6);
-    in.batch_wal_per_block = 50e3;
-    EXPECT_NEAR(sc::plan_vacuum(in, cheap).expected_wal, 1039 * 2.1e6 / 1024, 1e-3);
+    in.batch_wal_per_block = 42e3;
+    sc::VacuumPlan p = sc::plan_vacuum(in, cheap, none);
+    EXPECT_NEAR(p.expected_wal, 1039 * 2.1e6 / 1024, 1e-3);
     in.after_checkpoint = true;
-    sc::VacuumPlan p = sc::plan_vacuum(in, none);
-    EXPECT_DOUBLE_EQ(p.expected_wal, 1039 * 50e3);
+    p = sc::plan_vacuum(in, cheap, none);
+    EXPECT_DOUBLE_EQ(p.expected_wal, 1039 * 42e3);
     EXPECT_FALSE(p.fits);
-    // due after what half the budget holds at 50 kB per block (160 blocks), not after 2000
-    in.filled = 159;
-    EXPECT_FALSE(sc::plan_vacuum(in, none).due);
-    in.filled = 160;
-    EXPECT_TRUE(sc::plan_vacuum(in, none).due);
+    // due after what half the budget holds at 42 kB per block (190 blocks), not after 2000
+    in.filled = 189;
+    EXPECT_FALSE(sc::plan_vacuum(in, cheap, none).due);
+    in.filled = 190;
+    EXPECT_TRUE(sc::plan_vacuum(in, cheap, none).due);
     in.batch_wal_per_block = -1.0;
-    EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, none).expected_wal, 160 * 2 * 8192.0);
+    EXPECT_DOUBLE_EQ(sc::plan_vacuum(in, cheap, none).expected_wal, 190 * 2 * 8192.0);
 }
 
 }  // namespace
