@@ -40,17 +40,18 @@ set terminal pngcairo size 900,520 font ',10' noenhanced
 set output '$PNG'
 set title "The price of speed: safe_add_column of 2M rows at several paces (labels: the setting; cmi -1 is the default)"
 set xlabel 'backfill rate (rows/s)'
-set ylabel 'foreground latency (ms)'
-set key top left
+set ylabel 'foreground latency (ms, log scale)'
+set key top right
 set grid
-set yrange [0:*]
+set logscale y
+set yrange [1:*]
 if ($rate4x > 0) set arrow from $rate4x, graph 0 to $rate4x, graph 1 nohead dt 3 lc rgb 'red'
 if ($rate4x > 0) set label 'duration goal: 4x (2), faster to the right' at $rate4x, graph 0.95 offset 1,0 tc rgb 'red'
 plot '$DAT.sorted' using 1:2 with linespoints pt 7 title 'foreground p99', \\
      '$DAT.sorted' using 1:3 with linespoints pt 5 title 'foreground max', \\
      '$DAT.sorted' using 1:4 with lines dt 2 lc rgb 'gray' title 'unloaded p99 (each run)', \\
      '$DAT.sorted' using 1:(2*\$4) with lines dt 3 lc rgb 'red' title 'latency goal: 2x unloaded p99', \\
-     '$DAT.sorted' using 1:2:5 with labels offset 0,1 notitle
+     '$DAT.sorted' using 1:2:5 with labels offset 0,-1 notitle
 GP
     echo "plot: $PNG; table: $TXT"
 }
