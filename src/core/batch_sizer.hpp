@@ -97,7 +97,7 @@ struct VacuumInputs {
     double wal_room = -1.0;     // bytes before the server forces a checkpoint (negative: not a pace)
     bool after_checkpoint = false;  // a checkpoint began since the blocks were filled
     double page_bytes = 8192.0; // the estimate before any VACUUM was measured: two pages per block,
-    double batch_wal_per_block = -1.0;  // or what the batches wrote per block if more (they touched the same pages)
+    double batch_wal_per_block = -1.0;  // after a checkpoint what the batches wrote per block if more (capped)
 };
 struct VacuumPlan {
     bool due = false;

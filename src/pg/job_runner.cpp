@@ -581,7 +581,7 @@ void vacuum_if_due(Run *run, StepState *st) {
     in.every = live.vacuum_every;
     in.wal_left = budget.left;
     in.wal_budget = budget.whole;
-    in.wal_room = by_share ? -1 : budget.room;
+    in.wal_room = budget.room;  // -1 under the share: no room rule there
     in.after_checkpoint = GetRedoRecPtr() != live.vacuum_redo;
     in.page_bytes = BLCKSZ;
     in.batch_wal_per_block = run->wal_per_block.bytes;
