@@ -131,8 +131,9 @@ JobPhase next_before_index(JobPhase phase, bool not_null, bool native_not_null, 
     case JobPhase::sweep:
         return not_null || staged_constraints ? JobPhase::add_check : JobPhase::done;
     case JobPhase::add_check:
-        // Only the helper CHECK of NOT NULL needs a sweep behind it (rows that arrived NULL before it).
-        return not_null ? JobPhase::final_sweep : JobPhase::validate;
+        // VALIDATE right away: it reads the table once, as a final sweep would, and finds any row that
+        // arrived NULL before the CHECK; only then a final sweep fills them (phase_after_check_violation).
+        return JobPhase::validate;
     case JobPhase::final_sweep:
         return JobPhase::validate;
     case JobPhase::validate:

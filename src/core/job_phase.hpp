@@ -4,8 +4,9 @@
 //   sweep         whole passes filling rows still NULL (rows the application moved while the backfill ran)
 //   add_check     NOT NULL: CHECK (col IS NOT NULL) NOT VALID, only once the sweep found none left;
 //                 and the column's staged CHECK and FOREIGN KEY constraints, NOT VALID
-//   final_sweep   NOT NULL only: fill what arrived before the CHECK, until none is left
 //   validate      VALIDATE CONSTRAINT of each (SHARE UPDATE EXCLUSIVE: DML goes on)
+//   final_sweep   NOT NULL only, and only when VALIDATE found a NULL (a row that arrived NULL before the
+//                 CHECK): fill them, until none is left, then validate again
 //   set_not_null  NOT NULL only: SET NOT NULL (no scan, thanks to the valid CHECK), DROP the CHECK
 // From PostgreSQL 18 the constraint of add_check is NOT NULL ... NOT VALID itself, and validate ends it.
 //   set_identity  identity only: the sequence default becomes GENERATED ... AS IDENTITY, its sequence
@@ -96,9 +97,10 @@ struct PassEnd {
 };
 PassEnd after_pass(JobPhase phase, long long pass_rows, const PhaseInputs &in) noexcept;
 
-// After a step of `phase` failed with a CHECK violation: the phase to go back to. VALIDATE of the
-// helper CHECK found a NULL that arrived after the final sweep passed its page and before the CHECK
-// existed: one more final sweep. Any other phase: itself (the error fails the job).
+// After a step of `phase` failed because the job's own NOT NULL constraint is violated (the helper
+// CHECK's violation; from 18, the NOT NULL's "contains null values"): the phase to go back to. VALIDATE
+// found a NULL that arrived after the sweep passed its page and before the constraint existed: a final
+// sweep fills those, then VALIDATE again. Any other phase: itself (the error fails the job).
 JobPhase phase_after_check_violation(JobPhase phase) noexcept;
 
 }  // namespace sc

@@ -216,6 +216,9 @@ Datum pause_impl(FunctionCallInfo fcinfo) {
     JobRow job;
     load_job_row(job_id, &job);
     check_control(&job, "pause");
+    // After the step in progress, before the next: the job as that step left it.
+    lock_job_step(job_id);
+    load_job_row(job_id, &job);
     if (strcmp(job.state, "paused") == 0) {
         ereport(NOTICE, (errmsg("safe_column job " INT64_FORMAT " is already paused", job_id)));
     } else if (!is_running_state(job.state)) {

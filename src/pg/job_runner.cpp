@@ -32,6 +32,7 @@
 #include "pg/job_live.hpp"
 #include "pg/job_row.hpp"
 #include "pg/job_runner.hpp"
+#include "pg/jobs.hpp"
 #include "pg/overrides.hpp"
 #include "pg/shmem.hpp"
 #include "pg/signals.hpp"
@@ -371,6 +372,7 @@ const char *load_and_check(Run *run, StepState *st) {
 // One step, inside its transaction: check, overrides, throttle, then the phase's step.
 void step_body(Run *run, StepState *st) {
     begin_txn("safe_column: checking the job");
+    lock_job_step(run->job_id);
     const char *column = load_and_check(run, st);
     if (column == nullptr) {
         st->stop = true;
@@ -417,9 +419,9 @@ ErrorData *run_step(Run *run, StepState *st) {
 // ---------------------------------------------------------------------------------------------
 // After a step failed
 
-// VALIDATE found a NULL (sc::phase_after_check_violation): back to the final sweep.
-void back_to_final_sweep(Run *run) {
-    begin_txn("safe_column: back to the final sweep");
+// VALIDATE found a NULL (sc::phase_after_check_violation): a final sweep fills what arrived.
+void to_final_sweep(Run *run) {
+    begin_txn("safe_column: to the final sweep");
     reset_parts(&run->job, run->job.sweep_passes + 1);
     set_phase(&run->job, sc::JobPhase::final_sweep);
     commit_txn();
@@ -532,14 +534,23 @@ void fail_step(Run *run, const StepState *st, const ErrorData *err, bool timed_o
     remove_helper_after_failure(&run->job);
 }
 
+// Whether err is the job's own NOT NULL constraint found violated: a NULL arrived before it existed.
+// Before 18 the helper CHECK's violation (a staged CHECK's names another constraint, and fails the job);
+// from 18 VALIDATE of NOT NULL ... NOT VALID reports "column ... contains null values", naming no
+// constraint (no other statement of the validate step raises it).
+bool own_not_null_violated(const Run *run, const ErrorData *err) {
+    if (run->job.constraint_name == nullptr)
+        return false;
+    if (err->sqlerrcode == ERRCODE_NOT_NULL_VIOLATION)
+        return true;
+    return err->sqlerrcode == ERRCODE_CHECK_VIOLATION &&
+           (err->constraint_name == nullptr || strcmp(err->constraint_name, run->job.constraint_name) == 0);
+}
+
 // What the loop does after a step's error: true to go on with the next step, false when the job failed.
 bool recover(Run *run, const StepState *st, ErrorData *err, bool timed_out) {
-    // Only the helper CHECK's violation means a NULL arrived: a staged CHECK's fails the job.
-    bool helper_violated = run->job.constraint_name != nullptr &&
-                           (err->constraint_name == nullptr || strcmp(err->constraint_name, run->job.constraint_name) == 0);
-    if (err->sqlerrcode == ERRCODE_CHECK_VIOLATION && helper_violated &&
-        sc::phase_after_check_violation(run->job.phase) != run->job.phase) {
-        back_to_final_sweep(run);
+    if (own_not_null_violated(run, err) && sc::phase_after_check_violation(run->job.phase) != run->job.phase) {
+        to_final_sweep(run);
         return true;
     }
     if (transient_error(err->sqlerrcode) && !timed_out && run->transient_failures < max_retries) {

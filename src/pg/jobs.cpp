@@ -19,6 +19,7 @@ extern "C" {
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 }
 
@@ -206,6 +207,14 @@ const char *not_null_constraint_name(const NewJob *job, int64 job_id) {
 
 bool is_running_state(const char *state) {
     return strcmp(state, "queued") == 0 || strcmp(state, "backfilling") == 0 || strcmp(state, "validating") == 0;
+}
+
+void lock_job_step(int64 job_id) {
+    constexpr uint16 kJobStepLockClass = 21315;  // 'S' << 8 | 'C'; pg_advisory_* use 1 and 2
+    auto key = static_cast<uint64>(job_id);
+    LOCKTAG tag;
+    SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(key >> 32), static_cast<uint32>(key), kJobStepLockClass);
+    (void)LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
 namespace {

@@ -246,7 +246,7 @@ ok($pauser->query_until(qr/^paused$/m, ''), '2: then the pause goes through');
 $pauser->quit;
 wait_not_live($node, $j_cancel, '2: the worker let go of the paused job');
 sql($node, 'DROP EVENT TRIGGER hold_after_add_check');
-is(job_field($node, $j_cancel, q{state || ' ' || phase}), 'paused final_sweep', '2: paused in its final_sweep phase');
+is(job_field($node, $j_cancel, q{state || ' ' || phase}), 'paused validate', '2: paused before its VALIDATE step');
 is(sql($node, qq{SELECT convalidated FROM pg_constraint WHERE conrelid = 't_cancel'::regclass AND conname = '$con'}), 'f',
     '2: its helper CHECK exists, NOT VALID');
 # (From 18 the NOT VALID constraint is a NOT NULL, which attnotnull already shows; it is not validated.)

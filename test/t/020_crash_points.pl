@@ -228,6 +228,9 @@ my $con = "SELECT count(*) || ' ' || coalesce(bool_and(convalidated)::text, '-')
             WHERE conrelid = 'f'::regclass
               AND conname = (SELECT constraint_name FROM safe_column_job_store WHERE job_id = $job_f)";
 is(sql($con), '0 -', 'F: no CHECK yet');
+# The application writes a NULL before the CHECK exists: VALIDATE will find it, and a final sweep fill it.
+my $swept = job_field($job_f, 'sweep_rows');
+sql(q{UPDATE f SET w = NULL WHERE id = 2});
 kill_and_restart('held before the CHECK step');
 wait_for($node, $progress, 'add_check throttle_query', 'F: held before the CHECK step after the restart');
 
@@ -271,6 +274,7 @@ if (native_not_null($node)) {
 }
 check(job => $job_f, table => 'f', column => 'w', ref => 'id * 7 + 1', not_null => 1, rows => $rows,
     control => 'f_ctl', label => 'F');
+is(job_field($job_f, 'sweep_rows') - $swept, 1, 'F: the final sweep filled the NULL that VALIDATE found, and only it');
 sql(q{ALTER SYSTEM RESET safe_column.throttle_query; SELECT pg_reload_conf();});
 
 # ---------------------------------------------------------------------------------------------

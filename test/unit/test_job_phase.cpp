@@ -118,7 +118,7 @@ TEST(JobPhaseNext, NullableChainIsBackfillSweepDone) {
 
 TEST(JobPhaseNext, NotNullChainGoesThroughCheckAndValidation) {
     const std::vector<JobPhase> expected{JobPhase::backfill,    JobPhase::sweep,    JobPhase::add_check,
-                                         JobPhase::final_sweep, JobPhase::validate, JobPhase::set_not_null,
+                                         JobPhase::validate, JobPhase::set_not_null,
                                          JobPhase::done};
     EXPECT_EQ(chain(true), expected);
 }
@@ -127,7 +127,7 @@ TEST(JobPhaseNext, NotNullChainGoesThroughCheckAndValidation) {
 // column's NOT NULL, and no SET NOT NULL (no ACCESS EXCLUSIVE step) follows.
 TEST(JobPhaseNext, NativeNotNullEndsWithValidation) {
     const std::vector<JobPhase> expected{JobPhase::backfill,    JobPhase::sweep,    JobPhase::add_check,
-                                         JobPhase::final_sweep, JobPhase::validate, JobPhase::done};
+                                         JobPhase::validate, JobPhase::done};
     EXPECT_EQ(chain(true, true), expected);
     EXPECT_EQ(next_phase(JobPhase::validate, true, false), JobPhase::set_not_null);
     EXPECT_EQ(next_phase(JobPhase::validate, true, true), JobPhase::done);
@@ -157,7 +157,8 @@ TEST(JobPhaseNext, EveryPhaseReachesDone) {
 TEST(JobPhaseNext, SweepAddCheckAndValidateDependOnNotNull) {
     EXPECT_EQ(next_phase(JobPhase::sweep, true, false), JobPhase::add_check);
     EXPECT_EQ(next_phase(JobPhase::sweep, false, false), JobPhase::done);
-    EXPECT_EQ(next_phase(JobPhase::add_check, true, false), JobPhase::final_sweep);
+    EXPECT_EQ(next_phase(JobPhase::add_check, true, false), JobPhase::validate);
+    EXPECT_EQ(next_phase(JobPhase::add_check, true, true), JobPhase::validate);
     EXPECT_EQ(next_phase(JobPhase::add_check, false, false, true), JobPhase::validate);
     EXPECT_EQ(next_phase(JobPhase::validate, false, false, true), JobPhase::done);
     for (JobPhase p : kAllPhases) {
@@ -345,7 +346,8 @@ TEST(JobPhaseStepKind, EveryPhaseHasItsKind) {
 }
 
 // Walking the whole sequence through after_pass (every pass filling nothing left) and next_phase
-// visits every phase of a NOT NULL job once, and only backfill, sweep, done for a nullable one.
+// visits every phase of a NOT NULL job but the final sweep once (VALIDATE finds no NULL), and only
+// backfill, sweep, done for a nullable one.
 TEST(JobPhaseAfterPass, WalksTheSequence) {
     for (bool not_null : {false, true}) {
         std::vector<JobPhase> seen;
@@ -364,7 +366,7 @@ TEST(JobPhaseAfterPass, WalksTheSequence) {
         seen.push_back(p);
         std::vector<JobPhase> expected =
             not_null ? std::vector<JobPhase>{JobPhase::backfill, JobPhase::sweep, JobPhase::add_check,
-                                             JobPhase::final_sweep, JobPhase::validate, JobPhase::set_not_null,
+                                             JobPhase::validate, JobPhase::set_not_null,
                                              JobPhase::done}
                      : std::vector<JobPhase>{JobPhase::backfill, JobPhase::sweep, JobPhase::done};
         EXPECT_EQ(seen, expected) << "not_null=" << not_null;
@@ -394,6 +396,22 @@ TEST(JobPhaseAfterPass, SweepsFollowTheSweepDecision) {
     // Filled none: nothing left, next phase.
     sc::PassEnd none = sc::after_pass(JobPhase::sweep, 0, inputs(false, true, 1, 3));
     EXPECT_EQ(none.next, JobPhase::done);
+}
+
+// A NULL that arrived before the CHECK: VALIDATE finds it, a final sweep fills it (passes until one
+// fills nothing), and VALIDATE runs again; then the sequence goes on as without it.
+TEST(JobPhaseCheckViolation, FinalSweepThenValidateAgain) {
+    for (bool native : {false, true}) {
+        JobPhase p = sc::phase_after_check_violation(JobPhase::validate);
+        EXPECT_EQ(p, JobPhase::final_sweep);
+        sc::PassEnd filled = sc::after_pass(p, 1, inputs(true, true, 1, 3));
+        EXPECT_EQ(filled.next, JobPhase::final_sweep);
+        EXPECT_TRUE(filled.new_pass);
+        sc::PassEnd none = sc::after_pass(p, 0, inputs(true, true, 2, 3));
+        EXPECT_EQ(none.next, JobPhase::validate);
+        EXPECT_FALSE(none.new_pass);
+        EXPECT_EQ(next_phase(JobPhase::validate, true, native), native ? JobPhase::done : JobPhase::set_not_null);
+    }
 }
 
 TEST(JobPhaseCheckViolation, OnlyValidateGoesBack) {
@@ -430,12 +448,12 @@ TEST(JobPhaseIndex, UniqueOfANullableColumnAfterItsFill) {
 
 TEST(JobPhaseIndex, PrimaryKeyAfterSetNotNull) {
     const std::vector<JobPhase> expected{JobPhase::backfill,    JobPhase::sweep,    JobPhase::add_check,
-                                         JobPhase::final_sweep, JobPhase::validate, JobPhase::set_not_null,
+                                         JobPhase::validate, JobPhase::set_not_null,
                                          JobPhase::build_index, JobPhase::attach_index, JobPhase::done};
     EXPECT_EQ(chain(true, false, false, JobPhase::backfill, true), expected);
     // 18 and later: the validated NOT NULL ends the NOT NULL sequence, the index follows it.
     const std::vector<JobPhase> native{JobPhase::backfill,    JobPhase::sweep,       JobPhase::add_check,
-                                       JobPhase::final_sweep, JobPhase::validate,    JobPhase::build_index,
+                                       JobPhase::validate,    JobPhase::build_index,
                                        JobPhase::attach_index, JobPhase::done};
     EXPECT_EQ(chain(true, true, false, JobPhase::backfill, true), native);
 }
@@ -472,11 +490,11 @@ TEST(JobPhaseIdentity, AfterNotNullBeforeTheIndex) {
         return out;
     };
     const std::vector<JobPhase> plain{JobPhase::backfill,    JobPhase::sweep,    JobPhase::add_check,
-                                      JobPhase::final_sweep, JobPhase::validate, JobPhase::set_not_null,
+                                      JobPhase::validate, JobPhase::set_not_null,
                                       JobPhase::set_identity, JobPhase::done};
     EXPECT_EQ(chain_of(false, false), plain);
     const std::vector<JobPhase> native_pk{JobPhase::backfill,     JobPhase::sweep,       JobPhase::add_check,
-                                          JobPhase::final_sweep,  JobPhase::validate,    JobPhase::set_identity,
+                                          JobPhase::validate,    JobPhase::set_identity,
                                           JobPhase::build_index,  JobPhase::attach_index, JobPhase::done};
     EXPECT_EQ(chain_of(true, true), native_pk);
     EXPECT_EQ(sc::step_kind(JobPhase::set_identity), sc::StepKind::ddl);
