@@ -1,4 +1,5 @@
 -- safe_add_column: the catalog-only forms, on plain, partitioned and inherited tables.
+SELECT sc_job_ids_from(100);
 CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);
 INSERT INTO users SELECT g, 'user' || g || '@example.com' FROM generate_series(1, 2000) g;
 SELECT pg_relation_filenode('users') AS users_filenode \gset

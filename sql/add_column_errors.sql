@@ -1,4 +1,5 @@
 -- safe_add_column: every bad input is a clean ERROR with the right SQLSTATE, and nothing changes.
+SELECT sc_job_ids_from(200);
 CREATE TABLE target (id int PRIMARY KEY, email text);
 INSERT INTO target VALUES (1, 'a'), (2, 'b');
 SELECT count(*) AS jobs_before FROM safe_column_jobs \gset

@@ -1,6 +1,7 @@
 -- The backfill engine, as SQL sees it: staged additions completed by the background worker.
 -- Asynchronous work is awaited with safe_column_wait (it polls the job with a deadline). Its progress
 -- NOTICEs carry rates and estimates that vary from run to run: not shown here (see test/t).
+SELECT sc_job_ids_from(400);
 SET client_min_messages = warning;
 CREATE TABLE accounts (id int PRIMARY KEY, email text NOT NULL, balance numeric NOT NULL DEFAULT 0);
 INSERT INTO accounts SELECT g, 'User' || g || '@Example.COM', g FROM generate_series(1, 5000) g;

@@ -1,5 +1,6 @@
 -- A COLLATE clause after the type, as ALTER TABLE writes it: safe_add_column's column_type takes it,
 -- and stage mode stages ADD COLUMN ... COLLATE like any other catalog-only attribute.
+SELECT sc_job_ids_from(700);
 CREATE TABLE coll_users (id bigint PRIMARY KEY, email text NOT NULL);
 INSERT INTO coll_users SELECT g, 'User' || g || '@example.com' FROM generate_series(1, 2000) g;
 SELECT pg_relation_filenode('coll_users') AS coll_filenode \gset

@@ -1,5 +1,6 @@
 -- The ProcessUtility hook: safe_column.mode and safe_column.guard_min_size, and safe_column_plan().
 -- Sizes and durations in messages depend on the storage layout: masked as N and T here.
+SELECT sc_job_ids_from(500);
 SET client_min_messages = notice;
 CREATE FUNCTION sc_mask(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT regexp_replace(regexp_replace(t, '\d+ (bytes|kB|MB|GB)', 'N \1', 'g'),

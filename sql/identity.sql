@@ -2,6 +2,7 @@
 -- an identity column (phase set_identity) whose own sequence goes on after those numbers; the catalog
 -- compared with the plain statement's on a twin table (sc_forbid_rewrite, setup.sql, fails any
 -- statement that rewrites a table: it is disabled for the twin's plain statements only).
+SELECT sc_job_ids_from(1100);
 CREATE FUNCTION id_catalog(tbl regclass, col name) RETURNS TABLE (type text, identity "char", notnull boolean,
     seq text, seq_type text, start bigint, inc bigint, min bigint, max bigint, cache bigint, cycle boolean)
 LANGUAGE sql AS $$

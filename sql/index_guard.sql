@@ -1,6 +1,7 @@
 -- Index statements in the ProcessUtility hook: CREATE INDEX, REINDEX and DROP INDEX without
 -- CONCURRENTLY (safe_column.mode, safe_column.guard_min_size), and safe_column_plan() for them.
 -- Sizes and durations in messages depend on the storage layout: masked as N and T.
+SELECT sc_job_ids_from(600);
 SET client_min_messages = notice;
 CREATE FUNCTION ix_try(stmt text, OUT code text, OUT message text, OUT detail text, OUT hint text)
 LANGUAGE sql AS $$

@@ -2,6 +2,7 @@
 -- references_clause, and stage mode's ADD COLUMN ... CHECK / REFERENCES. The worker adds each
 -- constraint NOT VALID once the column is filled, then validates it; the catalog ends as the plain
 -- statement would have left it, without a rewrite.
+SELECT sc_job_ids_from(800);
 SET client_min_messages = warning;
 CREATE TABLE ic_owners (id bigint PRIMARY KEY);
 INSERT INTO ic_owners SELECT g FROM generate_series(1, 100) g;

@@ -1,5 +1,6 @@
 -- Queue-safe locking: give up within the budget, name the blockers, fail fast when waiting would
 -- prolong the caller's own strong locks. The blocker is another backend, driven through dblink.
+SELECT sc_job_ids_from(300);
 CREATE EXTENSION dblink;
 CREATE TABLE busy (id int PRIMARY KEY, v text);
 INSERT INTO busy SELECT g, 'v' FROM generate_series(1, 100) g;

@@ -1,5 +1,6 @@
 -- PostgreSQL 17 and later: a role granted MAINTAIN on a table may REINDEX it without owning it; the
 -- hook guards its REINDEX as the owner's.
+SELECT sc_job_ids_from(1300);
 CREATE TABLE mt_items (id int PRIMARY KEY, v text) WITH (autovacuum_enabled = off);
 INSERT INTO mt_items SELECT g, 'v' || g FROM generate_series(1, 1000) g;
 CREATE ROLE regress_sc_maintainer;

@@ -1,5 +1,6 @@
 -- PostgreSQL 18 and later only (Makefile): NOT NULL as the server's own constraint, NOT VALID then
 -- VALIDATE, in jobs, in the hook and in safe_column_plan; virtual generated columns are catalog only.
+SELECT sc_job_ids_from(1400);
 SET client_min_messages = warning;
 CREATE TABLE orders (id int PRIMARY KEY, note text, note2 text);
 INSERT INTO orders SELECT g, 'n' || g, 'm' || g FROM generate_series(1, 3000) g;

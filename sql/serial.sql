@@ -1,6 +1,7 @@
 -- A serial column without a rewrite, through safe_add_column and through stage mode (hook.sql has the
 -- stage mode's comparison with the plain statement): the sequence PostgreSQL's serial makes, the column
 -- numbered from it by the worker, NOT NULL, the sequence owned by the column.
+SELECT sc_job_ids_from(900);
 CREATE TABLE serial_t (id int PRIMARY KEY, v text);
 INSERT INTO serial_t SELECT g, 'v' || g FROM generate_series(1, 3000) g;
 SELECT pg_relation_filenode('serial_t') AS fn \gset

@@ -17,6 +17,13 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+-- Each test file numbers its jobs from a base of its own (its first line: SELECT sc_job_ids_from(N)),
+-- so that the job ids its expected output shows depend neither on the files before it nor on their
+-- order in the schedule. Bases are 100 apart: no file makes 100 jobs.
+CREATE FUNCTION sc_job_ids_from(base bigint) RETURNS void LANGUAGE sql AS $$
+    SELECT NULL::void FROM pg_catalog.setval(pg_catalog.pg_get_serial_sequence('safe_column_job_store', 'job_id'), base, false)
+$$;
+
 -- Any table rewrite in the tests fails loudly: safe_column must never cause one.
 CREATE FUNCTION sc_forbid_rewrite() RETURNS event_trigger LANGUAGE plpgsql AS $$
 BEGIN

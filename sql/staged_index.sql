@@ -1,6 +1,7 @@
 -- CREATE INDEX in stage mode (0.4): the statement returns at once and a job (kind create_index) builds
 -- the index CONCURRENTLY in the worker after commit, even inside a transaction block. The index is
 -- what the plain statement makes (pg_get_indexdef compared on a twin table).
+SELECT sc_job_ids_from(1200);
 CREATE FUNCTION si_defs(tbl regclass) RETURNS SETOF text LANGUAGE sql AS $$
     SELECT regexp_replace(regexp_replace(pg_get_indexdef(indexrelid), ' INDEX \S+ ON \S+', ' INDEX ON t'), '_twin', '', 'g')
       FROM pg_index WHERE indrelid = tbl AND NOT indisprimary ORDER BY 1

@@ -4,6 +4,7 @@
 -- The jobs are waited for with CALL safe_column_watch: safe_column_wait's snapshot would hold a
 -- concurrent index build (t/031 shows its error). sc_forbid_rewrite (hook.sql) fails any statement
 -- that rewrites a table.
+SELECT sc_job_ids_from(1000);
 CREATE FUNCTION uq_catalog(tbl regclass, col name) RETURNS TABLE (indexdef text, contype "char",
     condeferrable boolean, condeferred boolean, convalidated boolean, indisvalid boolean, attnotnull boolean)
 LANGUAGE sql AS $$
