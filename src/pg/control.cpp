@@ -268,6 +268,9 @@ Datum cancel_impl(FunctionCallInfo fcinfo) {
     // ALTER TABLE (the job's creator may have handed the table over since).
     if (drop && SearchSysCacheExists1(RELOID, ObjectIdGetDatum(job.relid)) && !compat::owns_relation(job.relid, GetUserId()))
         aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(job.relid));
+    // After the step in progress (an index build holds none: the cancel interrupts it), before the next.
+    lock_job_step(job_id);
+    load_job_row(job_id, &job);
     if (strcmp(job.state, "complete") == 0)
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("cannot cancel safe_column job " INT64_FORMAT " because it is complete", job_id),
@@ -277,8 +280,7 @@ Datum cancel_impl(FunctionCallInfo fcinfo) {
         SPI_finish();
         PG_RETURN_TEXT_P(cstring_to_text("cancelled"));
     }
-    // The state first: the worker's current batch commits before this row can be updated, and the
-    // worker stops at its next step.
+    // The state first: the worker's next step sees it, and stops.
     set_state(job_id, "cancelled", false, true);
     char *table = nullptr;
     if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(job.relid)))

@@ -50,11 +50,12 @@ bool find_column_job(Oid relid, AttrNumber attnum, JobRecord *out);
 bool is_running_state(const char *state);
 
 // The lock of a job's step, held until the current transaction ends. The worker takes it at the start
-// of each step, before it reads the job; safe_column_pause takes it before it changes the job. A lock
-// queue is first come, first served: a pause issued during a step waits for that step, and the
-// worker's next step waits for the pause, which it then sees (without it the next step could read the
-// job before the pause's update, and run a whole VALIDATE before stopping). An advisory lock of the
-// database with a class of its own (pg_locks.objsubid 21315), which no pg_advisory_* call can take.
+// of each step, before it reads the job; safe_column_pause and safe_column_cancel take it before they
+// change the job. A lock queue is first come, first served: a pause issued during a step waits for
+// that step, and the worker's next step waits for the pause, which it then sees (without it the next
+// step could read the job before the pause's update, and run a whole VALIDATE before stopping); the
+// same for a cancel. An advisory lock of the database with a class of its own (pg_locks.objsubid
+// 21315), which no pg_advisory_* call can take.
 void lock_job_step(int64 job_id);
 
 struct NewJob {
